@@ -1,0 +1,127 @@
+"""The command line: parse arguments, call :mod:`tarsim.api`, print.
+
+Bad input (a file, a key, a value, a unit) is a ``ConfigError``: it is printed
+as a list of problems and the exit status is 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from tarsim.config.errors import ConfigError, Problem
+from tarsim.config.units import parse_duration
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(func: F) -> F:
+    """Turn a ConfigError into its message on stderr and exit status 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(f"error: {exc.describe()}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class DurationType(click.ParamType):
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            self.fail(f"{exc}, got {value!r}", param, ctx)
+        if seconds < 0:
+            self.fail(f"must be >= 0, got {value!r}", param, ctx)
+        return seconds
+
+
+DURATION = DurationType()
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities become null, so the output is valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tarsim")
+def main() -> None:
+    """tarsim: capacity planning for multi-agent LLM applications, by simulation."""
+
+
+@main.command()
+@click.argument("model_file", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a model value (VALUE is YAML): agents.count=10.")
+@click.option("--duration", type=DURATION, default="300s", show_default=True,
+              help="Simulated horizon.")
+@click.option("--warmup", type=DURATION, default=None,
+              help="Initial part not measured [default: 10% of the duration].")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--replications", "-r", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@user_errors
+def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: float | None,
+        seed: int, replications: int, fmt: str) -> None:
+    """Simulate MODEL once (or R times) and print its metrics."""
+    from tarsim import api
+    from tarsim.config.loader import parse_override
+    from tarsim.report.table import run_table
+
+    parsed = dict(parse_override(text) for text in overrides)
+    model = api.load_model(model_file, parsed)
+    result = api.run(model, duration=duration, warmup=warmup, seed=seed,
+                     replications=replications, keep_records=False)
+    if fmt == "json":
+        click.echo(json.dumps(json_safe(result.summary), indent=2))
+    else:
+        click.echo(run_table(result.summary, model))
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@user_errors
+def check(file: str) -> None:
+    """Validate a model file and explain every problem."""
+    from tarsim import api
+
+    model = api.load_model(file)
+    click.echo(
+        f"{file}: ok — model {model.name!r}: {len(model.workload.classes)} request classes, "
+        f"{len(model.roles)} roles, {len(model.llms)} llms, {len(model.providers)} providers, "
+        f"{model.agents.count} agents x {model.agents.concurrency} slots"
+    )
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the model format (for editors)."""
+    from tarsim.config.model import Model
+
+    click.echo(json.dumps(Model.model_json_schema(by_alias=True), indent=2))
+
+
+def _problem(path: str, rule: str, value: Any) -> ConfigError:
+    return ConfigError([Problem(path, rule, value)])

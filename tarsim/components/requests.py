@@ -1,0 +1,55 @@
+"""A request as it travels through the system, and the outcomes it can end with."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+OK = "ok"
+TIMEOUT = "timeout"
+QUEUE_FULL = "queue_full"
+API_ERROR = "api_error"
+UNFINISHED = "unfinished"
+
+NAN = math.nan
+
+
+class Request:
+    """Mutable state of one request; its row is written to the recorder when it ends.
+
+    Times are simulation seconds: *arrival*, *admitted* (the router is done and it
+    asks for an agent slot), *dequeued* (it got a slot or left the queue),
+    *released* (its slot was freed) and *end* (what the client saw: the response,
+    the error, or the timeout).
+    """
+
+    __slots__ = (
+        "admitted", "agent", "api_calls", "arrival", "cls", "cost_usd", "deadline", "dequeued",
+        "end", "entry", "id", "input_tokens", "outcome", "output_tokens", "priority",
+        "released", "responded", "tool_calls",
+    )
+
+    def __init__(self, rid: int, cls: int, priority: int, arrival: float, deadline: float) -> None:
+        self.id = rid
+        self.cls = cls
+        self.priority = priority
+        self.arrival = arrival
+        self.deadline = deadline
+        self.admitted = NAN
+        self.dequeued = NAN
+        self.released = NAN
+        self.end = NAN
+        self.outcome = OK
+        self.agent: Any = None
+        self.entry: Any = None
+        self.responded: Any = None
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cost_usd = 0.0
+        self.api_calls = 0
+        self.tool_calls = 0
+
+    def fail(self, outcome: str) -> None:
+        """Mark the request failed with *outcome*, keeping the first cause."""
+        if self.outcome == OK:
+            self.outcome = outcome

@@ -1,0 +1,59 @@
+"""The base every config model shares, and the unit-carrying field types.
+
+Config is data: frozen pydantic models that forbid unknown keys. Units are
+parsed here, once, by ``BeforeValidator``s, so every number inside tarsim is in
+seconds, per-second or bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from tarsim.config.units import parse_count, parse_duration, parse_rate, parse_size
+
+
+class Frozen(BaseModel):
+    """An immutable config node that rejects keys it does not know."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, validate_default=True
+    )
+
+
+def _unit_schema(description: str, pattern: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "anyOf": [{"type": "number"}, {"type": "string", "pattern": pattern}],
+            "description": description,
+        }
+    )
+
+
+_DUR_PATTERN = r"^\s*[0-9.eE+-]+\s*(us|ms|s|sec|m|min|h|hour|d|day)?\s*$"
+_RATE_PATTERN = r"^\s*[0-9.eE+-]+\s*(/\s*(s|sec|second|m|min|minute|h|hour|d|day))?\s*$"
+_SIZE_PATTERN = r"^\s*[0-9.eE+-]+\s*([kKmMgG]i?[bB]|[bB])?\s*$"
+
+Seconds = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    _unit_schema("a duration: seconds, or a string such as '800ms', '2s', '30min'", _DUR_PATTERN),
+]
+PerSecond = Annotated[
+    float,
+    BeforeValidator(parse_rate),
+    _unit_schema("a rate: per second, or a string such as '50/s', '4000/min'", _RATE_PATTERN),
+]
+Bytes = Annotated[
+    float,
+    BeforeValidator(parse_size),
+    _unit_schema("a size: bytes, or a string such as '50KB', '5MB'", _SIZE_PATTERN),
+]
+Number = Annotated[float, BeforeValidator(parse_count)]
+
+NonNegSeconds = Annotated[Seconds, Field(ge=0)]
+PosSeconds = Annotated[Seconds, Field(gt=0)]
+PosRate = Annotated[PerSecond, Field(gt=0)]
+NonNegBytes = Annotated[Bytes, Field(ge=0)]
+Probability = Annotated[float, Field(ge=0, le=1)]

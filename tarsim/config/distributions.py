@@ -1,0 +1,273 @@
+"""Distributions: how YAML names them, how they validate, how they are sampled.
+
+A model value such as ``{dist: lognormal, median: 600ms, p99: 2s}`` is validated
+into a frozen spec (one family per unit: durations, or plain numbers such as
+token counts) and turned into a *sampler* at build time through a registry keyed
+by the ``dist`` name. A bare value is a constant. Samplers draw from numpy in
+batches, because one numpy call per draw would dominate the simulation's time.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import numpy as np
+from pydantic import BeforeValidator, Discriminator, Field, Tag, create_model, model_validator
+
+from tarsim.config.base import Frozen, Number, Seconds
+
+Z99 = 2.3263478740408408
+"""The standard normal 0.99 quantile: a lognormal's p99 = median * exp(Z99 * sigma)."""
+
+BATCH = 512
+"""Draws fetched from numpy per refill: large enough to amortise the call, small
+enough that short runs do not waste time on draws they never use."""
+
+Draw = Callable[[], float]
+
+
+# ---------------------------------------------------------------- spec bases
+class _Constant(Frozen):
+    def mean(self) -> float:
+        return self.value  # type: ignore[attr-defined,no-any-return]
+
+
+class _Exponential(Frozen):
+    def mean(self) -> float:
+        return self.mean_  # type: ignore[attr-defined,no-any-return]
+
+
+class _Uniform(Frozen):
+    @model_validator(mode="after")
+    def _ordered(self) -> Any:
+        if self.high < self.low:  # type: ignore[attr-defined]
+            raise ValueError(f"high must be >= low, got low={self.low}, high={self.high}")  # type: ignore[attr-defined]
+        return self
+
+    def mean(self) -> float:
+        return (self.low + self.high) / 2  # type: ignore[attr-defined,no-any-return]
+
+
+class _Lognormal(Frozen):
+    """Lognormal given by median and p99, or by mean and coefficient of variation."""
+
+    @model_validator(mode="after")
+    def _one_parametrisation(self) -> Any:
+        by_quantiles = self.median is not None or self.p99 is not None  # type: ignore[attr-defined]
+        by_moments = self.mean_ is not None or self.cv is not None  # type: ignore[attr-defined]
+        if by_quantiles == by_moments:
+            raise ValueError("give either median and p99, or mean and cv")
+        if by_quantiles:
+            if self.median is None or self.p99 is None:  # type: ignore[attr-defined]
+                raise ValueError("median and p99 go together")
+            if self.median <= 0:  # type: ignore[attr-defined]
+                raise ValueError(f"median must be > 0, got {self.median}")  # type: ignore[attr-defined]
+            if self.p99 <= self.median:  # type: ignore[attr-defined]
+                raise ValueError(
+                    f"p99 must be greater than the median, got median={self.median}, "  # type: ignore[attr-defined]
+                    f"p99={self.p99}"  # type: ignore[attr-defined]
+                )
+        else:
+            if self.mean_ is None or self.cv is None:  # type: ignore[attr-defined]
+                raise ValueError("mean and cv go together")
+            if self.mean_ <= 0 or self.cv <= 0:  # type: ignore[attr-defined]
+                raise ValueError("mean and cv must be > 0")
+        return self
+
+    def mu_sigma(self) -> tuple[float, float]:
+        if self.median is not None:  # type: ignore[attr-defined]
+            mu = math.log(self.median)  # type: ignore[attr-defined]
+            return mu, (math.log(self.p99) - mu) / Z99  # type: ignore[attr-defined]
+        sigma2 = math.log1p(self.cv**2)  # type: ignore[attr-defined]
+        return math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2)  # type: ignore[attr-defined]
+
+    def mean(self) -> float:
+        mu, sigma = self.mu_sigma()
+        return math.exp(mu + sigma**2 / 2)
+
+
+class _Gamma(Frozen):
+    def mean(self) -> float:
+        return self.mean_  # type: ignore[attr-defined,no-any-return]
+
+
+class _Empirical(Frozen):
+    def mean(self) -> float:
+        raise ValueError("the mean of an empirical distribution needs its file")
+
+
+def _family(prefix: str, value: Any) -> Any:
+    """The validated union of every distribution whose values have one unit."""
+    nonneg = Annotated[value, Field(ge=0)]
+    pos = Annotated[value, Field(gt=0)]
+    opt = Annotated[value | None, Field(default=None)]
+    members = {
+        "constant": create_model(
+            f"{prefix}Constant", __base__=_Constant,
+            dist=(Literal["constant"], "constant"), value=(nonneg, ...),
+        ),
+        "exponential": create_model(
+            f"{prefix}Exponential", __base__=_Exponential,
+            dist=(Literal["exponential"], ...), mean_=(pos, Field(alias="mean")),
+        ),
+        "uniform": create_model(
+            f"{prefix}Uniform", __base__=_Uniform,
+            dist=(Literal["uniform"], ...), low=(nonneg, ...), high=(nonneg, ...),
+        ),
+        "lognormal": create_model(
+            f"{prefix}Lognormal", __base__=_Lognormal,
+            dist=(Literal["lognormal"], ...), median=(opt, None), p99=(opt, None),
+            mean_=(opt, Field(default=None, alias="mean")),
+            cv=(Annotated[float | None, Field(default=None, gt=0)], None),
+        ),
+        "gamma": create_model(
+            f"{prefix}Gamma", __base__=_Gamma,
+            dist=(Literal["gamma"], ...), mean_=(pos, Field(alias="mean")),
+            cv=(Annotated[float, Field(gt=0)], ...),
+        ),
+        "empirical": create_model(
+            f"{prefix}Empirical", __base__=_Empirical,
+            dist=(Literal["empirical"], ...), file=(str, ...), column=(str, ...),
+            scale=(Annotated[float, Field(gt=0)], 1.0),
+        ),
+    }
+    tagged = tuple(Annotated[model, Tag(name)] for name, model in members.items())
+    known = ", ".join(members)
+    return Annotated[
+        Union[tagged],  # noqa: UP007
+        Discriminator(
+            _dist_name,
+            custom_error_type="unknown_distribution",
+            custom_error_message=f"dist must be one of {known}",
+        ),
+    ]
+
+
+def _dist_name(value: Any) -> str | None:
+    """Which family member validates *value*; a bare value is a constant."""
+    if isinstance(value, dict):
+        name = value.get("dist")
+        return name if isinstance(name, str) and name in REGISTRY else None
+    if isinstance(value, Frozen):
+        return getattr(value, "dist", None)
+    return "constant"
+
+
+def _as_constant(value: Any) -> Any:
+    if isinstance(value, dict | Frozen):
+        return value
+    return {"dist": "constant", "value": value}
+
+
+# The two families the model format uses.
+DurationDist = Annotated[_family("Duration", Seconds), BeforeValidator(_as_constant)]
+"""A distribution of durations (seconds); a bare duration is a constant."""
+NumberDist = Annotated[_family("Number", Number), BeforeValidator(_as_constant)]
+"""A distribution of plain numbers such as token counts; a bare number is a constant."""
+
+AnyDist = _Constant | _Exponential | _Uniform | _Lognormal | _Gamma | _Empirical
+
+
+# ---------------------------------------------------------------- samplers
+def batched(draw_batch: Callable[[int], np.ndarray]) -> Draw:
+    """A draw function that refills from numpy *BATCH* values at a time."""
+
+    def stream() -> Iterator[float]:
+        while True:
+            yield from draw_batch(BATCH).tolist()
+
+    return stream().__next__
+
+
+def _constant(spec: Any, rng: np.random.Generator, base_dir: Path) -> Draw:
+    return itertools.repeat(float(spec.value)).__next__
+
+
+def _exponential(spec: Any, rng: np.random.Generator, base_dir: Path) -> Draw:
+    mean = spec.mean_
+    return batched(lambda n: rng.exponential(mean, n))
+
+
+def _uniform(spec: Any, rng: np.random.Generator, base_dir: Path) -> Draw:
+    low, high = spec.low, spec.high
+    return batched(lambda n: rng.uniform(low, high, n))
+
+
+def _lognormal(spec: Any, rng: np.random.Generator, base_dir: Path) -> Draw:
+    mu, sigma = spec.mu_sigma()
+    return batched(lambda n: rng.lognormal(mu, sigma, n))
+
+
+def _gamma(spec: Any, rng: np.random.Generator, base_dir: Path) -> Draw:
+    shape = 1.0 / spec.cv**2
+    scale = spec.mean_ / shape
+    return batched(lambda n: rng.gamma(shape, scale, n))
+
+
+def _empirical(spec: Any, rng: np.random.Generator, base_dir: Path) -> Draw:
+    values = load_empirical(spec, base_dir)
+    return batched(lambda n: rng.choice(values, n))
+
+
+def load_empirical(spec: Any, base_dir: Path) -> np.ndarray:
+    """The column of an empirical distribution's CSV file, scaled, as floats.
+
+    Raises ``ValueError`` naming the file, the column and what is wrong.
+    """
+    path = (base_dir / spec.file) if not Path(spec.file).is_absolute() else Path(spec.file)
+    try:
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise ValueError(f"cannot read file {str(path)!r}: {exc.strerror}") from None
+    if not rows or spec.column not in rows[0]:
+        columns = list(rows[0]) if rows else []
+        raise ValueError(f"file {spec.file!r} has no column {spec.column!r} (columns: {columns})")
+    try:
+        values = np.array([float(row[spec.column]) for row in rows], dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"column {spec.column!r} of {spec.file!r} must hold numbers") from None
+    if (values < 0).any() or not np.isfinite(values).all():
+        raise ValueError(f"column {spec.column!r} of {spec.file!r} must hold finite values >= 0")
+    return values * spec.scale
+
+
+SamplerBuilder = Callable[[Any, np.random.Generator, Path], Draw]
+
+
+class Registry(dict[str, SamplerBuilder]):
+    """Names from YAML to sampler builders; refuses duplicates, lists names on a miss."""
+
+    def register(self, name: str, builder: SamplerBuilder) -> None:
+        if name in self:
+            raise ValueError(f"distribution {name!r} is already registered")
+        self[name] = builder
+
+    def lookup(self, name: str) -> SamplerBuilder:
+        try:
+            return self[name]
+        except KeyError:
+            raise ValueError(f"unknown distribution {name!r}; known: {sorted(self)}") from None
+
+
+REGISTRY = Registry()
+for _name, _builder in {
+    "constant": _constant, "exponential": _exponential, "uniform": _uniform,
+    "lognormal": _lognormal, "gamma": _gamma, "empirical": _empirical,
+}.items():
+    REGISTRY.register(_name, _builder)
+
+
+def sampler(spec: Any, rng: np.random.Generator, base_dir: Path = Path(".")) -> Draw:
+    """A zero-argument function returning one draw of *spec* per call."""
+    return REGISTRY.lookup(spec.dist)(spec, rng, base_dir)
+
+
+def is_zero(spec: Any) -> bool:
+    """True for the constant 0, which components skip instead of scheduling."""
+    return getattr(spec, "dist", None) == "constant" and spec.value == 0

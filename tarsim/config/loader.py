@@ -1,0 +1,450 @@
+"""Files in, validated models out: YAML with line numbers, ``--set`` overrides,
+and pydantic's errors turned into :class:`ConfigError` problems users can act on.
+
+Every problem in a file is reported at once, with its YAML path (``agents.count``,
+``workload.classes[1].steps[0]``), its line where the file has one, the rule and
+the value, and a "did you mean" for unknown keys.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tarsim.config.distributions import load_empirical
+from tarsim.config.errors import ConfigError, Problem
+from tarsim.config.model import Model, TraceArrivals, cross_check, did_you_mean
+
+Key = str | int
+PathKey = tuple[Key, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+# ---------------------------------------------------------------- YAML with lines
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that also notes the line of every key and item."""
+
+
+def _read_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
+    """Parse *text* safely; return the data and a map from path to 1-based line."""
+    try:
+        loader = _LineLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            [Problem("", f"is not valid YAML: {problem}", line=line, has_value=False)], source
+        ) from None
+    lines: dict[PathKey, int] = {}
+    problems: list[Problem] = []
+    if node is not None:
+        _note_lines(node, (), lines, problems)
+    if problems:
+        raise ConfigError(problems, source)
+    return data, lines
+
+
+def _note_lines(
+    node: yaml.Node, path: PathKey, lines: dict[PathKey, int], problems: list[Problem]
+) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                problems.append(
+                    Problem(format_path((*path, key)), "is given twice", has_value=False,
+                            line=key_node.start_mark.line + 1)
+                )
+            seen.add(key)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _note_lines(value_node, (*path, key), lines, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _note_lines(item, (*path, index), lines, problems)
+
+
+def format_path(path: Iterable[Key]) -> str:
+    text = ""
+    for key in path:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+    return text
+
+
+# ---------------------------------------------------------------- overrides
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"agents.count=10"`` -> ``("agents.count", 10)``; the value is read as YAML."""
+    path, sep, value = text.partition("=")
+    if not sep or not path.strip():
+        raise ConfigError([Problem("--set", "must look like PATH=VALUE", text)])
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            [Problem(path.strip(), f"override value is not valid YAML ({exc})", value)]
+        ) from None
+    return path.strip(), parsed
+
+
+def split_path(path: str) -> PathKey:
+    """``"workload.classes[0].weight"`` or ``"workload.classes.0.weight"`` -> keys."""
+    keys: list[Key] = []
+    for part in path.replace("]", "").replace("[", ".").split("."):
+        if part == "":
+            continue
+        keys.append(int(part) if part.isdigit() else part)
+    return tuple(keys)
+
+
+def apply_overrides(data: Any, overrides: Mapping[str, Any]) -> Any:
+    """A copy of *data* with each dotted path set to its value (whole subtrees too)."""
+    import copy
+
+    result = copy.deepcopy(data) if data is not None else {}
+    problems: list[Problem] = []
+    for dotted, value in overrides.items():
+        keys = split_path(dotted)
+        if not keys:
+            problems.append(Problem("--set", "needs a path", dotted))
+            continue
+        node = result
+        for depth, key in enumerate(keys[:-1]):
+            child = _child(node, key)
+            if child is None:
+                if isinstance(node, dict):
+                    node[key] = {}
+                    child = node[key]
+                else:
+                    problems.append(
+                        Problem(format_path(keys[: depth + 1]), "cannot be set: no such place",
+                                dotted, has_value=False)
+                    )
+                    break
+            node = child
+        else:
+            last = keys[-1]
+            if isinstance(node, dict):
+                node[last] = value
+            elif isinstance(node, list) and isinstance(last, int) and last < len(node):
+                node[last] = value
+            else:
+                problems.append(
+                    Problem(format_path(keys), "cannot be set: no such place", has_value=False)
+                )
+    if problems:
+        raise ConfigError(problems)
+    return result
+
+
+def _child(node: Any, key: Key) -> Any:
+    if isinstance(node, dict):
+        value = node.get(key)
+        return value if isinstance(value, dict | list) else None
+    if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+        value = node[key]
+        return value if isinstance(value, dict | list) else None
+    return None
+
+
+# ---------------------------------------------------------------- validation
+def validate(
+    cls: type[M],
+    data: Any,
+    *,
+    source: str | None = None,
+    lines: Mapping[PathKey, int] | None = None,
+    extra: list[Problem] | None = None,
+) -> M:
+    """Validate *data* as *cls*, or raise one ConfigError listing every problem
+    (with *extra* problems found by other checks of the same data)."""
+    lines = lines or {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [Problem("", "the file must hold a mapping of sections", _kind(data))], source
+        )
+    problems = [_with_line(p, lines) for p in extra or []]
+    try:
+        result = cls.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem(cls, data, error, lines) for error in exc.errors()] + problems
+        raise ConfigError(_unique(problems), source) from None
+    if problems:
+        raise ConfigError(problems, source)
+    return result
+
+
+def _with_line(problem: Problem, lines: Mapping[PathKey, int]) -> Problem:
+    if problem.line is not None:
+        return problem
+    line = _line_of(split_path(problem.path), lines)
+    return Problem(problem.path, problem.rule, problem.value, line, problem.has_value,
+                   problem.hint)
+
+
+def _kind(data: Any) -> str:
+    return "an empty file" if data is None else type(data).__name__
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen: set[str] = set()
+    out = []
+    for problem in problems:
+        if str(problem) not in seen:
+            seen.add(str(problem))
+            out.append(problem)
+    return out
+
+
+def _problem(
+    cls: type[BaseModel], data: Any, error: Any, lines: Mapping[PathKey, int]
+) -> Problem:
+    path, known = _resolve(cls, data, error["loc"])
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    line = _line_of(path, lines)
+    shown = format_path(path)
+    if kind == "extra_forbidden":
+        hint = did_you_mean(str(path[-1]), known) if known else ""
+        if known and not hint:
+            hint = f" (known: {', '.join(known)})"
+        return Problem(shown, "unknown key", has_value=False, line=line, hint=hint)
+    if kind == "missing":
+        return Problem(shown, "is required", has_value=False, line=line)
+    rule = _rule(kind, error["msg"], ctx)
+    if kind in ("unknown_distribution", "unknown_arrivals") and isinstance(value, dict):
+        field = "dist" if kind == "unknown_distribution" else "kind"
+        given = value.get(field)
+        choices = [c.strip() for c in rule.split("one of", 1)[-1].split(",")]
+        if given is None:
+            return Problem(shown, f"needs '{field}': {rule.split('must be ', 1)[-1]}",
+                           has_value=False, line=line)
+        return Problem(f"{shown}.{field}" if shown else field,
+                       rule.replace(f"{field} ", "", 1), given,
+                       line=_line_of((*path, field), lines) or line,
+                       hint=did_you_mean(str(given), choices))
+    has_value = ", got " not in rule
+    return Problem(shown, rule, value, line=line, has_value=has_value)
+
+
+def _rule(kind: str, msg: str, ctx: Mapping[str, Any]) -> str:
+    simple = {
+        "greater_than_equal": lambda: f"must be >= {ctx.get('ge')}",
+        "greater_than": lambda: f"must be > {ctx.get('gt')}",
+        "less_than_equal": lambda: f"must be <= {ctx.get('le')}",
+        "less_than": lambda: f"must be < {ctx.get('lt')}",
+        "int_type": lambda: "must be a whole number",
+        "int_parsing": lambda: "must be a whole number",
+        "int_from_float": lambda: "must be a whole number",
+        "float_type": lambda: "must be a number",
+        "float_parsing": lambda: "must be a number",
+        "string_type": lambda: "must be a string",
+        "bool_type": lambda: "must be true or false",
+        "bool_parsing": lambda: "must be true or false",
+        "dict_type": lambda: "must be a mapping",
+        "model_type": lambda: "must be a mapping",
+        "model_attributes_type": lambda: "must be a mapping",
+        "list_type": lambda: "must be a list",
+        "too_short": lambda: f"must have at least {ctx.get('min_length')} item(s)",
+        "string_too_short": lambda: "must not be empty",
+    }
+    if kind in simple:
+        return simple[kind]()
+    if msg.startswith("Value error, "):
+        return msg[len("Value error, "):]
+    return msg.replace("Input should be", "must be")
+
+
+def _line_of(path: PathKey, lines: Mapping[PathKey, int]) -> int | None:
+    for cut in range(len(path), -1, -1):
+        if path[:cut] in lines:
+            return lines[path[:cut]]
+    return None
+
+
+def _resolve(cls: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> tuple[PathKey, list[str]]:
+    """Turn pydantic's *loc* into the path in the user's data (dropping union tags)
+    and the keys known at the last mapping, for "did you mean"."""
+    path: list[Key] = []
+    node: Any = data
+    typ: Any = cls
+    known: list[str] = _keys_of(typ)
+    for elem in loc:
+        typ = _unwrap(typ)
+        if _is_union(typ):
+            member = _union_member(typ, elem)
+            if member is not None:
+                typ = member
+                known = _keys_of(_unwrap(typ))
+                continue
+        if isinstance(node, dict) and elem in node:
+            known = _keys_of(typ)
+            node = node[elem]
+            path.append(elem)
+            typ = _field_type(typ, elem)
+        elif isinstance(node, list) and isinstance(elem, int) and 0 <= elem < len(node):
+            node = node[elem]
+            path.append(elem)
+            typ = _item_type(typ)
+        elif isinstance(elem, str) and not isinstance(node, dict | list):
+            continue  # a tag or validator name under a scalar
+        elif isinstance(node, dict) and isinstance(elem, str):
+            known = _keys_of(typ)
+            path.append(elem)  # a missing or unknown key
+            node = None
+            typ = _field_type(typ, elem)
+    return tuple(path), known
+
+
+def _unwrap(typ: Any) -> Any:
+    while typing.get_origin(typ) is typing.Annotated:
+        typ = typing.get_args(typ)[0]
+    return typ
+
+
+def _is_union(typ: Any) -> bool:
+    return typing.get_origin(typ) in (typing.Union, types.UnionType)
+
+
+def _union_member(typ: Any, tag: Any) -> Any:
+    for member in typing.get_args(typ):
+        for meta in getattr(member, "__metadata__", ()):
+            if getattr(meta, "tag", None) == tag:
+                return typing.get_args(member)[0]
+    return None
+
+
+def _keys_of(typ: Any) -> list[str]:
+    typ = _unwrap(typ)
+    if isinstance(typ, type) and issubclass(typ, BaseModel):
+        return [f.alias or name for name, f in typ.model_fields.items()]
+    if _is_union(typ):
+        for member in typing.get_args(typ):
+            keys = _keys_of(member)
+            if keys:
+                return keys
+    return []
+
+
+def _field_type(typ: Any, key: Any) -> Any:
+    typ = _unwrap(typ)
+    if _is_union(typ):
+        members = [m for m in typing.get_args(typ) if m is not type(None)]
+        typ = _unwrap(members[0]) if len(members) == 1 else typ
+    if isinstance(typ, type) and issubclass(typ, BaseModel):
+        for name, field in typ.model_fields.items():
+            if key in (name, field.alias):
+                return field.annotation if not field.metadata else typing.Annotated[
+                    (field.annotation, *field.metadata)
+                ]
+        return None
+    if typing.get_origin(typ) is dict:
+        return typing.get_args(typ)[1]
+    return None
+
+
+def _item_type(typ: Any) -> Any:
+    typ = _unwrap(typ)
+    if typing.get_origin(typ) is list:
+        return typing.get_args(typ)[0]
+    return None
+
+
+# ---------------------------------------------------------------- files
+def read_text(path: str | Path) -> str:
+    file = Path(path)
+    try:
+        return file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(str(path), "no such file", has_value=False)]) from None
+    except IsADirectoryError:
+        raise ConfigError([Problem(str(path), "is a directory, not a file", has_value=False)]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(str(path), f"cannot be read ({exc})", has_value=False)]) from None
+
+
+def load_data(path: str | Path) -> tuple[Any, dict[PathKey, int]]:
+    """The raw data and line map of a YAML file."""
+    return _read_yaml(read_text(path), str(path))
+
+
+def model_from_data(
+    data: Any,
+    *,
+    base_dir: Path,
+    source: str | None = None,
+    lines: Mapping[PathKey, int] | None = None,
+) -> Model:
+    """Validate raw model data, check cross-references and data files."""
+    lines = lines or {}
+    model = validate(Model, data, source=source, lines=lines, extra=cross_check(data))
+    problems = check_files(model, base_dir)
+    if problems:
+        raise ConfigError([_with_line(p, lines) for p in problems], source)
+    model._base_dir = base_dir
+    return model
+
+
+def load_model(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Model:
+    """Read, override and validate the model file at *path*."""
+    data, lines = load_data(path)
+    if overrides:
+        data = apply_overrides(data, overrides)
+        lines = {k: v for k, v in lines.items() if not _overridden(k, overrides)}
+    return model_from_data(data, base_dir=Path(path).resolve().parent, source=str(path), lines=lines)
+
+
+def _overridden(key: PathKey, overrides: Mapping[str, Any]) -> bool:
+    return any(key[: len(split_path(p))] == split_path(p) for p in overrides)
+
+
+def with_overrides(model: Model, overrides: Mapping[str, Any]) -> Model:
+    """A new model: *model* with each dotted path set to its value, revalidated."""
+    data = model.model_dump(by_alias=True, exclude_none=True)
+    data = apply_overrides(data, overrides)
+    return model_from_data(data, base_dir=model.base_dir)
+
+
+def check_files(model: Model, base_dir: Path) -> list[Problem]:
+    """Problems with the data files a model names (empirical distributions, traces)."""
+    problems: list[Problem] = []
+    for path, spec in _walk(model, ()):
+        if getattr(spec, "dist", None) == "empirical":
+            try:
+                load_empirical(spec, base_dir)
+            except ValueError as exc:
+                problems.append(Problem(format_path((*path, "file")), str(exc), has_value=False))
+        elif isinstance(spec, TraceArrivals):
+            from tarsim.config.traces import load_trace
+
+            try:
+                load_trace(spec, base_dir)
+            except ValueError as exc:
+                problems.append(Problem(format_path((*path, "file")), str(exc), has_value=False))
+    return problems
+
+
+def _walk(node: Any, path: PathKey) -> Iterable[tuple[PathKey, Any]]:
+    if isinstance(node, BaseModel):
+        yield path, node
+        for name, field in type(node).model_fields.items():
+            yield from _walk(getattr(node, name), (*path, field.alias or name))
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, (*path, index))

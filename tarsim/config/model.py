@@ -1,0 +1,327 @@
+"""The model format, version 1: what a YAML model file may say, as frozen pydantic models.
+
+Names here are a contract (see DESIGN.md): tests, notebooks, experiments and
+users' files depend on them. Every section but ``workload``, ``agents`` and
+``roles`` is optional, and an absent section means "off". Rules that span
+sections (a class step naming a role, a role naming an llm) are checked by
+:func:`cross_check`, which reports every broken reference with its path.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, PrivateAttr, Tag, model_validator
+
+from tarsim.config.base import (
+    Frozen,
+    NonNegBytes,
+    NonNegSeconds,
+    PerSecond,
+    PosRate,
+    PosSeconds,
+    Probability,
+)
+from tarsim.config.distributions import DurationDist, NumberDist
+from tarsim.config.errors import Problem
+
+NonNegRate = Annotated[PerSecond, Field(ge=0)]
+
+
+# ---------------------------------------------------------------- workload
+class PoissonArrivals(Frozen):
+    """Open loop: exponential inter-arrival times at a constant rate."""
+
+    kind: Literal["poisson"]
+    rate: PosRate
+
+
+class DeterministicArrivals(Frozen):
+    """Open loop: one arrival every 1/rate seconds exactly."""
+
+    kind: Literal["deterministic"]
+    rate: PosRate
+
+
+class ClosedArrivals(Frozen):
+    """Closed loop: *users* virtual users, each sending a request, waiting for its
+    answer (or its timeout), thinking, and sending the next one, as load-test
+    tools such as Locust and k6 drive a system."""
+
+    kind: Literal["closed"]
+    users: Annotated[int, Field(ge=1)]
+    think_time: DurationDist = 0.0  # type: ignore[assignment]
+
+
+class RampArrivals(Frozen):
+    """Open loop: Poisson with a rate rising (or falling) linearly from *from* to
+    *to* over *over*, then staying at *to*."""
+
+    kind: Literal["ramp"]
+    from_: NonNegRate = Field(alias="from")
+    to: NonNegRate
+    over: PosSeconds
+
+    @model_validator(mode="after")
+    def _some_load(self) -> RampArrivals:
+        if self.from_ == 0 and self.to == 0:
+            raise ValueError("from and to cannot both be 0")
+        return self
+
+
+class RateStep(Frozen):
+    at: NonNegSeconds
+    rate: NonNegRate
+
+
+class StepArrivals(Frozen):
+    """Open loop: Poisson whose rate changes at given times (rate 0 before the first)."""
+
+    kind: Literal["steps"]
+    steps: Annotated[list[RateStep], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _increasing(self) -> StepArrivals:
+        times = [step.at for step in self.steps]
+        if any(b <= a for a, b in zip(times, times[1:], strict=False)):
+            raise ValueError(f"steps must have strictly increasing 'at' times, got {times}")
+        return self
+
+
+class TraceArrivals(Frozen):
+    """Replay recorded arrival times (seconds, from a CSV column), optionally with
+    each request's class from another column."""
+
+    kind: Literal["trace"]
+    file: str
+    time_column: str = "t"
+    class_column: str | None = None
+
+
+Arrivals = Annotated[
+    Annotated[PoissonArrivals, Tag("poisson")]
+    | Annotated[DeterministicArrivals, Tag("deterministic")]
+    | Annotated[ClosedArrivals, Tag("closed")]
+    | Annotated[RampArrivals, Tag("ramp")]
+    | Annotated[StepArrivals, Tag("steps")]
+    | Annotated[TraceArrivals, Tag("trace")],
+    Discriminator(
+        lambda v: v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None),
+        custom_error_type="unknown_arrivals",
+        custom_error_message="kind must be one of poisson, deterministic, closed, ramp, steps, trace",
+    ),
+]
+
+OPEN_KINDS = ("poisson", "deterministic", "ramp", "steps", "trace")
+
+
+class RequestClass(Frozen):
+    """A type of request: its share of arrivals, its priority (a lower number is
+    served first under the priority discipline) and the roles it visits in order."""
+
+    name: Annotated[str, Field(min_length=1)]
+    weight: Annotated[float, Field(gt=0)] = 1.0
+    priority: int = 0
+    steps: Annotated[list[str], Field(min_length=1)]
+
+
+class Workload(Frozen):
+    arrivals: Arrivals
+    timeout: PosSeconds | None = None
+    """The client gives up after this long: the request fails with ``timeout``."""
+    classes: Annotated[list[RequestClass], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Workload:
+        names = [c.name for c in self.classes]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"class names must be unique, got duplicates {duplicates}")
+        return self
+
+
+# ---------------------------------------------------------------- router and agents
+class Queue(Frozen):
+    capacity: Annotated[int, Field(ge=0)] | None = None
+    """Requests that may wait for an agent slot; one more fails with ``queue_full``.
+    Absent: unbounded."""
+    discipline: Literal["fifo", "priority"] = "fifo"
+
+
+class Router(Frozen):
+    """The main agent: a routing delay per request, then the queue for agent slots."""
+
+    work: DurationDist = 0.0  # type: ignore[assignment]
+    queue: Queue = Queue()
+
+
+class Agents(Frozen):
+    count: Annotated[int, Field(ge=1)]
+    """Agent processes: the tier's size."""
+    concurrency: Annotated[int, Field(ge=1)] = 1
+    """Requests one agent serves at once."""
+    warm: Annotated[int, Field(ge=0)] | None = None
+    """Agents running at t=0 (default: all of them); more spawn on demand up to count."""
+    spawn: DurationDist = 0.0  # type: ignore[assignment]
+    """Cold-start latency of one agent."""
+
+    @model_validator(mode="after")
+    def _warm_within_count(self) -> Agents:
+        if self.warm is not None and self.warm > self.count:
+            raise ValueError(f"warm must be <= count ({self.count}), got {self.warm}")
+        return self
+
+    @property
+    def warm_agents(self) -> int:
+        return self.count if self.warm is None else self.warm
+
+
+class Role(Frozen):
+    """What one step of a request does inside its agent slot: *work* time, then
+    *calls* sequential LLM calls, then the tool calls."""
+
+    work: DurationDist = 0.0  # type: ignore[assignment]
+    llm: str | None = None
+    calls: Annotated[int, Field(ge=0)] | None = None
+    """LLM calls per step; default 1 when ``llm`` is set, else 0."""
+    tools: dict[str, Annotated[int, Field(ge=0)]] = {}
+    input_tokens: NumberDist = 0.0  # type: ignore[assignment]
+    output_tokens: NumberDist = 0.0  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _calls_need_llm(self) -> Role:
+        if self.llm is None and self.calls:
+            raise ValueError(f"calls is {self.calls} but no llm is named")
+        return self
+
+    @property
+    def llm_calls(self) -> int:
+        if self.calls is not None:
+            return self.calls
+        return 1 if self.llm is not None else 0
+
+
+# ---------------------------------------------------------------- llms, providers, tools
+class Price(Frozen):
+    input_per_mtok: Annotated[float, Field(ge=0)] = 0.0
+    output_per_mtok: Annotated[float, Field(ge=0)] = 0.0
+
+
+class LLM(Frozen):
+    """A hosted model: E2E = provider network + time to first token + output / rate."""
+
+    provider: str | None = None
+    price: Price = Price()
+    first_token: DurationDist = 0.0  # type: ignore[assignment]
+    output_rate: PosRate | None = None
+    """Output tokens per second once streaming; absent: output takes no time."""
+
+
+class ProviderErrors(Frozen):
+    rate: Probability = 0.0
+    """Probability that one call fails with ``api_error``."""
+
+
+class Provider(Frozen):
+    network: DurationDist = 0.0  # type: ignore[assignment]
+    errors: ProviderErrors = ProviderErrors()
+    timeout: PosSeconds | None = None
+    """A call still running after this long fails with ``timeout``."""
+
+
+class Tool(Frozen):
+    """A tool call (web search, browser): *work* time, through a provider if named."""
+
+    provider: str | None = None
+    work: DurationDist = 0.0  # type: ignore[assignment]
+
+
+# ---------------------------------------------------------------- memory, slo
+class Memory(Frozen):
+    """Process memory = base + per_agent x live agents + per_request x requests in the system."""
+
+    base: NonNegBytes = 0.0
+    per_agent: NonNegBytes = 0.0
+    per_request: NonNegBytes = 0.0
+
+
+class SLO(Frozen):
+    p99: PosSeconds | None = None
+    error_rate: Probability | None = None
+
+
+class Model(Frozen):
+    """A whole model file."""
+
+    name: str = "model"
+    description: str | None = None
+    workload: Workload
+    router: Router = Router()
+    agents: Agents
+    roles: Annotated[dict[str, Role], Field(min_length=1)]
+    llms: dict[str, LLM] = {}
+    providers: dict[str, Provider] = {}
+    tools: dict[str, Tool] = {}
+    memory: Memory | None = None
+    slo: SLO | None = None
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder that relative data-file paths (traces, empirical CSVs) start from."""
+        return self._base_dir
+
+
+# ---------------------------------------------------------------- cross-section rules
+def did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _names(data: dict[str, Any], section: str) -> list[str]:
+    value = data.get(section)
+    return [str(k) for k in value] if isinstance(value, dict) else []
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def cross_check(data: Any) -> list[Problem]:
+    """Every reference from one section to another that names nothing.
+
+    Works on the raw data, so that broken references are reported together with
+    the problems validation finds, not in a second round.
+    """
+    if not isinstance(data, dict):
+        return []
+    found: list[Problem] = []
+
+    def ref(path: str, name: Any, section: str) -> None:
+        if not isinstance(name, str):
+            return
+        known = _names(data, section)
+        if name in known:
+            return
+        listing = ", ".join(repr(k) for k in known) if known else "none defined"
+        found.append(Problem(path, f"must name one of {section} ({listing})", name,
+                             hint=did_you_mean(name, known)))
+
+    classes = _mapping(data.get("workload")).get("classes")
+    for i, cls in enumerate(classes if isinstance(classes, list) else []):
+        steps = _mapping(cls).get("steps")
+        for j, step in enumerate(steps if isinstance(steps, list) else []):
+            ref(f"workload.classes[{i}].steps[{j}]", step, "roles")
+    for name, role in _mapping(data.get("roles")).items():
+        role = _mapping(role)
+        ref(f"roles.{name}.llm", role.get("llm"), "llms")
+        for tool in _mapping(role.get("tools")):
+            ref(f"roles.{name}.tools.{tool}", tool, "tools")
+    for name, llm in _mapping(data.get("llms")).items():
+        ref(f"llms.{name}.provider", _mapping(llm).get("provider"), "providers")
+    for name, tool_spec in _mapping(data.get("tools")).items():
+        ref(f"tools.{name}.provider", _mapping(tool_spec).get("provider"), "providers")
+    return found

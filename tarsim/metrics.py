@@ -1,0 +1,306 @@
+"""Metrics from records: one replication's summary, its per-second time series,
+and the mean and t-based 95% confidence interval over replications.
+
+Everything is measured after the warm-up. Requests are counted by *arrival*
+in the window [warmup, duration) for latency, errors and cost (each such
+request has answered, thanks to the drain); throughput counts successful
+answers whose *end* falls in the window, as a load test measures it. Levels
+(queue, busy slots, agents, memory) are time averages over the window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tarsim.components.requests import OK, UNFINISHED
+from tarsim.run import RunRecords
+
+ERROR_CAUSES = ("timeout", "queue_full", "rate_limited", "api_error", "oom", "shed")
+"""Causes always present in ``errors`` (zero when they did not happen); others are
+added when they occur."""
+MB = 1e6
+
+
+# ---------------------------------------------------------------- step functions
+class Level:
+    """A piecewise-constant level built from +/- changes at times: the number of
+    requests queued, slots busy, agents up, bytes in use."""
+
+    def __init__(self, times: np.ndarray, deltas: np.ndarray, start: float = 0.0) -> None:
+        order = np.argsort(times, kind="stable")
+        self.times = times[order]
+        self.levels = start + np.cumsum(deltas[order])
+        self.start = start
+        widths = np.diff(self.times, append=self.times[-1] if len(self.times) else 0.0)
+        self._area = np.concatenate([[0.0], np.cumsum(self.levels * widths)])
+
+    @classmethod
+    def of_intervals(cls, begin: np.ndarray, end: np.ndarray, weight: float | np.ndarray = 1.0,
+                     start: float = 0.0) -> Level:
+        """The count of open intervals [begin, end) (end NaN: still open), times *weight*."""
+        begin = np.asarray(begin, dtype=float)
+        end = np.asarray(end, dtype=float)
+        w = np.broadcast_to(np.asarray(weight, dtype=float), begin.shape)
+        keep = ~np.isnan(begin)
+        closes = keep & ~np.isnan(end)
+        times = np.concatenate([begin[keep], end[closes]])
+        deltas = np.concatenate([w[keep], -w[closes]])
+        return cls(times, deltas, start)
+
+    @classmethod
+    def combine(cls, *parts: tuple[np.ndarray, np.ndarray], start: float = 0.0) -> Level:
+        times = np.concatenate([p[0] for p in parts]) if parts else np.array([])
+        deltas = np.concatenate([p[1] for p in parts]) if parts else np.array([])
+        return cls(times, deltas, start)
+
+    def area(self, t: np.ndarray | float) -> np.ndarray:
+        """The integral of the level from 0 to *t*."""
+        t = np.asarray(t, dtype=float)
+        k = np.searchsorted(self.times, t, side="right") - 1
+        inside = k >= 0
+        kk = np.where(inside, k, 0)
+        before = self.start * np.minimum(t, self.times[0]) if len(self.times) else self.start * t
+        if not len(self.times):
+            return np.asarray(before)
+        after = self._area[kk] + self.levels[kk] * (t - self.times[kk])
+        first = self.start * self.times[0]
+        return np.where(inside, first + after, before)
+
+    def mean(self, a: float, b: float) -> float:
+        return float((self.area(b) - self.area(a)) / (b - a))
+
+    def value_at(self, t: float) -> float:
+        k = np.searchsorted(self.times, t, side="right") - 1
+        return float(self.levels[k]) if k >= 0 else self.start
+
+    def max(self, a: float, b: float) -> float:
+        inside = (self.times >= a) & (self.times < b)
+        peak = self.value_at(a)
+        return float(max(peak, self.levels[inside].max())) if inside.any() else peak
+
+    def bins(self, edges: np.ndarray) -> np.ndarray:
+        """Time averages over consecutive bins."""
+        areas = self.area(edges)
+        return np.diff(areas) / np.diff(edges)
+
+
+def _levels(rec: RunRecords) -> dict[str, Level]:
+    req = rec.requests
+    model = rec.model
+    held = _slot_mask(req)
+    server_end = np.fmax(req["released"].to_numpy(float), req["end"].to_numpy(float))
+    queued_until = req["dequeued"].to_numpy(float)
+    agents = rec.agents
+    ups = agents.loc[agents["event"] == "up", "t"].to_numpy(float)
+    downs = agents.loc[agents["event"] == "down", "t"].to_numpy(float)
+    agent_change = (np.concatenate([ups, downs]),
+                    np.concatenate([np.ones(len(ups)), -np.ones(len(downs))]))
+    levels = {
+        "queue": Level.of_intervals(req["admitted"].to_numpy(float), queued_until),
+        "busy": Level.of_intervals(req["dequeued"].to_numpy(float)[held],
+                                   req["released"].to_numpy(float)[held]),
+        "in_system": Level.of_intervals(req["arrival"].to_numpy(float),
+                                        req["end"].to_numpy(float)),
+        "agents": Level.combine(agent_change),
+    }
+    mem = model.memory
+    if mem is not None:
+        arrivals = req["arrival"].to_numpy(float)
+        closes = ~np.isnan(server_end)
+        levels["memory"] = Level.combine(
+            (agent_change[0], agent_change[1] * mem.per_agent),
+            (arrivals, np.full(len(arrivals), mem.per_request)),
+            (server_end[closes], np.full(int(closes.sum()), -mem.per_request)),
+            start=mem.base,
+        )
+    return levels
+
+
+def _slot_mask(req: pd.DataFrame) -> np.ndarray:
+    """Requests that held an agent slot."""
+    return (req["agent"].to_numpy() >= 0)
+
+
+# ---------------------------------------------------------------- one replication
+def summarize(rec: RunRecords) -> dict[str, Any]:
+    """The ``tarsim run`` metrics of one replication (see DESIGN.md's JSON contract)."""
+    a, b = rec.warmup_s, rec.duration_s
+    window = b - a
+    req = rec.requests
+    arrival = req["arrival"].to_numpy(float)
+    cohort = req[(arrival >= a) & (arrival < b)]
+    outcome = cohort["outcome"]
+    ok = cohort[outcome == OK]
+    latency = (ok["end"] - ok["arrival"]).to_numpy(float)
+    ends = req["end"].to_numpy(float)
+    completed = int(((req["outcome"] == OK).to_numpy() & (ends >= a) & (ends < b)).sum())
+    arrived = len(cohort)
+    failed = cohort[(outcome != OK) & (outcome != UNFINISHED)]
+    errors = {cause: 0 for cause in ERROR_CAUSES}
+    for cause, count in failed["outcome"].value_counts().items():
+        errors[str(cause)] = int(count)
+    unfinished = int((outcome == UNFINISHED).sum())
+    total_usd = float(cohort["cost_usd"].sum())
+    served = cohort[cohort["agent"] >= 0]
+    waits = (served["dequeued"] - served["admitted"]).to_numpy(float)
+    sojourn = (cohort["end"] - cohort["arrival"]).to_numpy(float)
+    levels = _levels(rec)
+    concurrency = rec.model.agents.concurrency
+    agents_mean = levels["agents"].mean(a, b)
+    busy_mean = levels["busy"].mean(a, b)
+    agents = rec.agents
+    spawn_t = agents.loc[agents["event"] == "spawn", "t"].to_numpy(float)
+    summary: dict[str, Any] = {
+        "model": rec.model.name,
+        "seed": rec.seed,
+        "duration_s": rec.duration_s,
+        "warmup_s": rec.warmup_s,
+        "replications": 1,
+        "arrived": arrived,
+        "completed": completed,
+        "throughput": completed / window,
+        "latency": _quantiles(latency),
+        "error_rate": (len(failed) / arrived) if arrived else 0.0,
+        "errors": errors,
+        "cost": {
+            "total_usd": total_usd,
+            "per_request_usd": total_usd / len(ok) if len(ok) else math.nan,
+            "per_hour_usd": total_usd / window * 3600.0,
+            "input_tokens": int(cohort["input_tokens"].sum()),
+            "output_tokens": int(cohort["output_tokens"].sum()),
+        },
+        "memory": {
+            "peak_mb": levels["memory"].max(a, b) / MB if "memory" in levels else math.nan,
+            "mean_mb": levels["memory"].mean(a, b) / MB if "memory" in levels else math.nan,
+        },
+        "agents": {
+            "mean": agents_mean,
+            "max": levels["agents"].max(a, b),
+            "spawns": int(((spawn_t >= a) & (spawn_t < b)).sum()),
+            "utilization": busy_mean / (agents_mean * concurrency) if agents_mean else 0.0,
+        },
+        "queue": {"mean": levels["queue"].mean(a, b), "max": levels["queue"].max(a, b)},
+        "api": {
+            "calls": int(cohort["api_calls"].sum()),
+            "tool_calls": int(cohort["tool_calls"].sum()),
+            "rate_limited": errors.get("rate_limited", 0),
+            "retries": 0,
+        },
+        "cache": {"hit_rate": math.nan},
+        "wait": {
+            "mean": float(waits.mean()) if len(waits) else math.nan,
+            "p99": float(np.quantile(waits, 0.99)) if len(waits) else math.nan,
+        },
+        "in_system": {
+            "mean": levels["in_system"].mean(a, b),
+            "sojourn_mean": float(np.nanmean(sojourn)) if len(sojourn) else math.nan,
+        },
+        "unfinished": unfinished,
+        "events": rec.events,
+    }
+    return summary
+
+
+def _quantiles(values: np.ndarray) -> dict[str, float]:
+    if not len(values):
+        return {k: math.nan for k in ("mean", "p50", "p90", "p95", "p99", "max")}
+    p50, p90, p95, p99 = np.quantile(values, [0.5, 0.9, 0.95, 0.99])
+    return {"mean": float(values.mean()), "p50": float(p50), "p90": float(p90),
+            "p95": float(p95), "p99": float(p99), "max": float(values.max())}
+
+
+# ---------------------------------------------------------------- time series
+TIMESERIES_COLUMNS = ["t", "arrivals", "completions", "errors", "queue", "busy", "agents",
+                      "in_system", "memory_mb"]
+
+
+def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
+    """Per-*step* seconds from 0 to the horizon: counts of arrivals, successful
+    completions and errors (by the time they happened), and time-averaged levels."""
+    edges = np.arange(0.0, rec.duration_s + step / 2, step)
+    if edges[-1] < rec.duration_s:
+        edges = np.append(edges, rec.duration_s)
+    req = rec.requests
+    ends = req["end"].to_numpy(float)
+    outcome = req["outcome"].to_numpy()
+    is_ok = outcome == OK
+    is_err = (~is_ok) & (outcome != UNFINISHED)
+    levels = _levels(rec)
+    frame = pd.DataFrame({
+        "t": edges[:-1],
+        "arrivals": np.histogram(req["arrival"].to_numpy(float), edges)[0],
+        "completions": np.histogram(ends[is_ok], edges)[0],
+        "errors": np.histogram(ends[is_err], edges)[0],
+        "queue": levels["queue"].bins(edges),
+        "busy": levels["busy"].bins(edges),
+        "agents": levels["agents"].bins(edges),
+        "in_system": levels["in_system"].bins(edges),
+        "memory_mb": levels["memory"].bins(edges) / MB if "memory" in levels else np.nan,
+    })
+    return frame
+
+
+# ---------------------------------------------------------------- replications
+IDENTITY_KEYS = ("model", "seed", "duration_s", "warmup_s", "replications")
+NOT_AVERAGED = ("events",)
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for path, value in flat.items():
+        node = tree
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
+def t_halfwidth(values: np.ndarray, level: float = 0.95) -> float:
+    """Half-width of the two-sided Student-t confidence interval of the mean."""
+    values = values[~np.isnan(values)]
+    n = len(values)
+    if n < 2:
+        return math.nan
+    from scipy.stats import t  # imported here: scipy.stats is slow to import
+
+    return float(t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n))
+
+
+def aggregate(summaries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Mean over replications of every metric, with its 95% CI half-width under
+    ``ci95`` (flat metric paths) when there is more than one replication."""
+    runs = list(summaries)
+    first = runs[0]
+    if len(runs) == 1:
+        return dict(first)
+    flats = [flatten(s) for s in runs]
+    keys = [k for k in flats[0] if k not in IDENTITY_KEYS and k not in NOT_AVERAGED]
+    means: dict[str, Any] = {}
+    ci95: dict[str, float] = {}
+    for key in keys:
+        values = np.array([f.get(key, math.nan) for f in flats], dtype=float)
+        means[key] = float(np.nanmean(values)) if not np.isnan(values).all() else math.nan
+        ci95[key] = t_halfwidth(values)
+    result: dict[str, Any] = {k: first[k] for k in IDENTITY_KEYS}
+    result["replications"] = len(runs)
+    result.update(unflatten(means))
+    result["events"] = int(sum(s.get("events", 0) for s in runs))
+    result["ci95"] = ci95
+    return result
