@@ -42,14 +42,13 @@ class RunRecords:
 def drain_limit(model: Model, duration: float, warmup: float) -> float:
     """How long after the horizon the run may go on to let requests answer."""
     timeout = model.workload.timeout
-    if timeout is not None:
-        return timeout
-    return max(MIN_DRAIN_S, duration - warmup)
+    return max(MIN_DRAIN_S, timeout if timeout is not None else duration - warmup)
 
 
 def simulate(model: Model, *, duration: float, warmup: float, seed: int,
              replication: int = 0) -> RunRecords:
     """Run one replication of *model* for *duration* simulated seconds."""
+    duration, warmup = float(duration), float(warmup)
     if not duration > 0:
         raise ValueError(f"duration must be > 0, got {duration}")
     if not 0 <= warmup < duration:

@@ -17,6 +17,7 @@ import heapq
 import itertools
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import simpy
@@ -140,7 +141,7 @@ class AgentPool:
             agent = self._new_agent(spawn=True)
             self.spawning += 1
             timer = self.env.timeout(self.spawn_latency())
-            timer.callbacks.append(lambda _event, agent=agent: self._spawned(agent))
+            timer.callbacks.append(partial(self._spawned, agent))
 
     def _new_agent(self, *, spawn: bool) -> Agent:
         agent = Agent(next(self._ids), self.env.now)
@@ -148,7 +149,7 @@ class AgentPool:
             self.recorder.agent(self.env.now, agent.id, "spawn")
         return agent
 
-    def _spawned(self, agent: Agent) -> None:
+    def _spawned(self, agent: Agent, _event: simpy.Event | None = None) -> None:
         self.spawning -= 1
         self._agent_up(agent)
 

@@ -24,6 +24,8 @@ from tarsim.config.model import (
     RampArrivals,
     StepArrivals,
     TraceArrivals,
+)
+from tarsim.config.model import (
     Workload as WorkloadSpec,
 )
 from tarsim.config.traces import load_trace
@@ -159,4 +161,5 @@ def _class_chooser(spec: WorkloadSpec, streams: Streams) -> Callable[[], int]:
     weights /= weights.sum()
     rng = streams("workload.classes")
     k = len(weights)
-    return batched(lambda n: rng.choice(k, size=n, p=weights))
+    draw: Any = batched(lambda n: rng.choice(k, size=n, p=weights))  # yields ints
+    return draw  # type: ignore[no-any-return]

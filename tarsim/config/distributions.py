@@ -14,7 +14,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import numpy as np
 from pydantic import BeforeValidator, Discriminator, Field, Tag, create_model, model_validator
@@ -106,31 +106,32 @@ def _family(prefix: str, value: Any) -> Any:
     nonneg = Annotated[value, Field(ge=0)]
     pos = Annotated[value, Field(gt=0)]
     opt = Annotated[value | None, Field(default=None)]
+    make: Any = create_model  # field specs built at run time are beyond mypy's reach
     members = {
-        "constant": create_model(
+        "constant": make(
             f"{prefix}Constant", __base__=_Constant,
             dist=(Literal["constant"], "constant"), value=(nonneg, ...),
         ),
-        "exponential": create_model(
+        "exponential": make(
             f"{prefix}Exponential", __base__=_Exponential,
             dist=(Literal["exponential"], ...), mean_=(pos, Field(alias="mean")),
         ),
-        "uniform": create_model(
+        "uniform": make(
             f"{prefix}Uniform", __base__=_Uniform,
             dist=(Literal["uniform"], ...), low=(nonneg, ...), high=(nonneg, ...),
         ),
-        "lognormal": create_model(
+        "lognormal": make(
             f"{prefix}Lognormal", __base__=_Lognormal,
             dist=(Literal["lognormal"], ...), median=(opt, None), p99=(opt, None),
             mean_=(opt, Field(default=None, alias="mean")),
             cv=(Annotated[float | None, Field(default=None, gt=0)], None),
         ),
-        "gamma": create_model(
+        "gamma": make(
             f"{prefix}Gamma", __base__=_Gamma,
             dist=(Literal["gamma"], ...), mean_=(pos, Field(alias="mean")),
             cv=(Annotated[float, Field(gt=0)], ...),
         ),
-        "empirical": create_model(
+        "empirical": make(
             f"{prefix}Empirical", __base__=_Empirical,
             dist=(Literal["empirical"], ...), file=(str, ...), column=(str, ...),
             scale=(Annotated[float, Field(gt=0)], 1.0),
@@ -165,12 +166,16 @@ def _as_constant(value: Any) -> Any:
 
 
 # The two families the model format uses.
-DurationDist = Annotated[_family("Duration", Seconds), BeforeValidator(_as_constant)]
-"""A distribution of durations (seconds); a bare duration is a constant."""
-NumberDist = Annotated[_family("Number", Number), BeforeValidator(_as_constant)]
-"""A distribution of plain numbers such as token counts; a bare number is a constant."""
-
 AnyDist = _Constant | _Exponential | _Uniform | _Lognormal | _Gamma | _Empirical
+
+if TYPE_CHECKING:  # mypy sees the members' common bases; pydantic sees the tagged unions
+    DurationDist = AnyDist
+    NumberDist = AnyDist
+else:
+    DurationDist = Annotated[_family("Duration", Seconds), BeforeValidator(_as_constant)]
+    """A distribution of durations (seconds); a bare duration is a constant."""
+    NumberDist = Annotated[_family("Number", Number), BeforeValidator(_as_constant)]
+    """A distribution of plain numbers such as token counts; a bare number is a constant."""
 
 
 # ---------------------------------------------------------------- samplers

@@ -124,7 +124,7 @@ def apply_overrides(data: Any, overrides: Mapping[str, Any]) -> Any:
         for depth, key in enumerate(keys[:-1]):
             child = _child(node, key)
             if child is None:
-                if isinstance(node, dict):
+                if isinstance(node, dict) and node.get(key) is None:
                     node[key] = {}
                     child = node[key]
                 else:
@@ -136,9 +136,8 @@ def apply_overrides(data: Any, overrides: Mapping[str, Any]) -> Any:
             node = child
         else:
             last = keys[-1]
-            if isinstance(node, dict):
-                node[last] = value
-            elif isinstance(node, list) and isinstance(last, int) and last < len(node):
+            settable_item = isinstance(node, list) and isinstance(last, int) and last < len(node)
+            if isinstance(node, dict) or settable_item:
                 node[last] = value
             else:
                 problems.append(
@@ -371,9 +370,13 @@ def read_text(path: str | Path) -> str:
     except FileNotFoundError:
         raise ConfigError([Problem(str(path), "no such file", has_value=False)]) from None
     except IsADirectoryError:
-        raise ConfigError([Problem(str(path), "is a directory, not a file", has_value=False)]) from None
+        raise ConfigError(
+            [Problem(str(path), "is a directory, not a file", has_value=False)]
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(str(path), f"cannot be read ({exc})", has_value=False)]) from None
+        raise ConfigError(
+            [Problem(str(path), f"cannot be read ({exc})", has_value=False)]
+        ) from None
 
 
 def load_data(path: str | Path) -> tuple[Any, dict[PathKey, int]]:
@@ -404,7 +407,8 @@ def load_model(path: str | Path, overrides: Mapping[str, Any] | None = None) -> 
     if overrides:
         data = apply_overrides(data, overrides)
         lines = {k: v for k, v in lines.items() if not _overridden(k, overrides)}
-    return model_from_data(data, base_dir=Path(path).resolve().parent, source=str(path), lines=lines)
+    base_dir = Path(path).resolve().parent
+    return model_from_data(data, base_dir=base_dir, source=str(path), lines=lines)
 
 
 def _overridden(key: PathKey, overrides: Mapping[str, Any]) -> bool:
@@ -431,9 +435,18 @@ def check_files(model: Model, base_dir: Path) -> list[Problem]:
             from tarsim.config.traces import load_trace
 
             try:
-                load_trace(spec, base_dir)
+                _, classes = load_trace(spec, base_dir)
             except ValueError as exc:
                 problems.append(Problem(format_path((*path, "file")), str(exc), has_value=False))
+                continue
+            known = [c.name for c in model.workload.classes]
+            unknown = sorted(set(classes or []) - set(known))
+            if unknown:
+                problems.append(Problem(
+                    format_path((*path, "class_column")),
+                    f"trace {spec.file!r} names classes that workload.classes lacks: {unknown}",
+                    has_value=False,
+                ))
     return problems
 
 

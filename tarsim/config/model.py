@@ -10,6 +10,7 @@ sections (a class step naming a role, a role naming an llm) are checked by
 from __future__ import annotations
 
 import difflib
+import itertools
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -85,7 +86,7 @@ class StepArrivals(Frozen):
     @model_validator(mode="after")
     def _increasing(self) -> StepArrivals:
         times = [step.at for step in self.steps]
-        if any(b <= a for a, b in zip(times, times[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(times)):
             raise ValueError(f"steps must have strictly increasing 'at' times, got {times}")
         return self
 
@@ -110,7 +111,9 @@ Arrivals = Annotated[
     Discriminator(
         lambda v: v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None),
         custom_error_type="unknown_arrivals",
-        custom_error_message="kind must be one of poisson, deterministic, closed, ramp, steps, trace",
+        custom_error_message=(
+            "kind must be one of poisson, deterministic, closed, ramp, steps, trace"
+        ),
     ),
 ]
 

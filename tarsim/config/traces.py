@@ -31,7 +31,9 @@ def load_trace(spec: Any, base_dir: Path) -> tuple[np.ndarray, list[str] | None]
     try:
         times = np.array([float(row[spec.time_column]) for row in rows], dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"column {spec.time_column!r} of {spec.file!r} must hold numbers") from None
+        raise ValueError(
+            f"column {spec.time_column!r} of {spec.file!r} must hold numbers"
+        ) from None
     if not np.isfinite(times).all():
         raise ValueError(f"column {spec.time_column!r} of {spec.file!r} must hold finite numbers")
     order = np.argsort(times, kind="stable")

@@ -1,0 +1,66 @@
+"""The layers of STYLE.md: a module imports only from its own layer or a lower one,
+and the library never prints, exits or reads argv."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "tarsim"
+
+LAYERS = ["config", "components", "run", "metrics", "sweep", "calibrate", "report", "api",
+          "cli"]
+"""Lowest first. `tarsim/__init__.py` and `__main__.py` stand outside the layers."""
+
+
+def layer_of(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "tarsim" or len(parts) < 2:
+        return None
+    return LAYERS.index(parts[1]) if parts[1] in LAYERS else None
+
+
+def modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if p.name not in ("__init__.py",
+                                                                     "__main__.py")
+                  or p.parent != PACKAGE)
+
+
+def imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+    return found
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    return ".".join(rel.parts)
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_go_down_the_layers(path: Path) -> None:
+    """No module imports from a higher layer."""
+    own = layer_of(module_name(path))
+    if own is None:
+        return
+    upward = [m for m in imports(path) if (layer_of(m) or -1) > own]
+    assert not upward, f"{module_name(path)} imports from higher layers: {upward}"
+
+
+@pytest.mark.parametrize("path", [p for p in modules() if not p.name.startswith("cli")],
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_library_does_not_print_or_exit(path: Path) -> None:
+    """Only the CLI prints, exits or reads sys.argv."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            assert node.func.id not in ("print", "exit", "quit"), f"{path}: {node.func.id}()"
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            assert (node.value.id, node.attr) not in (("sys", "exit"), ("sys", "argv")), path
