@@ -8,15 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from tarsim import metrics
 from tarsim.config import ConfigError, Model, Problem
 from tarsim.config import load_model as _load_model
 from tarsim.config import with_overrides as _with_overrides
 from tarsim.run import RunRecords, simulate
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_DURATION_S = 300.0
 DEFAULT_WARMUP_FRACTION = 0.1

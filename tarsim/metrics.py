@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from tarsim.components.requests import OK, UNFINISHED
 from tarsim.run import RunRecords
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ERROR_CAUSES = ("timeout", "queue_full", "rate_limited", "api_error", "oom", "shed")
 """Causes always present in ``errors`` (zero when they did not happen); others are
@@ -90,27 +92,24 @@ class Level:
 
 
 def _levels(rec: RunRecords) -> dict[str, Level]:
-    req = rec.requests
+    req = rec.request_columns
     model = rec.model
-    held = _slot_mask(req)
-    server_end = np.fmax(req["released"].to_numpy(float), req["end"].to_numpy(float))
-    queued_until = req["dequeued"].to_numpy(float)
-    agents = rec.agents
-    ups = agents.loc[agents["event"] == "up", "t"].to_numpy(float)
-    downs = agents.loc[agents["event"] == "down", "t"].to_numpy(float)
+    held = req["agent"] >= 0
+    server_end = np.fmax(req["released"], req["end"])
+    event = rec.agent_columns["event"]
+    times = rec.agent_columns["t"].astype(float)
+    ups, downs = times[event == "up"], times[event == "down"]
     agent_change = (np.concatenate([ups, downs]),
                     np.concatenate([np.ones(len(ups)), -np.ones(len(downs))]))
     levels = {
-        "queue": Level.of_intervals(req["admitted"].to_numpy(float), queued_until),
-        "busy": Level.of_intervals(req["dequeued"].to_numpy(float)[held],
-                                   req["released"].to_numpy(float)[held]),
-        "in_system": Level.of_intervals(req["arrival"].to_numpy(float),
-                                        req["end"].to_numpy(float)),
+        "queue": Level.of_intervals(req["admitted"], req["dequeued"]),
+        "busy": Level.of_intervals(req["dequeued"][held], req["released"][held]),
+        "in_system": Level.of_intervals(req["arrival"], req["end"]),
         "agents": Level.combine(agent_change),
     }
     mem = model.memory
     if mem is not None:
-        arrivals = req["arrival"].to_numpy(float)
+        arrivals = req["arrival"]
         closes = ~np.isnan(server_end)
         levels["memory"] = Level.combine(
             (agent_change[0], agent_change[1] * mem.per_agent),
@@ -121,40 +120,34 @@ def _levels(rec: RunRecords) -> dict[str, Level]:
     return levels
 
 
-def _slot_mask(req: pd.DataFrame) -> np.ndarray:
-    """Requests that held an agent slot."""
-    return (req["agent"].to_numpy() >= 0)
-
-
 # ---------------------------------------------------------------- one replication
 def summarize(rec: RunRecords) -> dict[str, Any]:
     """The ``tarsim run`` metrics of one replication (see DESIGN.md's JSON contract)."""
     a, b = rec.warmup_s, rec.duration_s
     window = b - a
-    req = rec.requests
-    arrival = req["arrival"].to_numpy(float)
-    cohort = req[(arrival >= a) & (arrival < b)]
-    outcome = cohort["outcome"]
-    ok = cohort[outcome == OK]
-    latency = (ok["end"] - ok["arrival"]).to_numpy(float)
-    ends = req["end"].to_numpy(float)
-    completed = int(((req["outcome"] == OK).to_numpy() & (ends >= a) & (ends < b)).sum())
-    arrived = len(cohort)
-    failed = cohort[(outcome != OK) & (outcome != UNFINISHED)]
+    req = rec.request_columns
+    arrival, end, outcome = req["arrival"], req["end"], req["outcome"]
+    in_window = (arrival >= a) & (arrival < b)
+    is_ok = outcome == OK
+    ok = in_window & is_ok
+    failed = in_window & ~is_ok & (outcome != UNFINISHED)
+    latency = end[ok] - arrival[ok]
+    completed = int((is_ok & (end >= a) & (end < b)).sum())
+    arrived = int(in_window.sum())
     errors = {cause: 0 for cause in ERROR_CAUSES}
-    for cause, count in failed["outcome"].value_counts().items():
-        errors[str(cause)] = int(count)
-    unfinished = int((outcome == UNFINISHED).sum())
-    total_usd = float(cohort["cost_usd"].sum())
-    served = cohort[cohort["agent"] >= 0]
-    waits = (served["dequeued"] - served["admitted"]).to_numpy(float)
-    sojourn = (cohort["end"] - cohort["arrival"]).to_numpy(float)
+    causes, counts = np.unique(outcome[failed].astype(str), return_counts=True)
+    errors.update({str(c): int(n) for c, n in zip(causes, counts, strict=True)})
+    unfinished = int((in_window & (outcome == UNFINISHED)).sum())
+    total_usd = float(req["cost_usd"][in_window].sum())
+    served = in_window & (req["agent"] >= 0)
+    waits = req["dequeued"][served] - req["admitted"][served]
+    sojourn = end[in_window] - arrival[in_window]
+    n_ok = int(ok.sum())
     levels = _levels(rec)
     concurrency = rec.model.agents.concurrency
     agents_mean = levels["agents"].mean(a, b)
     busy_mean = levels["busy"].mean(a, b)
-    agents = rec.agents
-    spawn_t = agents.loc[agents["event"] == "spawn", "t"].to_numpy(float)
+    spawn_t = rec.agent_columns["t"][rec.agent_columns["event"] == "spawn"].astype(float)
     summary: dict[str, Any] = {
         "model": rec.model.name,
         "seed": rec.seed,
@@ -165,14 +158,14 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
         "completed": completed,
         "throughput": completed / window,
         "latency": _quantiles(latency),
-        "error_rate": (len(failed) / arrived) if arrived else 0.0,
+        "error_rate": int(failed.sum()) / arrived if arrived else 0.0,
         "errors": errors,
         "cost": {
             "total_usd": total_usd,
-            "per_request_usd": total_usd / len(ok) if len(ok) else math.nan,
+            "per_request_usd": total_usd / n_ok if n_ok else math.nan,
             "per_hour_usd": total_usd / window * 3600.0,
-            "input_tokens": int(cohort["input_tokens"].sum()),
-            "output_tokens": int(cohort["output_tokens"].sum()),
+            "input_tokens": int(req["input_tokens"][in_window].sum()),
+            "output_tokens": int(req["output_tokens"][in_window].sum()),
         },
         "memory": {
             "peak_mb": levels["memory"].max(a, b) / MB if "memory" in levels else math.nan,
@@ -186,8 +179,8 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
         },
         "queue": {"mean": levels["queue"].mean(a, b), "max": levels["queue"].max(a, b)},
         "api": {
-            "calls": int(cohort["api_calls"].sum()),
-            "tool_calls": int(cohort["tool_calls"].sum()),
+            "calls": int(req["api_calls"][in_window].sum()),
+            "tool_calls": int(req["tool_calls"][in_window].sum()),
             "rate_limited": errors.get("rate_limited", 0),
             "retries": 0,
         },
@@ -222,18 +215,19 @@ TIMESERIES_COLUMNS = ["t", "arrivals", "completions", "errors", "queue", "busy",
 def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
     """Per-*step* seconds from 0 to the horizon: counts of arrivals, successful
     completions and errors (by the time they happened), and time-averaged levels."""
+    import pandas as pd
+
     edges = np.arange(0.0, rec.duration_s + step / 2, step)
     if edges[-1] < rec.duration_s:
         edges = np.append(edges, rec.duration_s)
-    req = rec.requests
-    ends = req["end"].to_numpy(float)
-    outcome = req["outcome"].to_numpy()
+    req = rec.request_columns
+    ends, outcome = req["end"], req["outcome"]
     is_ok = outcome == OK
     is_err = (~is_ok) & (outcome != UNFINISHED)
     levels = _levels(rec)
-    frame = pd.DataFrame({
+    return pd.DataFrame({
         "t": edges[:-1],
-        "arrivals": np.histogram(req["arrival"].to_numpy(float), edges)[0],
+        "arrivals": np.histogram(req["arrival"], edges)[0],
         "completions": np.histogram(ends[is_ok], edges)[0],
         "errors": np.histogram(ends[is_err], edges)[0],
         "queue": levels["queue"].bins(edges),
@@ -242,7 +236,6 @@ def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
         "in_system": levels["in_system"].bins(edges),
         "memory_mb": levels["memory"].bins(edges) / MB if "memory" in levels else np.nan,
     })
-    return frame
 
 
 # ---------------------------------------------------------------- replications

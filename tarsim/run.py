@@ -10,14 +10,19 @@ which the requests still in flight are recorded as ``unfinished`` (or
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
 import simpy
 
 from tarsim.components.recorder import Recorder
 from tarsim.components.streams import Streams
 from tarsim.components.system import System
 from tarsim.config.model import Model
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MIN_DRAIN_S = 60.0
 
@@ -33,10 +38,26 @@ class RunRecords:
     warmup_s: float
     end_s: float
     """When the simulation stopped (>= duration_s: the drain)."""
-    requests: pd.DataFrame
-    agents: pd.DataFrame
+    request_columns: dict[str, np.ndarray]
+    """One array per request field (see ``recorder.REQUEST_COLUMNS``), in id order."""
+    agent_columns: dict[str, np.ndarray]
+    """Agent events: t, agent, event (spawn / up / down)."""
     events: int
     """Events SimPy processed (a determinism fingerprint and a speed measure)."""
+
+    @cached_property
+    def requests(self) -> pd.DataFrame:
+        """Per-request rows as a pandas frame (built on first use)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.request_columns)
+
+    @cached_property
+    def agents(self) -> pd.DataFrame:
+        """Agent events as a pandas frame (built on first use)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.agent_columns)
 
 
 def drain_limit(model: Model, duration: float, warmup: float) -> float:
@@ -62,6 +83,7 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
     system.flush()
     return RunRecords(
         model=model, seed=seed, replication=replication, duration_s=duration,
-        warmup_s=warmup, end_s=env.now, requests=recorder.request_frame(),
-        agents=recorder.agent_frame(), events=next(env._eid),  # type: ignore[attr-defined]
+        warmup_s=warmup, end_s=env.now, request_columns=recorder.request_columns(),
+        agent_columns=recorder.agent_columns(),
+        events=next(env._eid),  # type: ignore[attr-defined]
     )

@@ -141,6 +141,8 @@ class RoleRunner:
         self.output_tokens = _token_draw(spec.output_tokens, streams,
                                          f"role.{name}.output_tokens", base_dir)
         self.tools = [(tool, count) for tool, count in tools if count > 0]
+        self.work_only = (llm is None or self.calls == 0) and not self.tools
+        """Nothing but work: the request lifecycle times it inline (no generator)."""
 
     def run(self, req: Request) -> CallGen:
         """Carry out the step; False if a call failed (the request has its cause)."""

@@ -1,42 +1,93 @@
-"""Where components report what happened: flat rows, turned into frames at the end.
+"""Where components report what happened: flat rows, turned into columns at the end.
 
 Components never compute metrics; they append one tuple per finished request and
-one per agent event, and :mod:`tarsim.metrics` reads the frames afterwards.
+one per agent event, and :mod:`tarsim.metrics` reads the columns afterwards.
+Columns are numpy arrays rather than pandas frames so that a run does not pay for
+importing pandas; frames are built on request (``RunRecords.requests``).
 """
 
 from __future__ import annotations
 
-import pandas as pd
+import numpy as np
 
 from tarsim.components.requests import Request
 
-REQUEST_COLUMNS = [
-    "id", "cls", "priority", "arrival", "admitted", "dequeued", "released", "end", "outcome",
-    "input_tokens", "output_tokens", "cost_usd", "api_calls", "tool_calls", "agent",
+REQUEST_FIELDS: list[tuple[str, str]] = [
+    ("id", "i8"), ("cls", "i4"), ("priority", "i4"), ("arrival", "f8"), ("admitted", "f8"),
+    ("dequeued", "f8"), ("released", "f8"), ("end", "f8"), ("outcome", "i2"),
+    ("input_tokens", "i8"), ("output_tokens", "i8"), ("cost_usd", "f8"), ("api_calls", "i4"),
+    ("tool_calls", "i4"), ("agent", "i8"),
 ]
-AGENT_COLUMNS = ["t", "agent", "event"]
+"""Per-request columns and their numpy types, in the order ``Recorder.request`` writes."""
+REQUEST_COLUMNS = [name for name, _ in REQUEST_FIELDS]
+AGENT_FIELDS: list[tuple[str, str]] = [("t", "f8"), ("agent", "i8"), ("event", "i2")]
 """Agent events: ``spawn`` (a cold start begins), ``up`` (serving), ``down`` (stopped)."""
+AGENT_COLUMNS = [name for name, _ in AGENT_FIELDS]
+
+CHUNK = 8192
+"""Rows kept as Python tuples before they are packed into a numpy chunk: packing in
+chunks keeps memory near 150 bytes a request instead of several hundred."""
+
+
+class _Table:
+    """Rows appended as tuples, packed into structured numpy chunks as they come.
+
+    The text column (*coded*) is stored as a small integer code into ``words`` and
+    turned back into text when the columns are read."""
+
+    def __init__(self, fields: list[tuple[str, str]], coded: str) -> None:
+        self.dtype = np.dtype(fields)
+        self.coded = coded
+        self.words: dict[str, int] = {}
+        self.rows: list[tuple[object, ...]] = []
+        self.chunks: list[np.ndarray] = []
+
+    def code(self, word: str) -> int:
+        code = self.words.get(word)
+        if code is None:
+            code = self.words[word] = len(self.words)
+        return code
+
+    def pack(self) -> None:
+        if self.rows:
+            self.chunks.append(np.array(self.rows, dtype=self.dtype))
+            self.rows = []
+
+    def columns(self, order_by: str | None = None) -> dict[str, np.ndarray]:
+        self.pack()
+        table = np.concatenate(self.chunks) if self.chunks else np.empty(0, self.dtype)
+        if order_by is not None:
+            table = table[np.argsort(table[order_by], kind="stable")]
+        vocabulary = np.array(list(self.words) or [""], dtype=str)
+        return {
+            name: vocabulary[table[name]] if name == self.coded else table[name].copy()
+            for name in table.dtype.names or ()
+        }
 
 
 class Recorder:
     def __init__(self) -> None:
-        self.requests: list[tuple[object, ...]] = []
-        self.agents: list[tuple[float, int, str]] = []
+        self._requests = _Table(REQUEST_FIELDS, coded="outcome")
+        self._agents = _Table(AGENT_FIELDS, coded="event")
 
     def request(self, req: Request) -> None:
-        self.requests.append((
+        rows = self._requests.rows
+        rows.append((
             req.id, req.cls, req.priority, req.arrival, req.admitted, req.dequeued,
-            req.released, req.end, req.outcome, req.input_tokens, req.output_tokens,
+            req.released, req.end, self._requests.code(req.outcome), req.input_tokens,
+            req.output_tokens,
             req.cost_usd, req.api_calls, req.tool_calls,
             -1 if req.agent is None else req.agent.id,
         ))
+        if len(rows) >= CHUNK:
+            self._requests.pack()
 
     def agent(self, t: float, agent_id: int, event: str) -> None:
-        self.agents.append((t, agent_id, event))
+        self._agents.rows.append((t, agent_id, self._agents.code(event)))
 
-    def request_frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame.from_records(self.requests, columns=REQUEST_COLUMNS)
-        return frame.sort_values("id", kind="stable").reset_index(drop=True)
+    def request_columns(self) -> dict[str, np.ndarray]:
+        """One array per column of REQUEST_COLUMNS, rows in request-id order."""
+        return self._requests.columns(order_by="id")
 
-    def agent_frame(self) -> pd.DataFrame:
-        return pd.DataFrame.from_records(self.agents, columns=AGENT_COLUMNS)
+    def agent_columns(self) -> dict[str, np.ndarray]:
+        return self._agents.columns()

@@ -149,6 +149,11 @@ class System:
             req.dequeued = env.now
         req.agent = agent
         for step in self.class_steps[req.cls]:
+            if step.work_only:
+                work = step.work()
+                if work > 0:
+                    yield env.timeout(work)
+                continue
             ok = yield from step.run(req)
             if not ok:
                 break
