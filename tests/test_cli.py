@@ -126,3 +126,18 @@ def test_tars_model_runs_from_the_cli(runner: CliRunner) -> None:
     result = runner.invoke(main, ["run", str(MODELS / "tars.yaml"), "--duration", "60s"])
     assert result.exit_code == 0, result.output
     assert "model tars" in result.output
+
+
+def test_schema_accepts_the_shipped_models_and_rejects_mistakes(runner: CliRunner) -> None:
+    """Editors checking files with `tarsim schema` accept every model in models/ (bare
+    values for distributions included) and flag a wrong type."""
+    import jsonschema
+    import yaml
+
+    schema = json.loads(runner.invoke(main, ["schema"]).output)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sorted(MODELS.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        assert not list(validator.iter_errors(data)), path
+        data["agents"]["count"] = "many"
+        assert list(validator.iter_errors(data)), path

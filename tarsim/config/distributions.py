@@ -172,9 +172,18 @@ if TYPE_CHECKING:  # mypy sees the members' common bases; pydantic sees the tagg
     DurationDist = AnyDist
     NumberDist = AnyDist
 else:
-    DurationDist = Annotated[_family("Duration", Seconds), BeforeValidator(_as_constant)]
+    _DURATIONS = _family("Duration", Seconds)
+    _NUMBERS = _family("Number", Number)
+    # The JSON Schema shows a bare value as an alternative, as the validator accepts it.
+    DurationDist = Annotated[
+        _DURATIONS,
+        BeforeValidator(_as_constant, json_schema_input_type=Seconds | _DURATIONS),
+    ]
     """A distribution of durations (seconds); a bare duration is a constant."""
-    NumberDist = Annotated[_family("Number", Number), BeforeValidator(_as_constant)]
+    NumberDist = Annotated[
+        _NUMBERS,
+        BeforeValidator(_as_constant, json_schema_input_type=float | _NUMBERS),
+    ]
     """A distribution of plain numbers such as token counts; a bare number is a constant."""
 
 
