@@ -93,11 +93,10 @@ def _levels(rec: RunRecords) -> dict[str, Level]:
     req = rec.requests
     model = rec.model
     held = _slot_mask(req)
-    server_end = np.fmax(req["released"].to_numpy(float), req["end"].to_numpy(float))
     queued_until = req["dequeued"].to_numpy(float)
     agents = rec.agents
     ups = agents.loc[agents["event"] == "up", "t"].to_numpy(float)
-    downs = agents.loc[agents["event"] == "down", "t"].to_numpy(float)
+    downs = agents.loc[agents["event"].isin(("down", "crash")), "t"].to_numpy(float)
     agent_change = (np.concatenate([ups, downs]),
                     np.concatenate([np.ones(len(ups)), -np.ones(len(downs))]))
     levels = {
@@ -107,18 +106,53 @@ def _levels(rec: RunRecords) -> dict[str, Level]:
         "in_system": Level.of_intervals(req["arrival"].to_numpy(float),
                                         req["end"].to_numpy(float)),
         "agents": Level.combine(agent_change),
+        "starting": Level.combine(_starting_changes(agents)),
     }
-    mem = model.memory
-    if mem is not None:
-        arrivals = req["arrival"].to_numpy(float)
-        closes = ~np.isnan(server_end)
-        levels["memory"] = Level.combine(
-            (agent_change[0], agent_change[1] * mem.per_agent),
-            (arrivals, np.full(len(arrivals), mem.per_request)),
-            (server_end[closes], np.full(int(closes.sum()), -mem.per_request)),
-            start=mem.base,
-        )
+    if model.memory is not None and len(rec.memory):
+        # followed during the run (tarsim.components.memory): the exact level
+        memory = rec.memory["bytes"].to_numpy(float)
+        levels["memory"] = Level(rec.memory["t"].to_numpy(float),
+                                 np.diff(memory, prepend=0.0))
     return levels
+
+
+def _starting_changes(agents: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """+1 when a cold start begins, -1 when it ends (up) or is called off."""
+    starting: set[int] = set()
+    times, deltas = [], []
+    for t, agent, event in agents.itertuples(index=False):
+        if event == "spawn":
+            starting.add(agent)
+            times.append(t)
+            deltas.append(1.0)
+        elif event in ("up", "cancel") and agent in starting:
+            starting.discard(agent)
+            times.append(t)
+            deltas.append(-1.0)
+    return np.array(times, dtype=float), np.array(deltas, dtype=float)
+
+
+MODES = ("optimal", "high_load", "critical")
+
+
+def _mode_changes(rec: RunRecords) -> tuple[np.ndarray, np.ndarray]:
+    """Times of mode changes and the rank of the mode entered (0 optimal .. 2 critical)."""
+    modes = rec.modes
+    if not len(modes):
+        return np.array([]), np.array([], dtype=int)
+    rank = {m: i for i, m in enumerate(MODES)}
+    return (modes["t"].to_numpy(float),
+            np.array([rank[m] for m in modes["mode"]], dtype=int))
+
+
+def _mode_seconds(rec: RunRecords, a: float, b: float) -> dict[str, float]:
+    """Seconds spent in each mode within [a, b)."""
+    times, ranks = _mode_changes(rec)
+    starts = np.concatenate([[0.0], times])
+    ends = np.concatenate([times, [np.inf]])
+    entered = np.concatenate([[0], ranks])
+    spent = np.clip(np.minimum(ends, b) - np.maximum(starts, a), 0.0, None)
+    return {f"{m}_s": float(spent[entered == i].sum()) for i, m in enumerate(MODES)}
 
 
 def _slot_mask(req: pd.DataFrame) -> np.ndarray:
@@ -145,7 +179,7 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
     for cause, count in failed["outcome"].value_counts().items():
         errors[str(cause)] = int(count)
     unfinished = int((outcome == UNFINISHED).sum())
-    total_usd = float(cohort["cost_usd"].sum())
+    tokens_usd = float(cohort["cost_usd"].sum())
     served = cohort[cohort["agent"] >= 0]
     waits = (served["dequeued"] - served["admitted"]).to_numpy(float)
     sojourn = (cohort["end"] - cohort["arrival"]).to_numpy(float)
@@ -155,6 +189,14 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
     busy_mean = levels["busy"].mean(a, b)
     agents = rec.agents
     spawn_t = agents.loc[agents["event"] == "spawn", "t"].to_numpy(float)
+    crash_t = agents.loc[agents["event"] == "crash", "t"].to_numpy(float)
+    # agents cost from the start of their cold start until they stop
+    agent_seconds = (levels["agents"].mean(a, b) + levels["starting"].mean(a, b)) * window
+    infra_usd = agent_seconds / 3600.0 * rec.model.agents.price_per_hour
+    total_usd = tokens_usd + infra_usd
+    scaling = rec.scaling
+    in_window = ((scaling["t"] >= a) & (scaling["t"] < b)) if len(scaling) else []
+    decided = scaling[in_window] if len(scaling) else scaling
     summary: dict[str, Any] = {
         "model": rec.model.name,
         "seed": rec.seed,
@@ -171,6 +213,8 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
             "total_usd": total_usd,
             "per_request_usd": total_usd / len(ok) if len(ok) else math.nan,
             "per_hour_usd": total_usd / window * 3600.0,
+            "tokens_usd": tokens_usd,
+            "infra_usd": infra_usd,
             "input_tokens": int(cohort["input_tokens"].sum()),
             "output_tokens": int(cohort["output_tokens"].sum()),
         },
@@ -182,8 +226,19 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
             "mean": agents_mean,
             "max": levels["agents"].max(a, b),
             "spawns": int(((spawn_t >= a) & (spawn_t < b)).sum()),
+            "crashes": int(((crash_t >= a) & (crash_t < b)).sum()),
+            "agent_seconds": agent_seconds,
             "utilization": busy_mean / (agents_mean * concurrency) if agents_mean else 0.0,
         },
+        "autoscale": {
+            "scale_ups": int((decided["desired"] > decided["current"]).sum())
+            if len(decided) else 0,
+            "scale_downs": int((decided["desired"] < decided["current"]).sum())
+            if len(decided) else 0,
+        },
+        "modes": {**_mode_seconds(rec, a, b), "changes": len(rec.modes)},
+        "mode_changes": [{"t": float(t), "mode": str(m)}
+                         for t, m in rec.modes.itertuples(index=False)],
         "queue": {"mean": levels["queue"].mean(a, b), "max": levels["queue"].max(a, b)},
         "api": {
             "calls": int(cohort["api_calls"].sum()),
@@ -216,7 +271,7 @@ def _quantiles(values: np.ndarray) -> dict[str, float]:
 
 # ---------------------------------------------------------------- time series
 TIMESERIES_COLUMNS = ["t", "arrivals", "completions", "errors", "queue", "busy", "agents",
-                      "in_system", "memory_mb"]
+                      "in_system", "memory_mb", "mode"]
 
 
 def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
@@ -241,8 +296,23 @@ def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
         "agents": levels["agents"].bins(edges),
         "in_system": levels["in_system"].bins(edges),
         "memory_mb": levels["memory"].bins(edges) / MB if "memory" in levels else np.nan,
+        "mode": _mode_bins(rec, edges),
     })
     return frame
+
+
+def _mode_bins(rec: RunRecords, edges: np.ndarray) -> np.ndarray:
+    """The most severe mode in force at any time in each bin."""
+    times, ranks = _mode_changes(rec)
+    starts = edges[:-1]
+    # the mode in force at each bin's start, then any entered within the bin
+    k = np.searchsorted(times, starts, side="right") - 1
+    worst = np.where(k >= 0, ranks[np.maximum(k, 0)] if len(ranks) else 0, 0)
+    bins = np.searchsorted(edges, times, side="right") - 1
+    for b, r in zip(bins, ranks, strict=True):
+        if 0 <= b < len(worst):
+            worst[b] = max(worst[b], r)
+    return np.array(MODES, dtype=object)[worst]
 
 
 # ---------------------------------------------------------------- replications
@@ -291,7 +361,8 @@ def aggregate(summaries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     if len(runs) == 1:
         return dict(first)
     flats = [flatten(s) for s in runs]
-    keys = [k for k in flats[0] if k not in IDENTITY_KEYS and k not in NOT_AVERAGED]
+    keys = [k for k in flats[0] if k not in IDENTITY_KEYS and k not in NOT_AVERAGED
+            and not isinstance(flats[0][k], list)]  # logs, such as mode_changes
     means: dict[str, Any] = {}
     ci95: dict[str, float] = {}
     for key in keys:

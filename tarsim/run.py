@@ -9,7 +9,7 @@ which the requests still in flight are recorded as ``unfinished`` (or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import simpy
@@ -37,6 +37,12 @@ class RunRecords:
     agents: pd.DataFrame
     events: int
     """Events SimPy processed (a determinism fingerprint and a speed measure)."""
+    memory: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Process memory after each change (t, bytes), when memory is modelled."""
+    modes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Degradation mode changes (t, mode)."""
+    scaling: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Autoscaler decisions (t, metric, current, recommended, desired)."""
 
 
 def drain_limit(model: Model, duration: float, warmup: float) -> float:
@@ -65,4 +71,6 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         model=model, seed=seed, replication=replication, duration_s=duration,
         warmup_s=warmup, end_s=env.now, requests=recorder.request_frame(),
         agents=recorder.agent_frame(), events=next(env._eid),  # type: ignore[attr-defined]
+        memory=recorder.memory_frame(), modes=recorder.mode_frame(),
+        scaling=recorder.scaling_frame(),
     )
