@@ -497,7 +497,9 @@ class ManagedAgentPool(AgentPool):
             return
         excess = -change
         while excess and self._deferred:
-            self._cancel(self._deferred.pop())
+            deferred = self._deferred.pop()
+            assert isinstance(deferred, ManagedAgent)
+            self._cancel(deferred)
             excess -= 1
         starting = sorted((a for a in self._agents.values() if a.state is STARTING
                            and a not in self._deferred), key=lambda a: -a.id)

@@ -13,7 +13,7 @@ client hang up would.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
@@ -50,6 +50,11 @@ from tarsim.components.streams import Streams
 from tarsim.components.workload import Workload
 from tarsim.config.distributions import is_zero, sampler
 from tarsim.config.model import OPEN_KINDS, Actions, Model
+
+
+def _capped(draw: Callable[[], int], cap: int) -> Callable[[], int]:
+    """A token draw capped at *cap* (the same random numbers, fewer tokens)."""
+    return lambda: min(cap, draw())
 
 
 def needs_managed_pool(model: Model) -> bool:
@@ -235,7 +240,7 @@ class System:
                     if not ok:
                         break
         except simpy.Interrupt as crash:
-            req.fail(crash.cause)
+            req.fail(str(crash.cause))
             req.released = env.now
             self.finish(req)
             return
@@ -258,9 +263,7 @@ class System:
             llm, output_tokens = self._normal[name]
             if llm is not None:
                 runner.llm = self.llms[actions.downgrade.get(llm.name, llm.name)]
-            runner.output_tokens = (
-                output_tokens if cap is None
-                else (lambda draw=output_tokens, cap=cap: min(cap, draw())))
+            runner.output_tokens = output_tokens if cap is None else _capped(output_tokens, cap)
         self.cache_only = actions.cache_only
         pool = self.pool
         assert isinstance(pool, ManagedAgentPool)
