@@ -80,6 +80,38 @@ def run(
     return RunResult(metrics.aggregate(summaries), summaries, kept)
 
 
+TIMELINE_SUFFIXES = (".csv", ".parquet")
+
+
+def check_timeline_path(path: str | Path) -> Path:
+    """The timeline file's path, if its suffix names a format we write."""
+    path = Path(path)
+    if path.suffix.lower() not in TIMELINE_SUFFIXES:
+        raise ConfigError([Problem("--timeline", "must end in .csv or .parquet", str(path))])
+    return path
+
+
+def timeline(result: RunResult, step: float = 1.0) -> pd.DataFrame:
+    """The per-second time series of every kept replication, one below the other,
+    with a ``replication`` column."""
+    frames = [metrics.timeseries(rec, step).assign(replication=r)
+              for r, rec in enumerate(result.records)]
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_timeline(result: RunResult, path: str | Path, step: float = 1.0) -> Path:
+    """Write :func:`timeline` as CSV or Parquet, by the file's suffix."""
+    path = check_timeline_path(path)
+    frame = timeline(result, step)
+    if path.suffix.lower() == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    return path
+
+
 def _check_run_args(duration: float, warmup: float, seed: int, replications: int) -> None:
     problems = []
     if not duration > 0:

@@ -84,18 +84,24 @@ def main() -> None:
 @click.option("--replications", "-r", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
+@click.option("--timeline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write the per-second time series (.csv or .parquet).")
 @user_errors
 def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: float | None,
-        seed: int, replications: int, fmt: str) -> None:
+        seed: int, replications: int, fmt: str, timeline: str | None) -> None:
     """Simulate MODEL once (or R times) and print its metrics."""
     from tarsim import api
     from tarsim.config.loader import parse_override
     from tarsim.report.table import run_table
 
+    if timeline is not None:
+        api.check_timeline_path(timeline)
     parsed = dict(parse_override(text) for text in overrides)
     model = api.load_model(model_file, parsed)
     result = api.run(model, duration=duration, warmup=warmup, seed=seed,
-                     replications=replications, keep_records=False)
+                     replications=replications, keep_records=timeline is not None)
+    if timeline is not None:
+        api.write_timeline(result, timeline)
     if fmt == "json":
         click.echo(json.dumps(json_safe(result.summary), indent=2))
     else:

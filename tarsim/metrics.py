@@ -93,12 +93,10 @@ class Level:
 
 def _levels(rec: RunRecords) -> dict[str, Level]:
     req = rec.request_columns
-    model = rec.model
     held = req["agent"] >= 0
-    server_end = np.fmax(req["released"], req["end"])
     event = rec.agent_columns["event"]
     times = rec.agent_columns["t"].astype(float)
-    ups, downs = times[event == "up"], times[event == "down"]
+    ups, downs = times[event == "up"], times[(event == "down") | (event == "crash")]
     agent_change = (np.concatenate([ups, downs]),
                     np.concatenate([np.ones(len(ups)), -np.ones(len(downs))]))
     levels = {
@@ -106,18 +104,52 @@ def _levels(rec: RunRecords) -> dict[str, Level]:
         "busy": Level.of_intervals(req["dequeued"][held], req["released"][held]),
         "in_system": Level.of_intervals(req["arrival"], req["end"]),
         "agents": Level.combine(agent_change),
+        "starting": Level.combine(_starting_changes(rec.agent_columns)),
     }
-    mem = model.memory
-    if mem is not None:
-        arrivals = req["arrival"]
-        closes = ~np.isnan(server_end)
-        levels["memory"] = Level.combine(
-            (agent_change[0], agent_change[1] * mem.per_agent),
-            (arrivals, np.full(len(arrivals), mem.per_request)),
-            (server_end[closes], np.full(int(closes.sum()), -mem.per_request)),
-            start=mem.base,
-        )
+    memory = rec.memory_columns
+    if rec.model.memory is not None and len(memory.get("t", ())):
+        # followed during the run (tarsim.components.memory): the exact level
+        levels["memory"] = Level(memory["t"], np.diff(memory["bytes"], prepend=0.0))
     return levels
+
+
+def _starting_changes(agents: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """+1 when a cold start begins, -1 when it ends (up) or is called off."""
+    starting: set[int] = set()
+    times, deltas = [], []
+    for t, agent, event in zip(agents["t"].tolist(), agents["agent"].tolist(),
+                               agents["event"].tolist(), strict=True):
+        if event == "spawn":
+            starting.add(agent)
+            times.append(t)
+            deltas.append(1.0)
+        elif event in ("up", "cancel") and agent in starting:
+            starting.discard(agent)
+            times.append(t)
+            deltas.append(-1.0)
+    return np.array(times, dtype=float), np.array(deltas, dtype=float)
+
+
+MODES = ("optimal", "high_load", "critical")
+
+
+def _mode_changes(rec: RunRecords) -> tuple[np.ndarray, np.ndarray]:
+    """Times of mode changes and the rank of the mode entered (0 optimal .. 2 critical)."""
+    modes = rec.mode_columns
+    if not len(modes.get("t", ())):
+        return np.array([]), np.array([], dtype=int)
+    rank = {m: i for i, m in enumerate(MODES)}
+    return modes["t"], np.array([rank[m] for m in modes["mode"].tolist()], dtype=int)
+
+
+def _mode_seconds(rec: RunRecords, a: float, b: float) -> dict[str, float]:
+    """Seconds spent in each mode within [a, b)."""
+    times, ranks = _mode_changes(rec)
+    starts = np.concatenate([[0.0], times])
+    ends = np.concatenate([times, [np.inf]])
+    entered = np.concatenate([[0], ranks])
+    spent = np.clip(np.minimum(ends, b) - np.maximum(starts, a), 0.0, None)
+    return {f"{m}_s": float(spent[entered == i].sum()) for i, m in enumerate(MODES)}
 
 
 # ---------------------------------------------------------------- one replication
@@ -138,7 +170,7 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
     causes, counts = np.unique(outcome[failed].astype(str), return_counts=True)
     errors.update({str(c): int(n) for c, n in zip(causes, counts, strict=True)})
     unfinished = int((in_window & (outcome == UNFINISHED)).sum())
-    total_usd = float(req["cost_usd"][in_window].sum())
+    tokens_usd = float(req["cost_usd"][in_window].sum())
     served = in_window & (req["agent"] >= 0)
     waits = req["dequeued"][served] - req["admitted"][served]
     sojourn = end[in_window] - arrival[in_window]
@@ -147,7 +179,15 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
     concurrency = rec.model.agents.concurrency
     agents_mean = levels["agents"].mean(a, b)
     busy_mean = levels["busy"].mean(a, b)
-    spawn_t = rec.agent_columns["t"][rec.agent_columns["event"] == "spawn"].astype(float)
+    agent_t, agent_event = rec.agent_columns["t"], rec.agent_columns["event"]
+    spawn_t, crash_t = agent_t[agent_event == "spawn"], agent_t[agent_event == "crash"]
+    # agents cost from the start of their cold start until they stop
+    agent_seconds = (agents_mean + levels["starting"].mean(a, b)) * window
+    infra_usd = agent_seconds / 3600.0 * rec.model.agents.price_per_hour
+    total_usd = tokens_usd + infra_usd
+    scaling = rec.scaling_columns
+    decided = (scaling["t"] >= a) & (scaling["t"] < b) if len(scaling.get("t", ())) else None
+    mode_log = rec.mode_columns
     summary: dict[str, Any] = {
         "model": rec.model.name,
         "seed": rec.seed,
@@ -164,6 +204,8 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
             "total_usd": total_usd,
             "per_request_usd": total_usd / n_ok if n_ok else math.nan,
             "per_hour_usd": total_usd / window * 3600.0,
+            "tokens_usd": tokens_usd,
+            "infra_usd": infra_usd,
             "input_tokens": int(req["input_tokens"][in_window].sum()),
             "output_tokens": int(req["output_tokens"][in_window].sum()),
         },
@@ -175,8 +217,19 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
             "mean": agents_mean,
             "max": levels["agents"].max(a, b),
             "spawns": int(((spawn_t >= a) & (spawn_t < b)).sum()),
+            "crashes": int(((crash_t >= a) & (crash_t < b)).sum()),
+            "agent_seconds": agent_seconds,
             "utilization": busy_mean / (agents_mean * concurrency) if agents_mean else 0.0,
         },
+        "autoscale": {
+            "scale_ups": 0 if decided is None else
+            int((decided & (scaling["desired"] > scaling["current"])).sum()),
+            "scale_downs": 0 if decided is None else
+            int((decided & (scaling["desired"] < scaling["current"])).sum()),
+        },
+        "modes": {**_mode_seconds(rec, a, b), "changes": len(mode_log.get("t", ()))},
+        "mode_changes": [{"t": float(t), "mode": str(m)} for t, m in
+                         zip(mode_log.get("t", []), mode_log.get("mode", []), strict=True)],
         "queue": {"mean": levels["queue"].mean(a, b), "max": levels["queue"].max(a, b)},
         "api": {
             "calls": int(req["api_calls"][in_window].sum()),
@@ -209,7 +262,7 @@ def _quantiles(values: np.ndarray) -> dict[str, float]:
 
 # ---------------------------------------------------------------- time series
 TIMESERIES_COLUMNS = ["t", "arrivals", "completions", "errors", "queue", "busy", "agents",
-                      "in_system", "memory_mb"]
+                      "in_system", "memory_mb", "mode"]
 
 
 def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
@@ -235,7 +288,22 @@ def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
         "agents": levels["agents"].bins(edges),
         "in_system": levels["in_system"].bins(edges),
         "memory_mb": levels["memory"].bins(edges) / MB if "memory" in levels else np.nan,
+        "mode": _mode_bins(rec, edges),
     })
+
+
+def _mode_bins(rec: RunRecords, edges: np.ndarray) -> np.ndarray:
+    """The most severe mode in force at any time in each bin."""
+    times, ranks = _mode_changes(rec)
+    starts = edges[:-1]
+    # the mode in force at each bin's start, then any entered within the bin
+    k = np.searchsorted(times, starts, side="right") - 1
+    worst = np.where(k >= 0, ranks[np.maximum(k, 0)] if len(ranks) else 0, 0)
+    bins = np.searchsorted(edges, times, side="right") - 1
+    for b, r in zip(bins, ranks, strict=True):
+        if 0 <= b < len(worst):
+            worst[b] = max(worst[b], r)
+    return np.array(MODES, dtype=object)[worst]
 
 
 # ---------------------------------------------------------------- replications
@@ -284,7 +352,8 @@ def aggregate(summaries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     if len(runs) == 1:
         return dict(first)
     flats = [flatten(s) for s in runs]
-    keys = [k for k in flats[0] if k not in IDENTITY_KEYS and k not in NOT_AVERAGED]
+    keys = [k for k in flats[0] if k not in IDENTITY_KEYS and k not in NOT_AVERAGED
+            and not isinstance(flats[0][k], list)]  # logs, such as mode_changes
     means: dict[str, Any] = {}
     ci95: dict[str, float] = {}
     for key in keys:

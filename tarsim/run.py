@@ -9,7 +9,7 @@ which the requests still in flight are recorded as ``unfinished`` (or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,12 @@ class RunRecords:
     """Agent events: t, agent, event (spawn / up / down)."""
     events: int
     """Events SimPy processed (a determinism fingerprint and a speed measure)."""
+    memory_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Process memory after each change (t, bytes), when memory is modelled."""
+    mode_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Degradation mode changes (t, mode)."""
+    scaling_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Autoscaler decisions (t, metric, current, recommended, desired)."""
 
     @cached_property
     def requests(self) -> pd.DataFrame:
@@ -58,6 +64,27 @@ class RunRecords:
         import pandas as pd
 
         return pd.DataFrame(self.agent_columns)
+
+    @cached_property
+    def memory(self) -> pd.DataFrame:
+        """Memory changes as a pandas frame (built on first use)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.memory_columns)
+
+    @cached_property
+    def modes(self) -> pd.DataFrame:
+        """Mode changes as a pandas frame (built on first use)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.mode_columns)
+
+    @cached_property
+    def scaling(self) -> pd.DataFrame:
+        """Autoscaler decisions as a pandas frame (built on first use)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.scaling_columns)
 
 
 def drain_limit(model: Model, duration: float, warmup: float) -> float:
@@ -86,4 +113,6 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         warmup_s=warmup, end_s=env.now, request_columns=recorder.request_columns(),
         agent_columns=recorder.agent_columns(),
         events=next(env._eid),  # type: ignore[attr-defined]
+        memory_columns=recorder.memory_columns(), mode_columns=recorder.mode_columns(),
+        scaling_columns=recorder.scaling_columns(),
     )

@@ -39,3 +39,37 @@ def write_model(tmp_path: Path):
         return path
 
     return write
+
+
+def traced_model(tmp_path: Path, times: list[float], *, classes: list[str] | None = None,
+                 **sections: Any) -> Any:
+    """A validated model whose arrivals replay *times* (and *classes*) from a CSV
+    trace, with the given sections (``agents``, ``roles``, ...); by default one
+    class ``job`` of one step ``server`` that works 1 s."""
+    from tarsim.config import model_from_data
+
+    lines = ["t,cls"] + [f"{t},{c}" for t, c in zip(times, classes or ["job"] * len(times),
+                                                    strict=True)]
+    (tmp_path / "arrivals.csv").write_text("\n".join(lines) + "\n")
+    data: dict[str, Any] = {
+        "name": "traced",
+        "workload": {
+            "arrivals": {"kind": "trace", "file": "arrivals.csv", "class_column": "cls"},
+            "classes": [{"name": "job", "steps": ["server"]}],
+        },
+        "agents": {"count": 1},
+        "roles": {"server": {"work": 1.0}},
+    }
+    data.update(sections)
+    return model_from_data(data, base_dir=tmp_path)
+
+
+def agent_log(records: Any) -> list[tuple[float, int, str]]:
+    """The agent events of a run as (t, agent, event) tuples."""
+    return [(float(t), int(a), str(e)) for t, a, e in records.agents.itertuples(index=False)]
+
+
+def request_log(records: Any, *columns: str) -> list[tuple[Any, ...]]:
+    """Chosen columns of the request rows, in id order."""
+    frame = records.requests[list(columns)]
+    return [tuple(row) for row in frame.itertuples(index=False)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -62,6 +63,7 @@ class AgentPool:
         queue_capacity: int | None,
         priority: bool,
         recorder: Recorder,
+        max_spawning: int | None = None,
     ) -> None:
         self.env = env
         self.count = count
@@ -78,9 +80,15 @@ class AgentPool:
         self.waiting = 0
         """Requests in the queue now (those that left early are not counted)."""
         self.live = 0
+        """Agents up and taking requests."""
         self.spawning = 0
+        """Agents wanted but not up yet: cold starts in progress and those waiting
+        their turn under ``max_spawning``."""
+        self.max_spawning = max_spawning
+        self._in_progress = 0
+        self._deferred: deque[Agent] = deque()
         for _ in range(warm):
-            self._agent_up(self._new_agent(spawn=False))
+            self._agent_up(self._new_agent())
 
     # ------------------------------------------------------------ slots
     def acquire(self, priority: int) -> Agent | Waiter | object:
@@ -138,18 +146,26 @@ class AgentPool:
             self.live + self.spawning < self.count
             and self.waiting > self.spawning * self.concurrency
         ):
-            agent = self._new_agent(spawn=True)
             self.spawning += 1
-            timer = self.env.timeout(self.spawn_latency())
-            timer.callbacks.append(partial(self._spawned, agent))
+            self._start(self._new_agent())
 
-    def _new_agent(self, *, spawn: bool) -> Agent:
-        agent = Agent(next(self._ids), self.env.now)
-        if spawn:
-            self.recorder.agent(self.env.now, agent.id, "spawn")
-        return agent
+    def _new_agent(self) -> Agent:
+        return Agent(next(self._ids), self.env.now)
+
+    def _start(self, agent: Agent) -> None:
+        """Begin *agent*'s cold start now, or when a start in progress ends."""
+        if self.max_spawning is not None and self._in_progress >= self.max_spawning:
+            self._deferred.append(agent)
+            return
+        self._in_progress += 1
+        self.recorder.agent(self.env.now, agent.id, "spawn")
+        timer = self.env.timeout(self.spawn_latency())
+        timer.callbacks.append(partial(self._spawned, agent))
 
     def _spawned(self, agent: Agent, _event: simpy.Event | None = None) -> None:
+        self._in_progress -= 1
+        if self._deferred:
+            self._start(self._deferred.popleft())
         self.spawning -= 1
         self._agent_up(agent)
 
@@ -163,3 +179,366 @@ class AgentPool:
     def stats(self) -> dict[str, Any]:
         return {"live": self.live, "spawning": self.spawning, "waiting": self.waiting,
                 "free": len(self._free)}
+
+
+# ---------------------------------------------------------------- managed pool
+UP, DRAINING, DOWN, CRASHED, STARTING, CANCELLED = (
+    "up", "draining", "down", "crashed", "starting", "cancelled")
+
+SHED = object()
+"""Returned by :meth:`ManagedAgentPool.acquire`, and given to a waiter shed from the
+queue: backpressure or a degraded mode turned the request away."""
+
+
+class ManagedAgent(Agent):
+    """An agent whose slots, requests and state the pool follows one by one."""
+
+    __slots__ = ("busy", "free", "idle_since", "requests", "state")
+
+    def __init__(self, agent_id: int, up_since: float) -> None:
+        super().__init__(agent_id, up_since)
+        self.busy = 0
+        """Slots in use."""
+        self.free = 0
+        """Slots of this agent in the free stack."""
+        self.state = STARTING
+        self.idle_since = math.nan
+        self.requests: dict[Any, simpy.Process] = {}
+        """Requests in its slots, and the processes that run them (to fail them on a crash)."""
+
+
+class ManagedWaiter(Waiter):
+    __slots__ = ("priority", "since")
+
+    def __init__(self, event: simpy.Event, priority: int, since: float) -> None:
+        super().__init__(event)
+        self.priority = priority
+        self.since = since
+
+
+class ManagedAgentPool(AgentPool):
+    """The agent pool with an agent lifecycle: idle stops, crashes and restarts,
+    scaling to a count, lowered concurrency, and backpressure on the queue.
+
+    Used in place of :class:`AgentPool` only when a model needs one of these, so
+    the plain pool's per-request path stays as short as it is. Each agent knows
+    its busy slots; a slot released by an agent that should offer fewer (it is
+    draining, or concurrency was lowered) is dropped instead of reused. It also
+    keeps the time integrals of busy slots, capacity and queue length that the
+    autoscaler averages.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        *,
+        idle_timeout: float | None = None,
+        autoscaled: bool = False,
+        shed_depth: int | None = None,
+        shed_wait: float | None = None,
+        shed_policy: str = "reject",
+        **kwargs: Any,
+    ) -> None:
+        self.idle_timeout = idle_timeout
+        self.autoscaled = autoscaled
+        self.shed_depth = shed_depth
+        self.shed_wait = shed_wait
+        self.shed_lowest = shed_policy == "lowest"
+        self.shed_above: int | None = None
+        """Set by a degraded mode: requests with a larger priority number are shed."""
+        self.memory: Any = None
+        """The memory tracker, when memory is modelled (frees an agent's memory)."""
+        self.busy = 0
+        self.draining = 0
+        self.crashes = 0
+        self.busy_area = 0.0
+        self.capacity_area = 0.0
+        self.waiting_area = 0.0
+        self._t = 0.0
+        self._by_age: deque[ManagedWaiter] = deque()
+        self._agents: dict[int, ManagedAgent] = {}
+        super().__init__(env, **kwargs)
+        self.floor = self.live
+        """Idle stops never take the pool below its warm count."""
+
+    # ------------------------------------------------------------ integrals
+    def _account(self) -> None:
+        """Add the levels since the last change to their time integrals; called
+        before any change of busy slots, capacity or queue length."""
+        now = self.env.now
+        dt = now - self._t
+        if dt > 0:
+            self.busy_area += self.busy * dt
+            self.capacity_area += self.live * self.concurrency * dt
+            self.waiting_area += self.waiting * dt
+            self._t = now
+
+    # ------------------------------------------------------------ slots
+    def acquire(self, priority: int) -> Agent | Waiter | object:
+        if self.shed_above is not None and priority > self.shed_above:
+            return SHED
+        self._account()
+        if self._free and not self.waiting:
+            agent: ManagedAgent = self._free.pop()  # type: ignore[assignment]
+            agent.free -= 1
+            agent.busy += 1
+            self.busy += 1
+            return agent
+        if (self.shed_depth is not None or self.shed_wait is not None) and self._overloaded():
+            if not self.shed_lowest:
+                return SHED
+            victim = self._lowest()
+            if victim is None or victim.priority <= priority:
+                return SHED
+            self.leave(victim, SHED)
+        if self.queue_capacity is not None and self.waiting >= self.queue_capacity:
+            return QUEUE_FULL
+        waiter = ManagedWaiter(self.env.event(), priority, self.env.now)
+        if self.priority:
+            heapq.heappush(self._heap, (priority, next(self._order), waiter))
+        else:
+            self._fifo.append(waiter)
+        if self.shed_wait is not None:
+            self._by_age.append(waiter)
+        self.waiting += 1
+        self._spawn_if_needed()
+        return waiter
+
+    def release(self, agent: Agent) -> None:
+        assert isinstance(agent, ManagedAgent)
+        self._account()
+        if agent.state is UP and agent.busy + agent.free <= self.concurrency:
+            waiter = self._next_waiter()
+            if waiter is not None:
+                waiter.event.succeed(agent)
+                return
+            agent.busy -= 1
+            self.busy -= 1
+            agent.free += 1
+            self._free.append(agent)
+            if agent.busy == 0:
+                self._idle(agent)
+            return
+        # a slot the agent should no longer offer: drop it
+        agent.busy -= 1
+        self.busy -= 1
+        if agent.state is DRAINING and agent.busy == 0:
+            self.draining -= 1
+            self._down(agent)
+
+    def leave(self, waiter: Waiter, reason: object = None) -> bool:
+        """Take *waiter* out of the queue: its client gave up (*reason* None) or
+        it was shed (*reason* SHED)."""
+        if waiter.left or waiter.event.triggered:
+            return False
+        self._account()
+        waiter.left = True
+        self.waiting -= 1
+        waiter.event.succeed(reason)
+        return True
+
+    def attach(self, agent: ManagedAgent, req: Any, proc: simpy.Process) -> bool:
+        """Note that *req* runs in *agent*; False if the agent crashed before the
+        request could start."""
+        if agent.state is CRASHED:
+            return False
+        agent.requests[req] = proc
+        return True
+
+    def detach(self, agent: ManagedAgent, req: Any) -> None:
+        del agent.requests[req]
+
+    # ------------------------------------------------------------ backpressure
+    def _overloaded(self) -> bool:
+        if self.shed_depth is not None and self.waiting >= self.shed_depth:
+            return True
+        if self.shed_wait is not None:
+            ages = self._by_age
+            while ages and (ages[0].left or ages[0].event.triggered):
+                ages.popleft()
+            if ages and self.env.now - ages[0].since >= self.shed_wait:
+                return True
+        return False
+
+    def _queued(self) -> list[ManagedWaiter]:
+        entries = [e[2] for e in self._heap] if self.priority else list(self._fifo)
+        return [w for w in entries if not w.left and not w.event.triggered]  # type: ignore[misc]
+
+    def _lowest(self) -> ManagedWaiter | None:
+        """The waiting request to shed first: the largest priority number, the
+        latest to arrive among equals."""
+        queued = self._queued()
+        if not queued:
+            return None
+        return max(queued, key=lambda w: (w.priority, w.since))
+
+    def shed_waiting(self, above: int) -> int:
+        """Shed every waiting request whose priority number is above *above*."""
+        shed = 0
+        for waiter in self._queued():
+            if waiter.priority > above and self.leave(waiter, SHED):
+                shed += 1
+        return shed
+
+    # ------------------------------------------------------------ lifecycle
+    def _spawn_if_needed(self) -> None:
+        if not self.autoscaled:
+            super()._spawn_if_needed()
+
+    def _new_agent(self) -> Agent:
+        agent = ManagedAgent(next(self._ids), self.env.now)
+        self._agents[agent.id] = agent
+        return agent
+
+    def _spawned(self, agent: Agent, _event: simpy.Event | None = None) -> None:
+        assert isinstance(agent, ManagedAgent)
+        if agent.state is CANCELLED:
+            return
+        super()._spawned(agent)
+
+    def _agent_up(self, agent: Agent) -> None:
+        assert isinstance(agent, ManagedAgent)
+        self._account()
+        agent.state = UP
+        agent.up_since = self.env.now
+        self.live += 1
+        self.recorder.agent(self.env.now, agent.id, "up")
+        if self.memory is not None and not self.memory.agent_up(agent):
+            return  # it crashed at once: the limit leaves no room for it
+        for _ in range(self.concurrency):
+            agent.busy += 1  # release() takes the slot back from a notional holder
+            self.busy += 1
+            self.release(agent)
+        if agent.busy == 0:
+            self._idle(agent)
+
+    def _idle(self, agent: ManagedAgent) -> None:
+        """*agent* has nothing to do: after ``idle_timeout`` it stops, unless it got
+        work meanwhile or the pool is at its warm count."""
+        if self.idle_timeout is None:
+            return
+        since = agent.idle_since = self.env.now
+        timer = self.env.timeout(self.idle_timeout)
+
+        def expire(_event: simpy.Event) -> None:
+            if (agent.state is UP and agent.busy == 0 and agent.idle_since == since
+                    and self.live > self.floor):
+                self._stop(agent)
+
+        timer.callbacks.append(expire)
+
+    def _withdraw_free(self, agent: ManagedAgent) -> None:
+        if agent.free:
+            self._free = [a for a in self._free if a is not agent]
+            agent.free = 0
+
+    def _stop(self, agent: ManagedAgent) -> None:
+        """Take *agent* out of service; it goes down once its requests are done."""
+        self._account()
+        self._withdraw_free(agent)
+        self.live -= 1
+        if agent.busy == 0:
+            self._down(agent)
+        else:
+            agent.state = DRAINING
+            self.draining += 1
+
+    def _down(self, agent: ManagedAgent) -> None:
+        agent.state = DOWN
+        del self._agents[agent.id]
+        self.recorder.agent(self.env.now, agent.id, "down")
+        if self.memory is not None:
+            self.memory.agent_gone(agent)
+
+    def crash(self, agent: ManagedAgent, cause: str) -> None:
+        """*agent* dies: its requests fail with *cause* (all but the running process,
+        which learns it from the caller), and, unless it was stopping anyway, it
+        restarts after a spawn latency, under the same id."""
+        self._account()
+        self._withdraw_free(agent)
+        was_up = agent.state is UP
+        if was_up:
+            self.live -= 1
+        elif agent.state is DRAINING:
+            self.draining -= 1
+        agent.state = CRASHED
+        self.busy -= agent.busy
+        agent.busy = 0
+        self.crashes += 1
+        self.recorder.agent(self.env.now, agent.id, "crash")
+        if self.memory is not None:
+            self.memory.agent_gone(agent)
+        active = self.env.active_process
+        for proc in agent.requests.values():
+            if proc is not active and proc.is_alive:
+                proc.interrupt(cause)
+        agent.requests.clear()
+        del self._agents[agent.id]
+        if was_up:
+            restarted = ManagedAgent(agent.id, self.env.now)
+            self._agents[agent.id] = restarted
+            self.spawning += 1
+            self._start(restarted)
+
+    # ------------------------------------------------------------ scaling
+    @property
+    def wanted(self) -> int:
+        """Agents up or starting: what Kubernetes calls the current replicas."""
+        return self.live + self.spawning
+
+    def scale_to(self, target: int) -> None:
+        """Start or stop agents until *target* are up or starting. Stops call off
+        cold starts first (the latest first), then stop the agents with the
+        fewest busy slots (the latest among equals), which finish their requests."""
+        change = target - self.wanted
+        for _ in range(change):
+            self.spawning += 1
+            self._start(self._new_agent())
+        if change >= 0:
+            return
+        excess = -change
+        while excess and self._deferred:
+            deferred = self._deferred.pop()
+            assert isinstance(deferred, ManagedAgent)
+            self._cancel(deferred)
+            excess -= 1
+        starting = sorted((a for a in self._agents.values() if a.state is STARTING
+                           and a not in self._deferred), key=lambda a: -a.id)
+        for agent in starting[:excess]:
+            self._in_progress -= 1
+            self._cancel(agent)
+            excess -= 1
+            if self._deferred:
+                self._start(self._deferred.popleft())
+        running = sorted((a for a in self._agents.values() if a.state is UP),
+                         key=lambda a: (a.busy, -a.id))
+        for agent in running[:excess]:
+            self._stop(agent)
+
+    def _cancel(self, agent: ManagedAgent) -> None:
+        agent.state = CANCELLED
+        self.spawning -= 1
+        del self._agents[agent.id]
+        self.recorder.agent(self.env.now, agent.id, "cancel")
+
+    def set_concurrency(self, concurrency: int) -> None:
+        """Serve at most *concurrency* requests per agent from now on: fewer free
+        slots at once, busy slots dropped as they are released; or more slots."""
+        self._account()
+        old, self.concurrency = self.concurrency, concurrency
+        if concurrency < old:
+            keep: list[Agent] = []
+            for agent in reversed(self._free):
+                assert isinstance(agent, ManagedAgent)
+                if agent.busy + agent.free > concurrency:
+                    agent.free -= 1
+                else:
+                    keep.append(agent)
+            self._free = keep[::-1]
+            return
+        for agent in list(self._agents.values()):
+            if agent.state is UP:
+                for _ in range(concurrency - agent.busy - agent.free):
+                    agent.busy += 1
+                    self.busy += 1
+                    self.release(agent)

@@ -21,8 +21,18 @@ REQUEST_FIELDS: list[tuple[str, str]] = [
 """Per-request columns and their numpy types, in the order ``Recorder.request`` writes."""
 REQUEST_COLUMNS = [name for name, _ in REQUEST_FIELDS]
 AGENT_FIELDS: list[tuple[str, str]] = [("t", "f8"), ("agent", "i8"), ("event", "i2")]
-"""Agent events: ``spawn`` (a cold start begins), ``up`` (serving), ``down`` (stopped)."""
+"""Agent events: ``spawn`` (a cold start begins), ``up`` (serving), ``down`` (stopped),
+``crash`` (out of memory: down at once, a restart follows), ``cancel`` (a cold start
+called off by the autoscaler)."""
 AGENT_COLUMNS = [name for name, _ in AGENT_FIELDS]
+MEMORY_FIELDS: list[tuple[str, str]] = [("t", "f8"), ("bytes", "f8")]
+"""Process memory after each change."""
+MODE_FIELDS: list[tuple[str, str]] = [("t", "f8"), ("mode", "i2")]
+"""Degradation mode changes: the mode entered at time t (``optimal`` before the first)."""
+SCALING_FIELDS: list[tuple[str, str]] = [("t", "f8"), ("metric", "f8"), ("current", "i8"),
+                                         ("recommended", "i8"), ("desired", "i8")]
+"""Autoscaler decisions: the metric seen, agents before, the rule's raw
+recommendation, and the count after stabilisation, limits and bounds."""
 
 CHUNK = 8192
 """Rows kept as Python tuples before they are packed into a numpy chunk: packing in
@@ -35,7 +45,7 @@ class _Table:
     The text column (*coded*) is stored as a small integer code into ``words`` and
     turned back into text when the columns are read."""
 
-    def __init__(self, fields: list[tuple[str, str]], coded: str) -> None:
+    def __init__(self, fields: list[tuple[str, str]], coded: str | None = None) -> None:
         self.dtype = np.dtype(fields)
         self.coded = coded
         self.words: dict[str, int] = {}
@@ -69,6 +79,9 @@ class Recorder:
     def __init__(self) -> None:
         self._requests = _Table(REQUEST_FIELDS, coded="outcome")
         self._agents = _Table(AGENT_FIELDS, coded="event")
+        self._memory = _Table(MEMORY_FIELDS)
+        self._modes = _Table(MODE_FIELDS, coded="mode")
+        self._scaling = _Table(SCALING_FIELDS)
 
     def request(self, req: Request) -> None:
         rows = self._requests.rows
@@ -85,9 +98,31 @@ class Recorder:
     def agent(self, t: float, agent_id: int, event: str) -> None:
         self._agents.rows.append((t, agent_id, self._agents.code(event)))
 
+    def memory_level(self, t: float, total_bytes: float) -> None:
+        rows = self._memory.rows
+        rows.append((t, total_bytes))
+        if len(rows) >= CHUNK:
+            self._memory.pack()
+
+    def mode(self, t: float, mode: str) -> None:
+        self._modes.rows.append((t, self._modes.code(mode)))
+
+    def scale(self, t: float, metric: float, current: int, recommended: int,
+              desired: int) -> None:
+        self._scaling.rows.append((t, metric, current, recommended, desired))
+
     def request_columns(self) -> dict[str, np.ndarray]:
         """One array per column of REQUEST_COLUMNS, rows in request-id order."""
         return self._requests.columns(order_by="id")
 
     def agent_columns(self) -> dict[str, np.ndarray]:
         return self._agents.columns()
+
+    def memory_columns(self) -> dict[str, np.ndarray]:
+        return self._memory.columns()
+
+    def mode_columns(self) -> dict[str, np.ndarray]:
+        return self._modes.columns()
+
+    def scaling_columns(self) -> dict[str, np.ndarray]:
+        return self._scaling.columns()

@@ -9,6 +9,10 @@ OK = "ok"
 TIMEOUT = "timeout"
 QUEUE_FULL = "queue_full"
 API_ERROR = "api_error"
+OOM = "oom"
+"""The request's agent ran out of memory and crashed."""
+SHED = "shed"
+"""Backpressure or a degraded mode turned the request away."""
 UNFINISHED = "unfinished"
 
 NAN = math.nan

@@ -13,12 +13,22 @@ client hang up would.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
 
-from tarsim.components.agent_pool import QUEUE_FULL, AgentPool, Waiter
+from tarsim.components.agent_pool import (
+    QUEUE_FULL,
+    SHED,
+    AgentPool,
+    ManagedAgent,
+    ManagedAgentPool,
+    Waiter,
+)
+from tarsim.components.autoscaler import Autoscaler
+from tarsim.components.degradation import DegradationController
+from tarsim.components.memory import MemoryTracker
 from tarsim.components.providers import (
     NO_PROVIDER,
     LLMClient,
@@ -27,12 +37,32 @@ from tarsim.components.providers import (
     ToolClient,
 )
 from tarsim.components.recorder import Recorder
-from tarsim.components.requests import OK, TIMEOUT, UNFINISHED, Request
+from tarsim.components.requests import (
+    OK,
+    OOM,
+    TIMEOUT,
+    UNFINISHED,
+    Request,
+)
 from tarsim.components.requests import QUEUE_FULL as QUEUE_FULL_ERROR
+from tarsim.components.requests import SHED as SHED_ERROR
 from tarsim.components.streams import Streams
 from tarsim.components.workload import Workload
 from tarsim.config.distributions import is_zero, sampler
-from tarsim.config.model import OPEN_KINDS, Model
+from tarsim.config.model import OPEN_KINDS, Actions, Model
+
+
+def _capped(draw: Callable[[], int], cap: int) -> Callable[[], int]:
+    """A token draw capped at *cap* (the same random numbers, fewer tokens)."""
+    return lambda: min(cap, draw())
+
+
+def needs_managed_pool(model: Model) -> bool:
+    """Whether the model uses any part of the agent lifecycle beyond the plain pool."""
+    agents = model.agents
+    return (agents.idle_timeout is not None or agents.autoscale is not None
+            or model.memory is not None or model.degradation is not None
+            or model.router.queue.shed is not None)
 
 
 class System:
@@ -50,8 +80,7 @@ class System:
             else sampler(model.router.work, streams("router.work"), base_dir)
         )
         agents = model.agents
-        self.pool = AgentPool(
-            env,
+        pool_args: dict[str, Any] = dict(
             count=agents.count,
             concurrency=agents.concurrency,
             warm=agents.warm_agents,
@@ -59,7 +88,28 @@ class System:
             queue_capacity=model.router.queue.capacity,
             priority=model.router.queue.discipline == "priority",
             recorder=recorder,
+            max_spawning=agents.max_spawning,
         )
+        self.managed = needs_managed_pool(model)
+        self.pool: AgentPool
+        self.memory: MemoryTracker | None = None
+        self.degradation: DegradationController | None = None
+        self.cache_only = False
+        """Set by a degraded mode with ``cache_only``: the context cache answers
+        hits as usual and fails misses with ``shed`` instead of calling the LLM."""
+        if self.managed:
+            shed = model.router.queue.shed
+            pool = ManagedAgentPool(
+                env, idle_timeout=agents.idle_timeout, autoscaled=agents.autoscale is not None,
+                shed_depth=shed.depth if shed else None, shed_wait=shed.wait if shed else None,
+                shed_policy=shed.policy if shed else "reject", **pool_args)
+            self.pool = pool
+            if model.memory is not None:
+                self.memory = MemoryTracker(env, model.memory, pool, recorder)
+            if agents.autoscale is not None:
+                Autoscaler(env, agents.autoscale, pool, agents.count, recorder)
+        else:
+            self.pool = AgentPool(env, **pool_args)
         providers = {
             name: Provider(env, name, spec, streams, base_dir)
             for name, spec in model.providers.items()
@@ -83,6 +133,16 @@ class System:
             for name, spec in model.roles.items()
         }
         self.class_steps = [[runners[s] for s in c.steps] for c in model.workload.classes]
+        self.llms = llms
+        self.runners = runners
+        self._normal = {name: (r.llm, r.output_tokens) for name, r in runners.items()}
+        if model.degradation is not None:
+            memory = self.memory
+            self.degradation = DegradationController(
+                env, model.degradation, queue=lambda: self.pool.waiting,
+                memory=memory.share if memory is not None and model.memory
+                and model.memory.limit is not None else None,
+                apply=self.degrade, recorder=recorder)
         self.class_priority = [c.priority for c in model.workload.classes]
 
         self.next_id = 0
@@ -128,26 +188,29 @@ class System:
             self.finish(req)
             return
         got = self.pool.acquire(req.priority)
-        if got is QUEUE_FULL:
+        if got is QUEUE_FULL or got is SHED:
             req.dequeued = env.now
-            req.fail(QUEUE_FULL_ERROR)
+            req.fail(QUEUE_FULL_ERROR if got is QUEUE_FULL else SHED_ERROR)
             self.finish(req)
             return
-        if type(got) is Waiter:
+        if isinstance(got, Waiter):
             req.entry = got
             if not self.closed_loop and req.deadline < math.inf:
                 self._watch(req, req.deadline - env.now)
             agent = yield got.event
             req.entry = None
             req.dequeued = env.now
-            if agent is None:
-                req.fail(TIMEOUT)
+            if agent is None or agent is SHED:
+                req.fail(TIMEOUT if agent is None else SHED_ERROR)
                 self.finish(req)
                 return
         else:
             agent = got
             req.dequeued = env.now
         req.agent = agent
+        if self.managed:
+            yield from self._serve_managed(req, agent)
+            return
         for step in self.class_steps[req.cls]:
             if step.work_only:
                 work = step.work()
@@ -161,7 +224,62 @@ class System:
         req.released = env.now
         self.finish(req)
 
+    def _serve_managed(self, req: Request,
+                       agent: ManagedAgent) -> Generator[simpy.Event, Any, None]:
+        """Run *req*'s steps in *agent* with its memory followed and the agent able
+        to crash under it (the request then fails with the crash's cause)."""
+        env = self.env
+        pool = self.pool
+        assert isinstance(pool, ManagedAgentPool)
+        memory = self.memory
+        survived = pool.attach(agent, req, env.active_process)  # type: ignore[arg-type]
+        if survived and memory is not None:
+            survived = memory.admit(req, agent)
+        try:
+            if survived:
+                for step in self.class_steps[req.cls]:
+                    ok = yield from step.run(req)
+                    if memory is not None and not memory.grow(req, agent):
+                        survived = False
+                        break
+                    if not ok:
+                        break
+        except simpy.Interrupt as crash:
+            req.fail(str(crash.cause))
+            req.released = env.now
+            self.finish(req)
+            return
+        if not survived:
+            req.fail(OOM)
+        else:
+            pool.detach(agent, req)
+            if memory is not None:
+                memory.release(req, agent)
+            pool.release(agent)
+        req.released = env.now
+        self.finish(req)
+
+    def degrade(self, actions: Actions | None) -> None:
+        """Apply a mode's actions (None: back to normal); whatever a mode does not
+        list is normal in it."""
+        actions = actions or Actions()
+        cap = actions.max_output_tokens
+        for name, runner in self.runners.items():
+            llm, output_tokens = self._normal[name]
+            if llm is not None:
+                runner.llm = self.llms[actions.downgrade.get(llm.name, llm.name)]
+            runner.output_tokens = output_tokens if cap is None else _capped(output_tokens, cap)
+        self.cache_only = actions.cache_only
+        pool = self.pool
+        assert isinstance(pool, ManagedAgentPool)
+        pool.shed_above = actions.shed_priority_above
+        if actions.shed_priority_above is not None:
+            pool.shed_waiting(actions.shed_priority_above)
+        pool.set_concurrency(actions.concurrency or self.model.agents.concurrency)
+
     def finish(self, req: Request) -> None:
+        if self.degradation is not None:
+            self.degradation.observe(req)
         now = self.env.now
         if now > req.deadline:  # the client stopped waiting first
             req.outcome = TIMEOUT

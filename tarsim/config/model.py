@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import difflib
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, PrivateAttr, Tag, model_validator
 
 from tarsim.config.base import (
+    Bytes,
     Frozen,
     NonNegBytes,
     NonNegSeconds,
@@ -146,11 +148,31 @@ class Workload(Frozen):
 
 
 # ---------------------------------------------------------------- router and agents
+class Shedding(Frozen):
+    """Backpressure: while the queue is over a threshold (``depth`` requests
+    waiting, or its oldest request waiting ``wait`` or longer), the router either
+    rejects each arrival (``policy: reject``) or sheds the lowest-priority request
+    among those waiting and the arrival (``policy: lowest``; the largest priority
+    number, the latest among equals). Either way the loser fails with ``shed``."""
+
+    depth: Annotated[int, Field(ge=1)] | None = None
+    wait: PosSeconds | None = None
+    policy: Literal["reject", "lowest"] = "reject"
+
+    @model_validator(mode="after")
+    def _some_threshold(self) -> Shedding:
+        if self.depth is None and self.wait is None:
+            raise ValueError("give depth, wait or both")
+        return self
+
+
 class Queue(Frozen):
     capacity: Annotated[int, Field(ge=0)] | None = None
     """Requests that may wait for an agent slot; one more fails with ``queue_full``.
     Absent: unbounded."""
     discipline: Literal["fifo", "priority"] = "fifo"
+    shed: Shedding | None = None
+    """Backpressure (absent: none): see :class:`Shedding`."""
 
 
 class Router(Frozen):
@@ -160,25 +182,91 @@ class Router(Frozen):
     queue: Queue = Queue()
 
 
+class ScaleUpLimit(Frozen):
+    """How fast the autoscaler may add agents: at most the larger of *percent* %
+    more and *pods* more than the count ``period`` ago (Kubernetes' default
+    scale-up behaviour: 100 %, 4 pods, 15 s, select Max)."""
+
+    percent: Annotated[float, Field(ge=0)] = 100.0
+    pods: Annotated[int, Field(ge=0)] = 4
+    period: PosSeconds = 15.0
+
+    @model_validator(mode="after")
+    def _allows_growth(self) -> ScaleUpLimit:
+        if self.percent == 0 and self.pods == 0:
+            raise ValueError("percent and pods cannot both be 0 (no scale-up allowed)")
+        return self
+
+
+class Autoscale(Frozen):
+    """Scale the number of agents between ``min`` and ``agents.count``.
+
+    ``metric: utilization`` and ``metric: queue`` follow the Kubernetes HPA rule,
+    desired = ceil(ready agents x metric / target), on the busy share of agent
+    slots or on the number of requests waiting; ``metric: queue_per_agent`` is
+    KEDA's rule, desired = ceil(queue length / target), where the queue length
+    counts requests waiting and in service (as KEDA's queue scalers count
+    messages visible and in flight). Metrics are time averages over the last
+    ``period``. No change while the ratio is within ``tolerance`` of 1; scale-down
+    takes the highest recommendation of the last ``stabilization`` seconds;
+    scale-up is limited by ``scale_up``."""
+
+    metric: Literal["utilization", "queue", "queue_per_agent"]
+    target: Annotated[float, Field(gt=0)]
+    min: Annotated[int, Field(ge=1)] = 1
+    period: PosSeconds = 15.0
+    tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    stabilization: NonNegSeconds = 300.0
+    scale_up: ScaleUpLimit = ScaleUpLimit()
+
+    @model_validator(mode="after")
+    def _utilization_share(self) -> Autoscale:
+        if self.metric == "utilization" and self.target > 1:
+            raise ValueError(f"a utilization target must be <= 1, got {self.target}")
+        return self
+
+
 class Agents(Frozen):
     count: Annotated[int, Field(ge=1)]
-    """Agent processes: the tier's size."""
+    """Agent processes: the tier's size (the upper bound when autoscaling)."""
     concurrency: Annotated[int, Field(ge=1)] = 1
     """Requests one agent serves at once."""
     warm: Annotated[int, Field(ge=0)] | None = None
-    """Agents running at t=0 (default: all of them); more spawn on demand up to count."""
+    """Agents running at t=0 (default: all of them, or ``autoscale.min`` when
+    autoscaling); more spawn on demand up to count."""
     spawn: DurationDist = 0.0  # type: ignore[assignment]
     """Cold-start latency of one agent."""
+    idle_timeout: PosSeconds | None = None
+    """Agents beyond the warm count stop after idling this long (absent: never)."""
+    max_spawning: Annotated[int, Field(ge=1)] | None = None
+    """Cold starts in progress at once; more wait their turn (absent: no limit)."""
+    price_per_hour: Annotated[float, Field(ge=0)] = 0.0
+    """USD per agent-hour (from spawn to stop), added to the token cost."""
+    autoscale: Autoscale | None = None
 
     @model_validator(mode="after")
-    def _warm_within_count(self) -> Agents:
+    def _consistent(self) -> Agents:
         if self.warm is not None and self.warm > self.count:
             raise ValueError(f"warm must be <= count ({self.count}), got {self.warm}")
+        scale = self.autoscale
+        if scale is not None:
+            if scale.min > self.count:
+                raise ValueError(
+                    f"autoscale.min must be <= count ({self.count}), got {scale.min}")
+            if self.warm is not None and self.warm < scale.min:
+                raise ValueError(
+                    f"warm must be >= autoscale.min ({scale.min}) when autoscaling, "
+                    f"got {self.warm}")
+            if self.idle_timeout is not None:
+                raise ValueError("idle_timeout cannot be combined with autoscale: "
+                                 "the autoscaler decides when agents stop")
         return self
 
     @property
     def warm_agents(self) -> int:
-        return self.count if self.warm is None else self.warm
+        if self.warm is not None:
+            return self.warm
+        return self.autoscale.min if self.autoscale is not None else self.count
 
 
 class Role(Frozen):
@@ -241,13 +329,136 @@ class Tool(Frozen):
     work: DurationDist = 0.0  # type: ignore[assignment]
 
 
-# ---------------------------------------------------------------- memory, slo
+# ---------------------------------------------------------------- memory, degradation, slo
+class GarbageCollection(Frozen):
+    """Memory a finished request frees is garbage until the collector runs: every
+    ``interval`` it returns ``reclaim`` of the garbage (the rest survives, as in a
+    generational collector, until a later run)."""
+
+    interval: PosSeconds
+    reclaim: Annotated[float, Field(gt=0, le=1)] = 1.0
+
+
 class Memory(Frozen):
-    """Process memory = base + per_agent x live agents + per_request x requests in the system."""
+    """Process memory = base + per_agent x live agents + what requests in agents
+    hold + cache entries + leaks, less what the collector reclaims.
+
+    A request in an agent slot holds ``per_request`` plus ``per_token`` for each
+    token of its context: its input tokens, and its output tokens unless
+    ``streaming`` passes them on as they arrive (a buffering agent keeps the whole
+    answer). Tokens are counted as each step ends. On release it leaves
+    ``leak_per_request`` behind for good (until its agent stops or crashes).
+    Past ``limit`` (per process, or per agent with ``limit_scope: agent``) the
+    agent that allocated crashes: its requests fail with ``oom`` and it restarts
+    after its spawn latency."""
 
     base: NonNegBytes = 0.0
     per_agent: NonNegBytes = 0.0
     per_request: NonNegBytes = 0.0
+    per_token: NonNegBytes = 0.0
+    streaming: bool = False
+    per_cache_entry: NonNegBytes = 0.0
+    leak_per_request: NonNegBytes = 0.0
+    gc: GarbageCollection | None = None
+    """Absent: freed memory returns at once."""
+    limit: Annotated[Bytes, Field(gt=0)] | None = None
+    limit_scope: Literal["process", "agent"] = "process"
+
+    @model_validator(mode="after")
+    def _limit_above_fixed(self) -> Memory:
+        if self.limit is None:
+            return self
+        floor = self.base + self.per_agent if self.limit_scope == "process" else self.per_agent
+        if self.limit <= floor:
+            what = "base + per_agent" if self.limit_scope == "process" else "per_agent"
+            raise ValueError(f"limit must be > {what} ({floor:g} bytes), or no agent can "
+                             f"ever run; got {self.limit:g}")
+        return self
+
+
+class Thresholds(Frozen):
+    """Conditions on what the degradation controller sees: requests waiting,
+    memory as a share of its limit, and the API success rate of the last interval."""
+
+    queue: Annotated[int, Field(ge=0)] | None = None
+    memory: Annotated[float, Field(gt=0, le=1)] | None = None
+    success_rate: Probability | None = None
+
+    def given(self) -> list[str]:
+        return [name for name in ("queue", "memory", "success_rate")
+                if getattr(self, name) is not None]
+
+
+class Actions(Frozen):
+    """What a degraded mode does while it lasts; anything not listed is normal."""
+
+    downgrade: dict[str, str] = Field(default_factory=dict)
+    """Role calls to one llm go to another instead: ``{sonnet: haiku}``."""
+    max_output_tokens: Annotated[int, Field(ge=1)] | None = None
+    cache_only: bool = False
+    """Answer only from the cache (read by the cache component)."""
+    shed_priority_above: int | None = None
+    """Shed requests whose priority number is above this (less urgent), waiting or new."""
+    concurrency: Annotated[int, Field(ge=1)] | None = None
+    """Requests one agent serves at once, lowered."""
+
+
+class Mode(Frozen):
+    """A degraded mode: entered when *any* ``enter`` condition passes (queue or
+    memory above, success rate below its threshold); left, one mode down, when
+    *every* condition is back on the safe side of its ``exit`` threshold (which
+    defaults to the enter threshold: no hysteresis)."""
+
+    enter: Thresholds
+    exit: Thresholds = Thresholds()
+    actions: Actions = Actions()
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> Mode:
+        entered = self.enter.given()
+        if not entered:
+            raise ValueError("enter needs at least one of queue, memory, success_rate")
+        extra = [name for name in self.exit.given() if name not in entered]
+        if extra:
+            raise ValueError(f"exit names {extra} but enter does not")
+        for name in ("queue", "memory"):
+            on, off = getattr(self.enter, name), getattr(self.exit, name)
+            if on is not None and off is not None and off > on:
+                raise ValueError(f"exit.{name} must be <= enter.{name} ({on}), got {off}")
+        on, off = self.enter.success_rate, self.exit.success_rate
+        if on is not None and off is not None and off < on:
+            raise ValueError(f"exit.success_rate must be >= enter.success_rate ({on}), got {off}")
+        return self
+
+    def exit_threshold(self, name: str) -> float | None:
+        value = getattr(self.exit, name)
+        return getattr(self.enter, name) if value is None else value
+
+
+class Degradation(Frozen):
+    """Graceful degradation: every ``interval`` a controller picks the mode,
+    optimal -> high_load -> critical (a mode may be left out)."""
+
+    interval: PosSeconds
+    high_load: Mode | None = None
+    critical: Mode | None = None
+
+    @model_validator(mode="after")
+    def _modes(self) -> Degradation:
+        if self.high_load is None and self.critical is None:
+            raise ValueError("give high_load, critical or both")
+        if self.high_load is not None and self.critical is not None:
+            high, crit = self.high_load.enter, self.critical.enter
+            for name in ("queue", "memory"):
+                a, b = getattr(high, name), getattr(crit, name)
+                if a is not None and b is not None and b < a:
+                    raise ValueError(f"critical.enter.{name} must be >= high_load.enter.{name} "
+                                     f"({a}), got {b}")
+            a, b = high.success_rate, crit.success_rate
+            if a is not None and b is not None and b > a:
+                raise ValueError(f"critical.enter.success_rate must be <= "
+                                 f"high_load.enter.success_rate ({a}), got {b}")
+        return self
 
 
 class SLO(Frozen):
@@ -268,6 +479,7 @@ class Model(Frozen):
     providers: dict[str, Provider] = {}
     tools: dict[str, Tool] = {}
     memory: Memory | None = None
+    degradation: Degradation | None = None
     slo: SLO | None = None
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -327,4 +539,31 @@ def cross_check(data: Any) -> list[Problem]:
         ref(f"llms.{name}.provider", _mapping(llm).get("provider"), "providers")
     for name, tool_spec in _mapping(data.get("tools")).items():
         ref(f"tools.{name}.provider", _mapping(tool_spec).get("provider"), "providers")
+    found += _check_degradation(data, ref)
+    return found
+
+
+def _check_degradation(data: dict[str, Any], ref: Callable[[str, Any, str], None]) -> list[Problem]:
+    """Degradation rules that look at other sections: llm names in downgrades, a
+    memory condition needs a memory limit, a lowered concurrency must be lower."""
+    found: list[Problem] = []
+    memory = _mapping(data.get("memory"))
+    concurrency = _mapping(data.get("agents")).get("concurrency", 1)
+    for mode in ("high_load", "critical"):
+        spec = _mapping(_mapping(data.get("degradation")).get(mode))
+        path = f"degradation.{mode}"
+        for part in ("enter", "exit"):
+            given = _mapping(spec.get(part)).get("memory")
+            if given is not None and memory.get("limit") is None:
+                found.append(Problem(f"{path}.{part}.memory",
+                                     "needs memory.limit (a share of the limit)", given))
+        actions = _mapping(spec.get("actions"))
+        for src, dst in _mapping(actions.get("downgrade")).items():
+            ref(f"{path}.actions.downgrade.{src}", src, "llms")
+            ref(f"{path}.actions.downgrade.{src}", dst, "llms")
+        lowered = actions.get("concurrency")
+        if (isinstance(lowered, int) and isinstance(concurrency, int)
+                and lowered > concurrency):
+            found.append(Problem(f"{path}.actions.concurrency",
+                                 f"must be <= agents.concurrency ({concurrency})", lowered))
     return found
