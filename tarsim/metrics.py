@@ -20,7 +20,8 @@ import pandas as pd
 from tarsim.components.requests import OK, UNFINISHED
 from tarsim.run import RunRecords
 
-ERROR_CAUSES = ("timeout", "queue_full", "rate_limited", "api_error", "oom", "shed")
+ERROR_CAUSES = ("timeout", "queue_full", "rate_limited", "api_error", "circuit_open", "oom",
+                "shed")
 """Causes always present in ``errors`` (zero when they did not happen); others are
 added when they occur."""
 MB = 1e6
@@ -150,6 +151,8 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
     waits = (served["dequeued"] - served["admitted"]).to_numpy(float)
     sojourn = (cohort["end"] - cohort["arrival"]).to_numpy(float)
     levels = _levels(rec)
+    hits = int(cohort["cache_hits"].sum())
+    lookups = int(cohort["cache_lookups"].sum())
     concurrency = rec.model.agents.concurrency
     agents_mean = levels["agents"].mean(a, b)
     busy_mean = levels["busy"].mean(a, b)
@@ -173,6 +176,7 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
             "per_hour_usd": total_usd / window * 3600.0,
             "input_tokens": int(cohort["input_tokens"].sum()),
             "output_tokens": int(cohort["output_tokens"].sum()),
+            **_cost_by_item(rec, cohort),
         },
         "memory": {
             "peak_mb": levels["memory"].max(a, b) / MB if "memory" in levels else math.nan,
@@ -188,10 +192,10 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
         "api": {
             "calls": int(cohort["api_calls"].sum()),
             "tool_calls": int(cohort["tool_calls"].sum()),
-            "rate_limited": errors.get("rate_limited", 0),
-            "retries": 0,
+            "rate_limited": int(cohort["rate_limited"].sum()),
+            "retries": int(cohort["retries"].sum()),
         },
-        "cache": {"hit_rate": math.nan},
+        "cache": {"hit_rate": hits / lookups if lookups else math.nan, "lookups": lookups},
         "wait": {
             "mean": float(waits.mean()) if len(waits) else math.nan,
             "p99": float(np.quantile(waits, 0.99)) if len(waits) else math.nan,
@@ -204,6 +208,20 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
         "events": rec.events,
     }
     return summary
+
+
+def _cost_by_item(rec: RunRecords, cohort: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """USD by model and by tool, for the measured requests; every model and tool
+    of the model appears (0 when unused), so replications aggregate key by key."""
+    by_model = dict.fromkeys(rec.model.llms, 0.0)
+    by_tool = dict.fromkeys(rec.model.tools, 0.0)
+    costs = rec.costs
+    if len(costs):
+        measured = costs[costs["id"].isin(cohort["id"])]
+        for item, usd in measured.groupby("item")["usd"].sum().items():
+            target = by_model if item in by_model else by_tool
+            target[str(item)] = float(usd)
+    return {"by_model": by_model, "by_tool": by_tool}
 
 
 def _quantiles(values: np.ndarray) -> dict[str, float]:

@@ -9,7 +9,7 @@ which the requests still in flight are recorded as ``unfinished`` (or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import simpy
@@ -37,6 +37,10 @@ class RunRecords:
     agents: pd.DataFrame
     events: int
     """Events SimPy processed (a determinism fingerprint and a speed measure)."""
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """One row per billed call: request id, model or tool, USD."""
+    dead_letters: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Calls that failed for good, one row per attempt (see recorder.DEAD_LETTER_COLUMNS)."""
 
 
 def drain_limit(model: Model, duration: float, warmup: float) -> float:
@@ -65,4 +69,5 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         model=model, seed=seed, replication=replication, duration_s=duration,
         warmup_s=warmup, end_s=env.now, requests=recorder.request_frame(),
         agents=recorder.agent_frame(), events=next(env._eid),  # type: ignore[attr-defined]
+        costs=recorder.cost_frame(), dead_letters=recorder.dead_letter_frame(),
     )

@@ -9,6 +9,9 @@ OK = "ok"
 TIMEOUT = "timeout"
 QUEUE_FULL = "queue_full"
 API_ERROR = "api_error"
+RATE_LIMITED = "rate_limited"
+CIRCUIT_OPEN = "circuit_open"
+SHED = "shed"
 UNFINISHED = "unfinished"
 
 NAN = math.nan
@@ -24,9 +27,28 @@ class Request:
     """
 
     __slots__ = (
-        "admitted", "agent", "api_calls", "arrival", "cls", "cost_usd", "deadline", "dequeued",
-        "end", "entry", "id", "input_tokens", "outcome", "output_tokens", "priority",
-        "released", "responded", "tool_calls",
+        "admitted",
+        "agent",
+        "api_calls",
+        "arrival",
+        "cache_hits",
+        "cache_lookups",
+        "cls",
+        "cost_usd",
+        "deadline",
+        "dequeued",
+        "end",
+        "entry",
+        "id",
+        "input_tokens",
+        "outcome",
+        "output_tokens",
+        "priority",
+        "rate_limited",
+        "released",
+        "responded",
+        "retries",
+        "tool_calls",
     )
 
     def __init__(self, rid: int, cls: int, priority: int, arrival: float, deadline: float) -> None:
@@ -48,6 +70,12 @@ class Request:
         self.cost_usd = 0.0
         self.api_calls = 0
         self.tool_calls = 0
+        self.retries = 0
+        """Attempts beyond the first, over all of its calls."""
+        self.rate_limited = 0
+        """429s its attempts got."""
+        self.cache_hits = 0
+        self.cache_lookups = 0
 
     def fail(self, outcome: str) -> None:
         """Mark the request failed with *outcome*, keeping the first cause."""

@@ -21,13 +21,17 @@ import simpy
 from tarsim.components.agent_pool import QUEUE_FULL, AgentPool, Waiter
 from tarsim.components.providers import (
     NO_PROVIDER,
+    ContextCache,
     LLMClient,
     Provider,
     RoleRunner,
     ToolClient,
+    role_mixer,
 )
 from tarsim.components.recorder import Recorder
-from tarsim.components.requests import OK, QUEUE_FULL as QUEUE_FULL_ERROR, TIMEOUT, UNFINISHED, Request
+from tarsim.components.requests import OK, TIMEOUT, UNFINISHED, Request
+from tarsim.components.requests import QUEUE_FULL as QUEUE_FULL_ERROR
+from tarsim.components.routing import Controls
 from tarsim.components.streams import Streams
 from tarsim.components.workload import Workload
 from tarsim.config.distributions import is_zero, sampler
@@ -59,25 +63,38 @@ class System:
             priority=model.router.queue.discipline == "priority",
             recorder=recorder,
         )
+        self.controls = Controls()
+        """Runtime switches (model downgrade, cache-only answers) for controllers."""
         providers = {
-            name: Provider(env, name, spec, streams, base_dir)
+            name: Provider(env, name, spec, streams, base_dir, model.retry, recorder)
             for name, spec in model.providers.items()
         }
-        providers[NO_PROVIDER] = Provider(env, NO_PROVIDER, None, streams, base_dir)
+        providers[NO_PROVIDER] = Provider(env, NO_PROVIDER, None, streams, base_dir,
+                                          model.retry, recorder)
+        self.providers = providers
+        caches = model.cache
+        context_spec = None if caches is None else caches.context
+        prompt_cache = (context_spec if context_spec is not None and context_spec.mode == "prompt"
+                        else None)
         llms = {
             name: LLMClient(env, name, spec, providers[spec.provider or NO_PROVIDER],
-                            streams, base_dir)
+                            streams, base_dir, recorder, prompt_cache)
             for name, spec in model.llms.items()
         }
+        tool_caches = {} if caches is None else caches.tools
         tools = {
             name: ToolClient(env, name, spec, providers[spec.provider or NO_PROVIDER],
-                             streams, base_dir)
+                             streams, base_dir, recorder, tool_caches.get(name))
             for name, spec in model.tools.items()
         }
+        context = None if context_spec is None else ContextCache(context_spec, streams, base_dir)
+        routing_mix = None if model.routing is None else model.routing.mix
         runners = {
             name: RoleRunner(
                 env, name, spec, llms[spec.llm] if spec.llm else None,
                 [(tools[t], n) for t, n in spec.tools.items()], streams, base_dir,
+                mixer=role_mixer(name, spec, routing_mix, llms, streams),
+                clients=llms, context=context, controls=self.controls,
             )
             for name, spec in model.roles.items()
         }
