@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import ROOT
 
 from tarsim.api import run
 from tarsim.components.rate_limits import FixedWindow, TokenBucket
 from tarsim.config import model_from_data
-from conftest import ROOT
 
 DURATION, WARMUP, REPS = 420.0, 120.0, 5
 """Arrivals at twice a limit drain a full 60-second bucket in 60 s; the 120 s

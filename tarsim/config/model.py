@@ -13,7 +13,7 @@ import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, PrivateAttr, Tag, model_validator
+from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
 from tarsim.config.base import (
     Frozen,
@@ -210,9 +210,9 @@ class Role(Frozen):
     def _calls_need_llm(self) -> Role:
         if self.llm is None and self.mix is None and self.calls:
             raise ValueError(f"calls is {self.calls} but no llm is named")
-        if self.mix is not None:
-            _check_shares(self.mix)
         return self
+
+    _mix_sums = field_validator("mix")(_check_shares)
 
     @property
     def llm_calls(self) -> int:

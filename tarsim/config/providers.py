@@ -14,7 +14,7 @@ import itertools
 import math
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from tarsim.config.base import Frozen, PerSecond, PosRate, PosSeconds, Probability, Seconds
 from tarsim.config.distributions import DurationDist
@@ -146,7 +146,9 @@ class Retry(Frozen):
 
 
 # ---------------------------------------------------------------- routing
-def _check_shares(mix: dict[str, float]) -> dict[str, float]:
+def _check_shares(mix: dict[str, float] | None) -> dict[str, float] | None:
+    if mix is None:
+        return None
     total = math.fsum(mix.values())
     if abs(total - 1.0) > SHARE_TOLERANCE:
         raise ValueError(f"shares must sum to 1, got {total:g}")
@@ -164,11 +166,7 @@ class Routing(Frozen):
     """Share of LLM calls per model, overriding every role's ``llm`` (a role's own
     ``mix`` overrides this one)."""
 
-    @model_validator(mode="after")
-    def _sums(self) -> Routing:
-        if self.mix is not None:
-            _check_shares(self.mix)
-        return self
+    _sums = field_validator("mix")(_check_shares)
 
 
 # ---------------------------------------------------------------- caches
@@ -224,12 +222,13 @@ class Caches(Frozen):
     tools: dict[str, Cache] = {}  # noqa: RUF012 (pydantic copies field defaults)
     """In front of one tool's calls (a search-result cache), by tool name."""
 
-    @model_validator(mode="after")
-    def _tools_cannot_prompt_cache(self) -> Caches:
-        prompt = sorted(name for name, spec in self.tools.items() if spec.mode == "prompt")
+    @field_validator("tools")
+    @classmethod
+    def _tools_cannot_prompt_cache(cls, tools: dict[str, Cache]) -> dict[str, Cache]:
+        prompt = sorted(name for name, spec in tools.items() if spec.mode == "prompt")
         if prompt:
             raise ValueError(f"tool caches must use mode: response, got prompt for {prompt}")
-        return self
+        return tools
 
 
 # ---------------------------------------------------------------- prices
