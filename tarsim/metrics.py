@@ -176,7 +176,7 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
             "per_hour_usd": total_usd / window * 3600.0,
             "input_tokens": int(cohort["input_tokens"].sum()),
             "output_tokens": int(cohort["output_tokens"].sum()),
-            **_cost_by_item(rec, cohort),
+            **_cost_by_item(rec),
         },
         "memory": {
             "peak_mb": levels["memory"].max(a, b) / MB if "memory" in levels else math.nan,
@@ -210,17 +210,15 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
     return summary
 
 
-def _cost_by_item(rec: RunRecords, cohort: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """USD by model and by tool, for the measured requests; every model and tool
-    of the model appears (0 when unused), so replications aggregate key by key."""
+def _cost_by_item(rec: RunRecords) -> dict[str, dict[str, float]]:
+    """USD by model and by tool, for the requests arriving after the warm-up; every
+    model and tool of the model appears (0 when unused), so replications aggregate
+    key by key."""
     by_model = dict.fromkeys(rec.model.llms, 0.0)
     by_tool = dict.fromkeys(rec.model.tools, 0.0)
-    costs = rec.costs
-    if len(costs):
-        measured = costs[costs["id"].isin(cohort["id"])]
-        for item, usd in measured.groupby("item")["usd"].sum().items():
-            target = by_model if item in by_model else by_tool
-            target[str(item)] = float(usd)
+    for item, usd in zip(rec.costs.get("item", []), rec.costs.get("usd", []), strict=True):
+        target = by_model if item in by_model else by_tool
+        target[str(item)] = float(usd)
     return {"by_model": by_model, "by_tool": by_tool}
 
 

@@ -38,7 +38,7 @@ class RunRecords:
     events: int
     """Events SimPy processed (a determinism fingerprint and a speed measure)."""
     costs: pd.DataFrame = field(default_factory=pd.DataFrame)
-    """One row per billed call: request id, model or tool, USD."""
+    """USD billed per model or tool for requests arriving after the warm-up."""
     dead_letters: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Calls that failed for good, one row per attempt (see recorder.DEAD_LETTER_COLUMNS)."""
 
@@ -60,7 +60,8 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         raise ValueError(f"warmup must be >= 0 and < duration ({duration}), got {warmup}")
     env = simpy.Environment()
     recorder = Recorder()
-    system = System(env, model, Streams(seed, replication), recorder, horizon=duration)
+    system = System(env, model, Streams(seed, replication), recorder, horizon=duration,
+                    warmup=warmup)
     system.start()
     limit = env.timeout(duration + drain_limit(model, duration, warmup))
     env.run(until=env.any_of([system.done, limit]))

@@ -286,6 +286,10 @@ class LLMClient:
         self.cache_read_usd = self.input_usd * spec.price.cache_read
         self.cache_write_usd = self.input_usd * spec.price.cache_write
         self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.measure_from = 0.0
+        self.billed_usd = 0.0
+        """USD billed for requests arriving from *measure_from* on (the warm-up's end):
+        a running total rather than a row per call, to keep calls cheap."""
         self.prefix = 0.0 if prompt_cache is None else prompt_cache.prefix
         self.cached_first_token: Draw = self.first_token
         if prompt_cache is not None:
@@ -317,7 +321,8 @@ class LLMClient:
             req.input_tokens += input_tokens
             req.output_tokens += output_tokens
             req.cost_usd += usd
-            self.recorder.cost(req.id, self.name, usd)
+            if req.arrival >= self.measure_from:
+                self.billed_usd += usd
         return ok
 
 
@@ -338,6 +343,9 @@ class ToolClient:
         )
         self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
         self.usd = spec.price.per_1000_calls / 1000.0
+        self.measure_from = 0.0
+        self.billed_usd = 0.0
+        """As :attr:`LLMClient.billed_usd`."""
         self.cache: Lookup | None = None
         self.cache_latency: Draw = _zero
         if cache is not None:
@@ -360,7 +368,8 @@ class ToolClient:
         ok = yield from self.provider.call(req, self.name, self.work, 0.0, limits=self.limits)
         if ok and self.usd > 0:
             req.cost_usd += self.usd
-            self.recorder.cost(req.id, self.name, self.usd)
+            if req.arrival >= self.measure_from:
+                self.billed_usd += self.usd
         return ok
 
 

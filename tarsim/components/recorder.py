@@ -17,8 +17,8 @@ REQUEST_COLUMNS = [
 ]
 AGENT_COLUMNS = ["t", "agent", "event"]
 """Agent events: ``spawn`` (a cold start begins), ``up`` (serving), ``down`` (stopped)."""
-COST_COLUMNS = ["id", "item", "usd"]
-"""One row per billed call: the request, the model or tool, the USD it cost."""
+COST_COLUMNS = ["item", "usd"]
+"""USD billed per model or tool, for requests that arrived after the warm-up."""
 DEAD_LETTER_COLUMNS = ["id", "target", "provider", "attempt", "start", "end", "status",
                        "retry_after", "wait"]
 """The history of each call that failed for good, one row per attempt: its status
@@ -31,7 +31,7 @@ class Recorder:
     def __init__(self) -> None:
         self.requests: list[tuple[object, ...]] = []
         self.agents: list[tuple[float, int, str]] = []
-        self.costs: list[tuple[int, str, float]] = []
+        self.costs: list[tuple[str, float]] = []
         self.dead_letters: list[tuple[object, ...]] = []
 
     def request(self, req: Request) -> None:
@@ -43,8 +43,8 @@ class Recorder:
             req.retries, req.rate_limited, req.cache_hits, req.cache_lookups,
         ))
 
-    def cost(self, req_id: int, item: str, usd: float) -> None:
-        self.costs.append((req_id, item, usd))
+    def cost(self, item: str, usd: float) -> None:
+        self.costs.append((item, usd))
 
     def dead_letter(self, req_id: int, target: str, provider: str,
                     history: list[tuple[int, float, float, str, float, float]]) -> None:

@@ -40,7 +40,7 @@ from tarsim.config.model import OPEN_KINDS, Model
 
 class System:
     def __init__(self, env: simpy.Environment, model: Model, streams: Streams,
-                 recorder: Recorder, horizon: float) -> None:
+                 recorder: Recorder, horizon: float, warmup: float = 0.0) -> None:
         self.env = env
         self.model = model
         self.recorder = recorder
@@ -87,6 +87,9 @@ class System:
                              streams, base_dir, recorder, tool_caches.get(name))
             for name, spec in model.tools.items()
         }
+        for client in (*llms.values(), *tools.values()):
+            client.measure_from = warmup
+        self.billed = [*llms.values(), *tools.values()]
         context = None if context_spec is None else ContextCache(context_spec, streams, base_dir)
         routing_mix = None if model.routing is None else model.routing.mix
         runners = {
@@ -214,3 +217,5 @@ class System:
                 req.outcome = UNFINISHED if req.outcome == OK else req.outcome
             self.recorder.request(req)
         self.in_flight.clear()
+        for client in self.billed:
+            self.recorder.cost(client.name, client.billed_usd)
