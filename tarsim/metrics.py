@@ -22,7 +22,8 @@ from tarsim.run import RunRecords
 if TYPE_CHECKING:
     import pandas as pd
 
-ERROR_CAUSES = ("timeout", "queue_full", "rate_limited", "api_error", "oom", "shed")
+ERROR_CAUSES = ("timeout", "queue_full", "rate_limited", "api_error", "circuit_open", "oom",
+                "shed")
 """Causes always present in ``errors`` (zero when they did not happen); others are
 added when they occur."""
 MB = 1e6
@@ -175,6 +176,8 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
     waits = req["dequeued"][served] - req["admitted"][served]
     sojourn = end[in_window] - arrival[in_window]
     n_ok = int(ok.sum())
+    hits = int(req["cache_hits"][in_window].sum())
+    lookups = int(req["cache_lookups"][in_window].sum())
     levels = _levels(rec)
     concurrency = rec.model.agents.concurrency
     agents_mean = levels["agents"].mean(a, b)
@@ -208,6 +211,7 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
             "infra_usd": infra_usd,
             "input_tokens": int(req["input_tokens"][in_window].sum()),
             "output_tokens": int(req["output_tokens"][in_window].sum()),
+            **_cost_by_item(rec),
         },
         "memory": {
             "peak_mb": levels["memory"].max(a, b) / MB if "memory" in levels else math.nan,
@@ -234,10 +238,10 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
         "api": {
             "calls": int(req["api_calls"][in_window].sum()),
             "tool_calls": int(req["tool_calls"][in_window].sum()),
-            "rate_limited": errors.get("rate_limited", 0),
-            "retries": 0,
+            "rate_limited": int(req["rate_limited"][in_window].sum()),
+            "retries": int(req["retries"][in_window].sum()),
         },
-        "cache": {"hit_rate": math.nan},
+        "cache": {"hit_rate": hits / lookups if lookups else math.nan, "lookups": lookups},
         "wait": {
             "mean": float(waits.mean()) if len(waits) else math.nan,
             "p99": float(np.quantile(waits, 0.99)) if len(waits) else math.nan,
@@ -250,6 +254,19 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
         "events": rec.events,
     }
     return summary
+
+
+def _cost_by_item(rec: RunRecords) -> dict[str, dict[str, float]]:
+    """USD by model and by tool, for the requests arriving after the warm-up; every
+    model and tool of the model appears (0 when unused), so replications aggregate
+    key by key."""
+    by_model = dict.fromkeys(rec.model.llms, 0.0)
+    by_tool = dict.fromkeys(rec.model.tools, 0.0)
+    costs = rec.cost_columns
+    for item, usd in zip(costs.get("item", []), costs.get("usd", []), strict=True):
+        target = by_model if item in by_model else by_tool
+        target[str(item)] = float(usd)
+    return {"by_model": by_model, "by_tool": by_tool}
 
 
 def _quantiles(values: np.ndarray) -> dict[str, float]:

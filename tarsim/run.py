@@ -50,6 +50,10 @@ class RunRecords:
     """Degradation mode changes (t, mode)."""
     scaling_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """Autoscaler decisions (t, metric, current, recommended, desired)."""
+    cost_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """USD billed per model or tool for requests arriving after the warm-up."""
+    dead_letter_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Calls that failed for good, one row per attempt (see recorder.DEAD_LETTER_FIELDS)."""
 
     @cached_property
     def requests(self) -> pd.DataFrame:
@@ -86,6 +90,20 @@ class RunRecords:
 
         return pd.DataFrame(self.scaling_columns)
 
+    @cached_property
+    def costs(self) -> pd.DataFrame:
+        """USD per model or tool as a pandas frame (built on first use)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.cost_columns)
+
+    @cached_property
+    def dead_letters(self) -> pd.DataFrame:
+        """Dead letters, one row per attempt, as a pandas frame (built on first use)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.dead_letter_columns)
+
 
 def drain_limit(model: Model, duration: float, warmup: float) -> float:
     """How long after the horizon the run may go on to let requests answer."""
@@ -103,7 +121,8 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         raise ValueError(f"warmup must be >= 0 and < duration ({duration}), got {warmup}")
     env = simpy.Environment()
     recorder = Recorder()
-    system = System(env, model, Streams(seed, replication), recorder, horizon=duration)
+    system = System(env, model, Streams(seed, replication), recorder, horizon=duration,
+                    warmup=warmup)
     system.start()
     limit = env.timeout(duration + drain_limit(model, duration, warmup))
     env.run(until=env.any_of([system.done, limit]))
@@ -114,5 +133,6 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         agent_columns=recorder.agent_columns(),
         events=next(env._eid),  # type: ignore[attr-defined]
         memory_columns=recorder.memory_columns(), mode_columns=recorder.mode_columns(),
-        scaling_columns=recorder.scaling_columns(),
+        scaling_columns=recorder.scaling_columns(), cost_columns=recorder.cost_columns(),
+        dead_letter_columns=recorder.dead_letter_columns(),
     )

@@ -69,7 +69,7 @@ def test_transitions(spec, current, reading, expected):
     assert next_mode(spec, current, reading) == expected
 
 
-def degraded_model(tmp_path):
+def degraded_model(tmp_path, cache_only=False):
     """One agent with two slots; role calls to ``big`` stream 100 tokens at
     10/s (10 s, $2 a token); ``small`` costs $1 a token. high_load is entered
     when more than 2 requests wait and left when none does."""
@@ -87,7 +87,8 @@ def degraded_model(tmp_path):
         degradation={"interval": 1, "high_load": {
             "enter": {"queue": 2}, "exit": {"queue": 0},
             "actions": {"downgrade": {"big": "small"}, "max_output_tokens": 10,
-                        "shed_priority_above": 1, "concurrency": 1, "cache_only": True}}})
+                        "shed_priority_above": 1, "concurrency": 1,
+                        **({"cache_only": True} if cache_only else {})}}})
 
 
 def test_degraded_mode_trace(tmp_path):
@@ -124,13 +125,20 @@ def test_mode_time_in_summary_and_timeseries(tmp_path):
 
 
 def test_cache_only_switch_follows_the_mode(tmp_path):
-    """``System.cache_only`` (what the cache component reads) is True exactly
-    while the mode with ``cache_only`` lasts: False at 0.5, True at 5, False at 11.5."""
+    """``System.controls.cache_only`` (what every call reads) is True exactly
+    while the mode with ``cache_only`` lasts: False at 0.5, True at 5, False at 11.5;
+    with no cache to answer from, gold D (started at 10.2, in high_load) is shed, while
+    G at 12 runs normally."""
     env = simpy.Environment()
-    system = System(env, degraded_model(tmp_path), Streams(1, 0), Recorder(), horizon=13.0)
+    recorder = Recorder()
+    model = degraded_model(tmp_path, cache_only=True)
+    system = System(env, model, Streams(1, 0), recorder, horizon=13.0)
     system.start()
     seen = []
     for t in (0.5, 5.0, 11.5):
         env.run(until=t)
-        seen.append(system.cache_only)
+        seen.append(system.controls.cache_only)
     assert seen == [False, True, False]
+    rec = simulate(model, duration=13.0, warmup=0.0, seed=1)
+    outcomes = dict(zip(rec.requests["arrival"], rec.requests["outcome"], strict=True))
+    assert (outcomes[0.4], outcomes[12.0]) == ("shed", "ok")

@@ -1,89 +1,281 @@
 """Hosted APIs and tools as the requests see them: the call path of one LLM or tool call.
 
 An LLM call lasts network latency + time to first token + output tokens /
-output rate; a tool call lasts network latency + the tool's work. A call fails
-with ``api_error`` with the provider's error probability (the error arrives
-after the network round trip and the time to first token, when no output has
-streamed), or with ``timeout`` when it would outlast the provider's timeout.
-Failed calls are not billed.
+output rate; a tool call lasts network latency + the tool's work. An attempt
+fails with ``api_error`` with the provider's error probability (plus, when an
+overload curve is given, an ``overloaded`` 529 whose probability rises with the
+provider's calls in flight); the error arrives after the network round trip and
+the time to first token, when no output has streamed. It fails with
+``timeout`` when it would outlast the provider's timeout. Failed calls are not
+billed.
 
 Every call goes through :meth:`Provider.call`, a SimPy generator the role
-``yield from``s: rate limits, connection pools, retries and circuit breakers
-belong there, in front of and around the timed part.
+``yield from``s. When the provider has no limits, connection pool, circuit
+breaker, overload curve or retries, the call takes the plain path: one attempt,
+no bookkeeping. Otherwise each attempt asks the circuit breaker, waits for a
+connection, passes the rate limiters (provider, then model or tool) when it is
+sent, and failed attempts are retried by the client's policy; a call that fails
+for good fails its request with the cause and leaves its attempt history in the
+recorder's dead letters.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 import simpy
 
-from tarsim.components.requests import API_ERROR, TIMEOUT, Request
+from tarsim.components.cache import Lookup, build_cache
+from tarsim.components.circuit_breaker import CircuitBreaker
+from tarsim.components.rate_limits import RateLimiter
+from tarsim.components.recorder import Recorder
+from tarsim.components.requests import SHED, Request
+from tarsim.components.retry import (
+    API_ERROR as S_API_ERROR,
+)
+from tarsim.components.retry import (
+    CAUSE,
+    RetryPolicy,
+)
+from tarsim.components.retry import (
+    CIRCUIT_OPEN as S_CIRCUIT_OPEN,
+)
+from tarsim.components.retry import (
+    OK as S_OK,
+)
+from tarsim.components.retry import (
+    OVERLOADED as S_OVERLOADED,
+)
+from tarsim.components.retry import (
+    RATE_LIMITED as S_RATE_LIMITED,
+)
+from tarsim.components.retry import (
+    TIMEOUT as S_TIMEOUT,
+)
+from tarsim.components.routing import Controls, Mixer
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import Draw, batched, is_zero, sampler
 from tarsim.config.model import LLM, Role
 from tarsim.config.model import Provider as ProviderSpec
 from tarsim.config.model import Tool as ToolSpec
+from tarsim.config.providers import Cache as CacheSpec
+from tarsim.config.providers import Retry
 
 CallGen = Generator[simpy.Event, Any, bool]
+AttemptGen = Generator[simpy.Event, Any, tuple[str, float]]
+NO_LIMITS: tuple[RateLimiter, ...] = ()
 
 
 def _zero() -> float:
     return 0.0
 
 
+class Curve:
+    """A piecewise-linear function through (x, y) points, flat beyond the ends."""
+
+    def __init__(self, points: Sequence[tuple[float, float]]) -> None:
+        self.xs = [float(x) for x, _ in points]
+        self.ys = [float(y) for _, y in points]
+
+    def __call__(self, x: float) -> float:
+        xs, ys = self.xs, self.ys
+        k = bisect.bisect_right(xs, x)
+        if k == 0:
+            return ys[0]
+        if k == len(xs):
+            return ys[-1]
+        x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
+        return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
 class Provider:
     """One hosted API (Anthropic, OpenAI, a search API) and its failure modes."""
 
     def __init__(self, env: simpy.Environment, name: str, spec: ProviderSpec | None,
-                 streams: Streams, base_dir: Any) -> None:
+                 streams: Streams, base_dir: Any, retry: Retry | None = None,
+                 recorder: Recorder | None = None) -> None:
         self.env = env
         self.name = name
         spec = spec or ProviderSpec()
+        self.recorder = recorder if recorder is not None else Recorder()
         self.network: Draw = (
             _zero if is_zero(spec.network)
             else sampler(spec.network, streams(f"provider.{name}.network"), base_dir)
         )
         self.error_rate = spec.errors.rate
+        self.overload = None if spec.errors.overload is None else Curve(spec.errors.overload)
         self.uniform: Draw = (
-            batched(streams(f"provider.{name}.errors").random) if self.error_rate > 0 else _zero
+            batched(streams(f"provider.{name}.errors").random)
+            if self.error_rate > 0 or self.overload is not None else _zero
         )
         self.timeout = math.inf if spec.timeout is None else spec.timeout
+        self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.pool = None if spec.connections is None else simpy.Resource(env, spec.connections)
+        self.breaker = (
+            None if spec.circuit_breaker is None else CircuitBreaker(spec.circuit_breaker)
+        )
+        self.retry = (
+            None if retry is None or retry.attempts == 1
+            else RetryPolicy(retry, streams(f"provider.{name}.retry"))
+        )
+        self.managed = bool(self.limits or self.pool is not None or self.breaker is not None
+                            or self.overload is not None or self.retry is not None)
+        """False: every call takes the plain path (no per-attempt bookkeeping)."""
+        self.in_flight = 0
+        """Attempts holding a connection: the load the overload curve reads."""
 
-    def call(self, req: Request, to_first_byte: float, streaming: float) -> CallGen:
-        """Wait out one call; return True on success, else mark *req* failed."""
+    def call(self, req: Request, target: str, first: Draw, streaming: float,
+             input_tokens: float = 0.0, output_tokens: float = 0.0, reserve: float = 0.0,
+             limits: tuple[RateLimiter, ...] = NO_LIMITS) -> CallGen:
+        """Wait out one call to *target* (a model or tool name); return True on
+        success, else mark *req* failed. *first* draws the time to first byte
+        beyond the network, *streaming* is the time output streams; the token
+        counts feed the rate limiters (*reserve*: what a ``max_tokens`` OTPM
+        limiter reserves), and *limits* are the model's or tool's own."""
+        if self.managed or limits:
+            ok = yield from self._managed_call(req, target, first, streaming, input_tokens,
+                                               output_tokens, reserve, self.limits + limits)
+            return ok
         env = self.env
-        first = self.network() + to_first_byte
+        start = env.now
+        head = self.network() + first()
         if self.error_rate > 0 and self.uniform() < self.error_rate:
-            if first >= self.timeout:
+            if head >= self.timeout:
                 yield env.timeout(self.timeout)
-                req.fail(TIMEOUT)
+                status = S_TIMEOUT
             else:
-                yield env.timeout(first)
-                req.fail(API_ERROR)
-            return False
-        total = first + streaming
-        if total > self.timeout:
+                yield env.timeout(head)
+                status = S_API_ERROR
+        else:
+            total = head + streaming
+            if total <= self.timeout:
+                yield env.timeout(total)
+                return True
             yield env.timeout(self.timeout)
-            req.fail(TIMEOUT)
-            return False
-        yield env.timeout(total)
-        return True
+            status = S_TIMEOUT
+        req.fail(CAUSE[status])
+        self.recorder.dead_letter(req.id, target, self.name,
+                                  [(1, start, env.now, status, 0.0, math.nan)])
+        return False
+
+    # ------------------------------------------------------------ managed path
+    def _managed_call(self, req: Request, target: str, first: Draw, streaming: float,
+                      input_tokens: float, output_tokens: float, reserve: float,
+                      limits: tuple[RateLimiter, ...]) -> CallGen:
+        env = self.env
+        retry = self.retry
+        attempts = 1 if retry is None else retry.attempts
+        history: list[tuple[int, float, float, str, float, float]] = []
+        n = 0
+        while True:
+            start = env.now
+            status, retry_after = yield from self._attempt(
+                req, first, streaming, input_tokens, output_tokens, reserve, limits)
+            if status is S_OK:
+                return True
+            n += 1
+            if retry is None or n >= attempts or status not in retry.retried:
+                history.append((n, start, env.now, status, retry_after, math.nan))
+                req.fail(CAUSE[status])
+                self.recorder.dead_letter(req.id, target, self.name, history)
+                return False
+            wait = retry.wait(n - 1, retry_after)
+            history.append((n, start, env.now, status, retry_after, wait))
+            req.retries += 1
+            if wait > 0:
+                yield env.timeout(wait)
+
+    def _attempt(self, req: Request, first: Draw, streaming: float, input_tokens: float,
+                 output_tokens: float, reserve: float,
+                 limits: tuple[RateLimiter, ...]) -> AttemptGen:
+        """One try: (status, retry-after in seconds, 0 when none)."""
+        env = self.env
+        breaker = self.breaker
+        ticket = 0
+        if breaker is not None:
+            admitted = breaker.admit(env.now)
+            if admitted is None:
+                return S_CIRCUIT_OPEN, 0.0
+            ticket = admitted
+        pool = self.pool
+        connection = None
+        if pool is not None:
+            connection = pool.request()
+            yield connection
+        network = self.network()
+        retry_after = 0.0
+        if limits:
+            now = env.now
+            wait = 0.0
+            for limiter in limits:
+                wait = max(wait, limiter.wait(now, input_tokens, reserve))
+            if wait > 0:
+                req.rate_limited += 1
+                for limiter in limits:
+                    limiter.rejected += 1
+                if network > 0:
+                    yield env.timeout(network)
+                status, retry_after = S_RATE_LIMITED, wait
+            else:
+                for limiter in limits:
+                    limiter.admit(now, input_tokens, reserve)
+        if retry_after == 0.0:
+            status = yield from self._timed(network + first(), streaming)
+            if limits:
+                now = env.now
+                produced = output_tokens if status is S_OK else 0.0
+                for limiter in limits:
+                    limiter.settle(now, reserve, produced)
+        if connection is not None:
+            pool.release(connection)  # type: ignore[union-attr]
+        if breaker is not None:
+            breaker.record(env.now, ticket, status)
+        return status, retry_after
+
+    def _timed(self, head: float, streaming: float) -> Generator[simpy.Event, Any, str]:
+        """The timed part of an admitted attempt; its status."""
+        env = self.env
+        self.in_flight += 1
+        fail = self.error_rate
+        if self.overload is not None:
+            fail += self.overload(self.in_flight)
+        status = S_OK
+        if fail > 0:
+            u = self.uniform()
+            if u < fail:
+                status = S_API_ERROR if u < self.error_rate else S_OVERLOADED
+        if status is not S_OK:
+            if head >= self.timeout:
+                yield env.timeout(self.timeout)
+                status = S_TIMEOUT
+            else:
+                yield env.timeout(head)
+        elif head + streaming > self.timeout:
+            yield env.timeout(self.timeout)
+            status = S_TIMEOUT
+        else:
+            yield env.timeout(head + streaming)
+        self.in_flight -= 1
+        return status
 
 
 NO_PROVIDER = "(none)"
 
 
 class LLMClient:
-    """Calls to one model: its latency, its prices, and its provider's call path."""
+    """Calls to one model: its latency, its prices, its own limits, and its
+    provider's call path."""
 
     def __init__(self, env: simpy.Environment, name: str, spec: LLM, provider: Provider,
-                 streams: Streams, base_dir: Any) -> None:
+                 streams: Streams, base_dir: Any, recorder: Recorder | None = None,
+                 prompt_cache: CacheSpec | None = None) -> None:
         self.name = name
         self.provider = provider
+        self.recorder = recorder if recorder is not None else provider.recorder
         self.first_token: Draw = (
             _zero if is_zero(spec.first_token)
             else sampler(spec.first_token, streams(f"llm.{name}.first_token"), base_dir)
@@ -91,35 +283,107 @@ class LLMClient:
         self.seconds_per_token = 0.0 if spec.output_rate is None else 1.0 / spec.output_rate
         self.input_usd = spec.price.input_per_mtok / 1e6
         self.output_usd = spec.price.output_per_mtok / 1e6
+        self.cache_read_usd = self.input_usd * spec.price.cache_read
+        self.cache_write_usd = self.input_usd * spec.price.cache_write
+        self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.measure_from = 0.0
+        self.billed_usd = 0.0
+        """USD billed for requests arriving from *measure_from* on (the warm-up's end):
+        a running total rather than a row per call, to keep calls cheap."""
+        self.prefix = 0.0 if prompt_cache is None else prompt_cache.prefix
+        self.cached_first_token: Draw = self.first_token
+        if prompt_cache is not None:
+            factor, draw = prompt_cache.first_token, self.first_token
+            self.cached_first_token = lambda: factor * draw()
 
-    def call(self, req: Request, input_tokens: int, output_tokens: int) -> CallGen:
+    def call(self, req: Request, input_tokens: int, output_tokens: int,
+             reserve: float | None = None, prompt_hit: bool | None = None) -> CallGen:
+        """One call; *prompt_hit* is None without prompt caching, else whether the
+        prompt's cached prefix was found."""
         req.api_calls += 1
+        first = self.first_token
+        limited_in = input_tokens
+        billed_in = input_tokens * self.input_usd
+        if prompt_hit is not None:
+            cached = round(self.prefix * input_tokens)
+            if prompt_hit:
+                first = self.cached_first_token
+                limited_in = input_tokens - cached  # cache reads do not count toward ITPM
+                billed_in = limited_in * self.input_usd + cached * self.cache_read_usd
+            else:
+                billed_in = (input_tokens - cached) * self.input_usd + cached * self.cache_write_usd
         ok = yield from self.provider.call(
-            req, self.first_token(), output_tokens * self.seconds_per_token
+            req, self.name, first, output_tokens * self.seconds_per_token, limited_in,
+            output_tokens, output_tokens if reserve is None else reserve, self.limits,
         )
         if ok:
+            usd = billed_in + output_tokens * self.output_usd
             req.input_tokens += input_tokens
             req.output_tokens += output_tokens
-            req.cost_usd += input_tokens * self.input_usd + output_tokens * self.output_usd
+            req.cost_usd += usd
+            if req.arrival >= self.measure_from:
+                self.billed_usd += usd
         return ok
 
 
 class ToolClient:
-    """Calls to one tool (web search, browser) through its provider."""
+    """Calls to one tool (web search, browser) through its provider, behind its
+    cache if it has one."""
 
     def __init__(self, env: simpy.Environment, name: str, spec: ToolSpec, provider: Provider,
-                 streams: Streams, base_dir: Any) -> None:
+                 streams: Streams, base_dir: Any, recorder: Recorder | None = None,
+                 cache: CacheSpec | None = None) -> None:
+        self.env = env
         self.name = name
         self.provider = provider
+        self.recorder = recorder if recorder is not None else provider.recorder
         self.work: Draw = (
             _zero if is_zero(spec.work)
             else sampler(spec.work, streams(f"tool.{name}.work"), base_dir)
         )
+        self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.usd = spec.price.per_1000_calls / 1000.0
+        self.measure_from = 0.0
+        self.billed_usd = 0.0
+        """As :attr:`LLMClient.billed_usd`."""
+        self.cache: Lookup | None = None
+        self.cache_latency: Draw = _zero
+        if cache is not None:
+            self.cache = build_cache(cache, streams(f"cache.tools.{name}"))
+            if not is_zero(cache.latency):
+                self.cache_latency = sampler(cache.latency,
+                                             streams(f"cache.tools.{name}.latency"), base_dir)
 
     def call(self, req: Request) -> CallGen:
+        cache = self.cache
+        if cache is not None:
+            req.cache_lookups += 1
+            if cache.lookup(self.env.now):
+                req.cache_hits += 1
+                latency = self.cache_latency()
+                if latency > 0:
+                    yield self.env.timeout(latency)
+                return True
         req.tool_calls += 1
-        ok = yield from self.provider.call(req, self.work(), 0.0)
+        ok = yield from self.provider.call(req, self.name, self.work, 0.0, limits=self.limits)
+        if ok and self.usd > 0:
+            req.cost_usd += self.usd
+            if req.arrival >= self.measure_from:
+                self.billed_usd += self.usd
         return ok
+
+
+class ContextCache:
+    """The cache in front of LLM calls: a response cache (a hit skips the call) or
+    prompt caching (a hit makes the call cheaper and faster)."""
+
+    def __init__(self, spec: CacheSpec, streams: Streams, base_dir: Any) -> None:
+        self.lookup = build_cache(spec, streams("cache.context")).lookup
+        self.respond = spec.mode == "response"
+        self.latency: Draw = (
+            _zero if is_zero(spec.latency)
+            else sampler(spec.latency, streams("cache.context.latency"), base_dir)
+        )
 
 
 class RoleRunner:
@@ -127,7 +391,11 @@ class RoleRunner:
 
     def __init__(self, env: simpy.Environment, name: str, spec: Role,
                  llm: LLMClient | None, tools: list[tuple[ToolClient, int]],
-                 streams: Streams, base_dir: Any) -> None:
+                 streams: Streams, base_dir: Any, *,
+                 mixer: Callable[[], LLMClient] | None = None,
+                 clients: dict[str, LLMClient] | None = None,
+                 context: ContextCache | None = None,
+                 controls: Controls | None = None) -> None:
         self.env = env
         self.name = name
         self.work: Draw = (
@@ -135,24 +403,53 @@ class RoleRunner:
             else sampler(spec.work, streams(f"role.{name}.work"), base_dir)
         )
         self.llm = llm
-        self.calls = spec.llm_calls
+        self.mixer = mixer
+        self.clients = clients or ({} if llm is None else {llm.name: llm})
+        self.context = context
+        self.controls = controls if controls is not None else Controls()
+        self.calls = spec.llm_calls if (llm is not None or mixer is not None) else 0
+        self.max_tokens = spec.max_tokens
         self.input_tokens = _token_draw(spec.input_tokens, streams, f"role.{name}.input_tokens",
                                         base_dir)
         self.output_tokens = _token_draw(spec.output_tokens, streams,
                                          f"role.{name}.output_tokens", base_dir)
         self.tools = [(tool, count) for tool, count in tools if count > 0]
-        self.work_only = (llm is None or self.calls == 0) and not self.tools
+        self.work_only = self.calls == 0 and not self.tools
         """Nothing but work: the request lifecycle times it inline (no generator)."""
 
     def run(self, req: Request) -> CallGen:
         """Carry out the step; False if a call failed (the request has its cause)."""
+        env = self.env
         work = self.work()
         if work > 0:
-            yield self.env.timeout(work)
-        llm = self.llm
-        if llm is not None:
+            yield env.timeout(work)
+        if self.calls:
+            controls = self.controls
+            context = self.context
             for _ in range(self.calls):
-                ok = yield from llm.call(req, self.input_tokens(), self.output_tokens())
+                input_tokens = self.input_tokens()
+                output_tokens = self.output_tokens()
+                prompt_hit = None
+                if context is not None:
+                    req.cache_lookups += 1
+                    hit = context.lookup(env.now)
+                    req.cache_hits += hit
+                    if not context.respond:
+                        prompt_hit = hit
+                    elif hit:
+                        latency = context.latency()
+                        if latency > 0:
+                            yield env.timeout(latency)
+                        continue
+                if controls.cache_only and prompt_hit is None:
+                    req.fail(SHED)  # degraded to cache-only answers, and this one missed
+                    return False
+                llm = self.llm if self.mixer is None else self.mixer()
+                assert llm is not None  # calls > 0 needs an llm or a mix
+                if controls.downgrade:
+                    llm = self.clients.get(controls.downgrade.get(llm.name, llm.name), llm)
+                ok = yield from llm.call(req, input_tokens, output_tokens, self.max_tokens,
+                                         prompt_hit)
                 if not ok:
                     return False
         for tool, count in self.tools:
@@ -161,6 +458,16 @@ class RoleRunner:
                 if not ok:
                     return False
         return True
+
+
+def role_mixer(name: str, spec: Role, routing_mix: dict[str, float] | None,
+               clients: dict[str, LLMClient], streams: Streams) -> Mixer[LLMClient] | None:
+    """The draw of a model for each of a role's calls, when a mix applies to it."""
+    if spec.mix is not None:
+        return Mixer(spec.mix, clients, streams(f"role.{name}.mix"))
+    if routing_mix is not None and spec.llm_calls > 0:
+        return Mixer(routing_mix, clients, streams(f"routing.mix.{name}"))
+    return None
 
 
 def _token_draw(spec: Any, streams: Streams, name: str, base_dir: Any) -> Callable[[], int]:

@@ -16,7 +16,8 @@ REQUEST_FIELDS: list[tuple[str, str]] = [
     ("id", "i8"), ("cls", "i4"), ("priority", "i4"), ("arrival", "f8"), ("admitted", "f8"),
     ("dequeued", "f8"), ("released", "f8"), ("end", "f8"), ("outcome", "i2"),
     ("input_tokens", "i8"), ("output_tokens", "i8"), ("cost_usd", "f8"), ("api_calls", "i4"),
-    ("tool_calls", "i4"), ("agent", "i8"),
+    ("tool_calls", "i4"), ("agent", "i8"), ("retries", "i4"), ("rate_limited", "i4"),
+    ("cache_hits", "i4"), ("cache_lookups", "i4"),
 ]
 """Per-request columns and their numpy types, in the order ``Recorder.request`` writes."""
 REQUEST_COLUMNS = [name for name, _ in REQUEST_FIELDS]
@@ -33,6 +34,17 @@ SCALING_FIELDS: list[tuple[str, str]] = [("t", "f8"), ("metric", "f8"), ("curren
                                          ("recommended", "i8"), ("desired", "i8")]
 """Autoscaler decisions: the metric seen, agents before, the rule's raw
 recommendation, and the count after stabilisation, limits and bounds."""
+COST_FIELDS: list[tuple[str, str]] = [("item", "i2"), ("usd", "f8")]
+"""USD billed per model or tool, for requests that arrived after the warm-up."""
+DEAD_LETTER_FIELDS: list[tuple[str, str]] = [
+    ("id", "i8"), ("target", "i2"), ("provider", "i2"), ("attempt", "i4"), ("start", "f8"),
+    ("end", "f8"), ("status", "i2"), ("retry_after", "f8"), ("wait", "f8"),
+]
+"""The history of each call that failed for good, one row per attempt: its status
+(``rate_limited``, ``api_error``, ``overloaded``, ``timeout``, ``circuit_open``),
+the retry-after it carried (0: none) and the wait before the next attempt (NaN:
+none, the call gave up)."""
+DEAD_LETTER_COLUMNS = [name for name, _ in DEAD_LETTER_FIELDS]
 
 CHUNK = 8192
 """Rows kept as Python tuples before they are packed into a numpy chunk: packing in
@@ -42,20 +54,20 @@ chunks keeps memory near 150 bytes a request instead of several hundred."""
 class _Table:
     """Rows appended as tuples, packed into structured numpy chunks as they come.
 
-    The text column (*coded*) is stored as a small integer code into ``words`` and
-    turned back into text when the columns are read."""
+    Text columns (*coded*) are stored as small integer codes, one vocabulary per
+    column, and turned back into text when the columns are read."""
 
-    def __init__(self, fields: list[tuple[str, str]], coded: str | None = None) -> None:
+    def __init__(self, fields: list[tuple[str, str]], coded: tuple[str, ...] = ()) -> None:
         self.dtype = np.dtype(fields)
-        self.coded = coded
-        self.words: dict[str, int] = {}
+        self.words: dict[str, dict[str, int]] = {name: {} for name in coded}
         self.rows: list[tuple[object, ...]] = []
         self.chunks: list[np.ndarray] = []
 
-    def code(self, word: str) -> int:
-        code = self.words.get(word)
+    def code(self, word: str, column: str) -> int:
+        words = self.words[column]
+        code = words.get(word)
         if code is None:
-            code = self.words[word] = len(self.words)
+            code = words[word] = len(words)
         return code
 
     def pack(self) -> None:
@@ -68,35 +80,40 @@ class _Table:
         table = np.concatenate(self.chunks) if self.chunks else np.empty(0, self.dtype)
         if order_by is not None:
             table = table[np.argsort(table[order_by], kind="stable")]
-        vocabulary = np.array(list(self.words) or [""], dtype=str)
-        return {
-            name: vocabulary[table[name]] if name == self.coded else table[name].copy()
-            for name in table.dtype.names or ()
-        }
+        columns = {}
+        for name in table.dtype.names or ():
+            if name in self.words:
+                vocabulary = np.array(list(self.words[name]) or [""], dtype=str)
+                columns[name] = vocabulary[table[name]]
+            else:
+                columns[name] = table[name].copy()
+        return columns
 
 
 class Recorder:
     def __init__(self) -> None:
-        self._requests = _Table(REQUEST_FIELDS, coded="outcome")
-        self._agents = _Table(AGENT_FIELDS, coded="event")
+        self._requests = _Table(REQUEST_FIELDS, coded=("outcome",))
+        self._agents = _Table(AGENT_FIELDS, coded=("event",))
         self._memory = _Table(MEMORY_FIELDS)
-        self._modes = _Table(MODE_FIELDS, coded="mode")
+        self._modes = _Table(MODE_FIELDS, coded=("mode",))
         self._scaling = _Table(SCALING_FIELDS)
+        self._costs = _Table(COST_FIELDS, coded=("item",))
+        self._dead_letters = _Table(DEAD_LETTER_FIELDS, coded=("target", "provider", "status"))
 
     def request(self, req: Request) -> None:
         rows = self._requests.rows
         rows.append((
             req.id, req.cls, req.priority, req.arrival, req.admitted, req.dequeued,
-            req.released, req.end, self._requests.code(req.outcome), req.input_tokens,
-            req.output_tokens,
-            req.cost_usd, req.api_calls, req.tool_calls,
+            req.released, req.end, self._requests.code(req.outcome, "outcome"),
+            req.input_tokens, req.output_tokens, req.cost_usd, req.api_calls, req.tool_calls,
             -1 if req.agent is None else req.agent.id,
+            req.retries, req.rate_limited, req.cache_hits, req.cache_lookups,
         ))
         if len(rows) >= CHUNK:
             self._requests.pack()
 
     def agent(self, t: float, agent_id: int, event: str) -> None:
-        self._agents.rows.append((t, agent_id, self._agents.code(event)))
+        self._agents.rows.append((t, agent_id, self._agents.code(event, "event")))
 
     def memory_level(self, t: float, total_bytes: float) -> None:
         rows = self._memory.rows
@@ -105,7 +122,18 @@ class Recorder:
             self._memory.pack()
 
     def mode(self, t: float, mode: str) -> None:
-        self._modes.rows.append((t, self._modes.code(mode)))
+        self._modes.rows.append((t, self._modes.code(mode, "mode")))
+
+    def cost(self, item: str, usd: float) -> None:
+        self._costs.rows.append((self._costs.code(item, "item"), usd))
+
+    def dead_letter(self, req_id: int, target: str, provider: str,
+                    history: list[tuple[int, float, float, str, float, float]]) -> None:
+        table = self._dead_letters
+        for attempt, start, end, status, retry_after, wait in history:
+            table.rows.append((req_id, table.code(target, "target"),
+                               table.code(provider, "provider"), attempt, start, end,
+                               table.code(status, "status"), retry_after, wait))
 
     def scale(self, t: float, metric: float, current: int, recommended: int,
               desired: int) -> None:
@@ -126,3 +154,9 @@ class Recorder:
 
     def scaling_columns(self) -> dict[str, np.ndarray]:
         return self._scaling.columns()
+
+    def cost_columns(self) -> dict[str, np.ndarray]:
+        return self._costs.columns()
+
+    def dead_letter_columns(self) -> dict[str, np.ndarray]:
+        return self._dead_letters.columns()

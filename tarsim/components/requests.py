@@ -13,6 +13,10 @@ OOM = "oom"
 """The request's agent ran out of memory and crashed."""
 SHED = "shed"
 """Backpressure or a degraded mode turned the request away."""
+RATE_LIMITED = "rate_limited"
+"""A provider's rate limit answered 429 on every attempt."""
+CIRCUIT_OPEN = "circuit_open"
+"""The provider's circuit breaker was open: the call failed fast."""
 UNFINISHED = "unfinished"
 
 NAN = math.nan
@@ -28,9 +32,28 @@ class Request:
     """
 
     __slots__ = (
-        "admitted", "agent", "api_calls", "arrival", "cls", "cost_usd", "deadline", "dequeued",
-        "end", "entry", "id", "input_tokens", "outcome", "output_tokens", "priority",
-        "released", "responded", "tool_calls",
+        "admitted",
+        "agent",
+        "api_calls",
+        "arrival",
+        "cache_hits",
+        "cache_lookups",
+        "cls",
+        "cost_usd",
+        "deadline",
+        "dequeued",
+        "end",
+        "entry",
+        "id",
+        "input_tokens",
+        "outcome",
+        "output_tokens",
+        "priority",
+        "rate_limited",
+        "released",
+        "responded",
+        "retries",
+        "tool_calls",
     )
 
     def __init__(self, rid: int, cls: int, priority: int, arrival: float, deadline: float) -> None:
@@ -52,6 +75,12 @@ class Request:
         self.cost_usd = 0.0
         self.api_calls = 0
         self.tool_calls = 0
+        self.retries = 0
+        """Attempts beyond the first, over all of its calls."""
+        self.rate_limited = 0
+        """429s its attempts got."""
+        self.cache_hits = 0
+        self.cache_lookups = 0
 
     def fail(self, outcome: str) -> None:
         """Mark the request failed with *outcome*, keeping the first cause."""

@@ -31,10 +31,12 @@ from tarsim.components.degradation import DegradationController
 from tarsim.components.memory import MemoryTracker
 from tarsim.components.providers import (
     NO_PROVIDER,
+    ContextCache,
     LLMClient,
     Provider,
     RoleRunner,
     ToolClient,
+    role_mixer,
 )
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import (
@@ -46,6 +48,7 @@ from tarsim.components.requests import (
 )
 from tarsim.components.requests import QUEUE_FULL as QUEUE_FULL_ERROR
 from tarsim.components.requests import SHED as SHED_ERROR
+from tarsim.components.routing import Controls
 from tarsim.components.streams import Streams
 from tarsim.components.workload import Workload
 from tarsim.config.distributions import is_zero, sampler
@@ -67,7 +70,7 @@ def needs_managed_pool(model: Model) -> bool:
 
 class System:
     def __init__(self, env: simpy.Environment, model: Model, streams: Streams,
-                 recorder: Recorder, horizon: float) -> None:
+                 recorder: Recorder, horizon: float, warmup: float = 0.0) -> None:
         self.env = env
         self.model = model
         self.recorder = recorder
@@ -90,13 +93,12 @@ class System:
             recorder=recorder,
             max_spawning=agents.max_spawning,
         )
+        self.controls = Controls()
+        """Runtime switches (model downgrade, cache-only answers) for controllers."""
         self.managed = needs_managed_pool(model)
         self.pool: AgentPool
         self.memory: MemoryTracker | None = None
         self.degradation: DegradationController | None = None
-        self.cache_only = False
-        """Set by a degraded mode with ``cache_only``: the context cache answers
-        hits as usual and fails misses with ``shed`` instead of calling the LLM."""
         if self.managed:
             shed = model.router.queue.shed
             pool = ManagedAgentPool(
@@ -111,31 +113,45 @@ class System:
         else:
             self.pool = AgentPool(env, **pool_args)
         providers = {
-            name: Provider(env, name, spec, streams, base_dir)
+            name: Provider(env, name, spec, streams, base_dir, model.retry, recorder)
             for name, spec in model.providers.items()
         }
-        providers[NO_PROVIDER] = Provider(env, NO_PROVIDER, None, streams, base_dir)
+        providers[NO_PROVIDER] = Provider(env, NO_PROVIDER, None, streams, base_dir,
+                                          model.retry, recorder)
+        self.providers = providers
+        caches = model.cache
+        context_spec = None if caches is None else caches.context
+        prompt_cache = (context_spec if context_spec is not None and context_spec.mode == "prompt"
+                        else None)
         llms = {
             name: LLMClient(env, name, spec, providers[spec.provider or NO_PROVIDER],
-                            streams, base_dir)
+                            streams, base_dir, recorder, prompt_cache)
             for name, spec in model.llms.items()
         }
+        tool_caches = {} if caches is None else caches.tools
         tools = {
             name: ToolClient(env, name, spec, providers[spec.provider or NO_PROVIDER],
-                             streams, base_dir)
+                             streams, base_dir, recorder, tool_caches.get(name))
             for name, spec in model.tools.items()
         }
+        self.billed: list[LLMClient | ToolClient] = [*llms.values(), *tools.values()]
+        for client in self.billed:
+            client.measure_from = warmup
+        context = None if context_spec is None else ContextCache(context_spec, streams, base_dir)
+        routing_mix = None if model.routing is None else model.routing.mix
         runners = {
             name: RoleRunner(
                 env, name, spec, llms[spec.llm] if spec.llm else None,
                 [(tools[t], n) for t, n in spec.tools.items()], streams, base_dir,
+                mixer=role_mixer(name, spec, routing_mix, llms, streams),
+                clients=llms, context=context, controls=self.controls,
             )
             for name, spec in model.roles.items()
         }
         self.class_steps = [[runners[s] for s in c.steps] for c in model.workload.classes]
         self.llms = llms
         self.runners = runners
-        self._normal = {name: (r.llm, r.output_tokens) for name, r in runners.items()}
+        self._normal_tokens = {name: r.output_tokens for name, r in runners.items()}
         if model.degradation is not None:
             memory = self.memory
             self.degradation = DegradationController(
@@ -265,11 +281,12 @@ class System:
         actions = actions or Actions()
         cap = actions.max_output_tokens
         for name, runner in self.runners.items():
-            llm, output_tokens = self._normal[name]
-            if llm is not None:
-                runner.llm = self.llms[actions.downgrade.get(llm.name, llm.name)]
+            output_tokens = self._normal_tokens[name]
             runner.output_tokens = output_tokens if cap is None else _capped(output_tokens, cap)
-        self.cache_only = actions.cache_only
+        # model downgrade and cache-only answers act where every call is routed
+        # (RoleRunner.run), so they apply to fixed llms and to mixes alike
+        self.controls.downgrade = dict(actions.downgrade)
+        self.controls.cache_only = actions.cache_only
         pool = self.pool
         assert isinstance(pool, ManagedAgentPool)
         pool.shed_above = actions.shed_priority_above
@@ -321,3 +338,5 @@ class System:
                 req.outcome = UNFINISHED if req.outcome == OK else req.outcome
             self.recorder.request(req)
         self.in_flight.clear()
+        for client in self.billed:
+            self.recorder.cost(client.name, client.billed_usd)

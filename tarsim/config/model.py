@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, PrivateAttr, Tag, model_validator
+from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
 from tarsim.config.base import (
     Bytes,
@@ -29,6 +29,17 @@ from tarsim.config.base import (
 )
 from tarsim.config.distributions import DurationDist, NumberDist
 from tarsim.config.errors import Problem
+from tarsim.config.providers import (
+    Caches,
+    CircuitBreaker,
+    Limits,
+    Mix,
+    ProviderErrors,
+    Retry,
+    Routing,
+    ToolPrice,
+    _check_shares,
+)
 
 NonNegRate = Annotated[PerSecond, Field(ge=0)]
 
@@ -280,24 +291,37 @@ class Role(Frozen):
     tools: dict[str, Annotated[int, Field(ge=0)]] = {}
     input_tokens: NumberDist = 0.0  # type: ignore[assignment]
     output_tokens: NumberDist = 0.0  # type: ignore[assignment]
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    """The calls' ``max_tokens``: what an OTPM limit in ``max_tokens`` mode reserves
+    (absent: the call's own output tokens, i.e. nothing is over-reserved)."""
+    mix: Mix | None = None
+    """This role's share of calls per model, overriding ``llm`` and ``routing.mix``."""
 
     @model_validator(mode="after")
     def _calls_need_llm(self) -> Role:
-        if self.llm is None and self.calls:
+        if self.llm is None and self.mix is None and self.calls:
             raise ValueError(f"calls is {self.calls} but no llm is named")
         return self
+
+    _mix_sums = field_validator("mix")(_check_shares)
 
     @property
     def llm_calls(self) -> int:
         if self.calls is not None:
             return self.calls
-        return 1 if self.llm is not None else 0
+        return 1 if self.llm is not None or self.mix is not None else 0
 
 
 # ---------------------------------------------------------------- llms, providers, tools
 class Price(Frozen):
     input_per_mtok: Annotated[float, Field(ge=0)] = 0.0
     output_per_mtok: Annotated[float, Field(ge=0)] = 0.0
+    cache_write: Annotated[float, Field(ge=0)] = 1.25
+    """Prompt caching: a cache write costs this times the input price (Anthropic 5-min
+    writes 1.25; OpenAI 1.0)."""
+    cache_read: Annotated[float, Field(ge=0)] = 0.1
+    """Prompt caching: a cache read costs this times the input price (Anthropic 0.1;
+    OpenAI 0.1-0.5 by model)."""
 
 
 class LLM(Frozen):
@@ -308,18 +332,21 @@ class LLM(Frozen):
     first_token: DurationDist = 0.0  # type: ignore[assignment]
     output_rate: PosRate | None = None
     """Output tokens per second once streaming; absent: output takes no time."""
-
-
-class ProviderErrors(Frozen):
-    rate: Probability = 0.0
-    """Probability that one call fails with ``api_error``."""
+    limits: Limits | None = None
+    """This model's own limits (Anthropic limits each model class separately), on top
+    of its provider's."""
 
 
 class Provider(Frozen):
     network: DurationDist = 0.0  # type: ignore[assignment]
     errors: ProviderErrors = ProviderErrors()
     timeout: PosSeconds | None = None
-    """A call still running after this long fails with ``timeout``."""
+    """An attempt still running after this long fails with ``timeout``."""
+    limits: Limits | None = None
+    """Limits on all of this provider's calls."""
+    connections: Annotated[int, Field(ge=1)] | None = None
+    """Connection pool size: attempts wait for a free connection. Absent: unbounded."""
+    circuit_breaker: CircuitBreaker | None = None
 
 
 class Tool(Frozen):
@@ -327,6 +354,9 @@ class Tool(Frozen):
 
     provider: str | None = None
     work: DurationDist = 0.0  # type: ignore[assignment]
+    limits: Limits | None = None
+    """This tool's own limits, on top of its provider's."""
+    price: ToolPrice = ToolPrice()
 
 
 # ---------------------------------------------------------------- memory, degradation, slo
@@ -478,6 +508,9 @@ class Model(Frozen):
     llms: dict[str, LLM] = {}
     providers: dict[str, Provider] = {}
     tools: dict[str, Tool] = {}
+    routing: Routing | None = None
+    retry: Retry | None = None
+    cache: Caches | None = None
     memory: Memory | None = None
     degradation: Degradation | None = None
     slo: SLO | None = None
@@ -539,6 +572,13 @@ def cross_check(data: Any) -> list[Problem]:
         ref(f"llms.{name}.provider", _mapping(llm).get("provider"), "providers")
     for name, tool_spec in _mapping(data.get("tools")).items():
         ref(f"tools.{name}.provider", _mapping(tool_spec).get("provider"), "providers")
+    for model in _mapping(_mapping(data.get("routing")).get("mix")):
+        ref(f"routing.mix.{model}", model, "llms")
+    for name, role in _mapping(data.get("roles")).items():
+        for model in _mapping(_mapping(role).get("mix")):
+            ref(f"roles.{name}.mix.{model}", model, "llms")
+    for tool in _mapping(_mapping(data.get("cache")).get("tools")):
+        ref(f"cache.tools.{tool}", tool, "tools")
     found += _check_degradation(data, ref)
     return found
 

@@ -1,0 +1,146 @@
+"""Rate limiters as hosted APIs enforce them: token buckets and fixed windows.
+
+A :class:`RateLimiter` holds the limiters of one scope (a provider, a model, a
+tool) for requests, input tokens and output tokens. Admission is checked when
+an attempt is sent: if any limiter lacks room the attempt gets a 429 whose
+retry-after is the time until *every* limiter has room, as Anthropic's
+``retry-after`` header says ("earlier retries will fail"). Failed admissions
+debit nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tarsim.config.providers import Limits
+
+EPSILON = 1e-9
+"""Room is compared with this slack: a retry sent exactly when the bucket refills
+must not fail on a rounding error."""
+
+ONE_TOKEN = 1.0
+"""What an OTPM limiter in ``generated`` mode needs at admission: room for one token."""
+
+
+class TokenBucket:
+    """Continuous refill at *rate* per second up to *capacity*, starting full."""
+
+    __slots__ = ("capacity", "level", "rate", "t")
+
+    def __init__(self, rate: float, capacity: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.level = capacity
+        self.t = 0.0
+
+    def _refill(self, now: float) -> None:
+        if now > self.t:
+            self.level = min(self.capacity, self.level + (now - self.t) * self.rate)
+            self.t = now
+
+    def wait(self, now: float, amount: float) -> float:
+        """Seconds until *amount* fits (0: it fits now). An amount above the capacity
+        waits for a full bucket (it then takes the bucket into debt)."""
+        self._refill(now)
+        need = min(amount, self.capacity) - self.level
+        return 0.0 if need <= EPSILON else need / self.rate
+
+    def take(self, now: float, amount: float) -> None:
+        self._refill(now)
+        self.level -= amount
+
+    def give(self, now: float, amount: float) -> None:
+        self._refill(now)
+        self.level = min(self.capacity, self.level + amount)
+
+
+class FixedWindow:
+    """At most *limit* per window of *window* seconds; counts reset at k * window."""
+
+    __slots__ = ("index", "limit", "used", "window")
+
+    def __init__(self, limit: float, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self.index = 0
+        self.used = 0.0
+
+    def _roll(self, now: float) -> None:
+        index = math.floor(now / self.window)
+        if index != self.index:
+            self.index = index
+            self.used = 0.0
+
+    def wait(self, now: float, amount: float) -> float:
+        self._roll(now)
+        if self.used + min(amount, self.limit) <= self.limit + EPSILON:
+            return 0.0
+        return (self.index + 1) * self.window - now
+
+    def take(self, now: float, amount: float) -> None:
+        self._roll(now)
+        self.used += amount
+
+    def give(self, now: float, amount: float) -> None:
+        """A refund counts only in the window it was taken in (a later window
+        started from zero anyway)."""
+        self._roll(now)
+        self.used = max(0.0, self.used - amount)
+
+
+Limiter = TokenBucket | FixedWindow
+
+
+def _limiter(rate: float | None, spec: Limits) -> Limiter | None:
+    if rate is None:
+        return None
+    if spec.kind == "fixed_window":
+        return FixedWindow(rate * spec.window, spec.window)
+    return TokenBucket(rate, rate * spec.capacity_s)
+
+
+class RateLimiter:
+    """The request, input-token and output-token limiters of one scope."""
+
+    __slots__ = ("generated", "input", "output", "rejected", "requests")
+
+    def __init__(self, spec: Limits) -> None:
+        self.requests = _limiter(spec.requests, spec)
+        self.input = _limiter(spec.input_tokens, spec)
+        self.output = _limiter(spec.output_tokens, spec)
+        self.generated = spec.output_debit == "generated"
+        self.rejected = 0
+        """429s this scope gave."""
+
+    def wait(self, now: float, input_tokens: float, reserve: float) -> float:
+        """Seconds until an attempt with these tokens would be admitted (0: now)."""
+        wait = 0.0
+        if self.requests is not None:
+            wait = self.requests.wait(now, 1.0)
+        if self.input is not None and input_tokens > 0:
+            wait = max(wait, self.input.wait(now, input_tokens))
+        if self.output is not None:
+            need = ONE_TOKEN if self.generated else reserve
+            if need > 0:
+                wait = max(wait, self.output.wait(now, need))
+        return wait
+
+    def admit(self, now: float, input_tokens: float, reserve: float) -> None:
+        if self.requests is not None:
+            self.requests.take(now, 1.0)
+        if self.input is not None and input_tokens > 0:
+            self.input.take(now, input_tokens)
+        if self.output is not None and not self.generated and reserve > 0:
+            self.output.take(now, reserve)
+
+    def settle(self, now: float, reserve: float, generated: float) -> None:
+        """The attempt ended having produced *generated* output tokens: debit them
+        (``generated`` mode) or refund the unused reservation (``max_tokens`` mode)."""
+        output = self.output
+        if output is None:
+            return
+        if self.generated:
+            if generated > 0:
+                output.take(now, generated)
+        elif reserve > generated:
+            output.give(now, reserve - generated)

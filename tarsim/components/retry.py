@@ -1,0 +1,57 @@
+"""The client's retry policy, as the official Anthropic and OpenAI SDKs implement it.
+
+The n-th retry (n = 0, 1, ...) waits min(initial * factor**n, max) times a
+random factor in (1 - jitter, 1] (``1 - jitter * U[0, 1)``, the SDKs' code),
+unless the failed attempt carried a retry-after in (0, honor_retry_after], which
+is then used as-is, without jitter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tarsim.config.distributions import Draw, batched
+from tarsim.config.providers import Retry
+
+# Attempt outcomes. ``overloaded`` (529/503) fails a request as ``api_error``.
+OK = "ok"
+RATE_LIMITED = "rate_limited"
+API_ERROR = "api_error"
+OVERLOADED = "overloaded"
+TIMEOUT = "timeout"
+CIRCUIT_OPEN = "circuit_open"
+
+CAUSE = {RATE_LIMITED: RATE_LIMITED, API_ERROR: API_ERROR, OVERLOADED: API_ERROR,
+         TIMEOUT: TIMEOUT, CIRCUIT_OPEN: CIRCUIT_OPEN}
+"""The request's failure cause for each failed attempt's status."""
+
+
+class RetryPolicy:
+    """How many attempts, which failures to retry, and how long to wait between."""
+
+    def __init__(self, spec: Retry, rng: np.random.Generator) -> None:
+        self.attempts = spec.attempts
+        backoff = spec.backoff
+        self.initial = backoff.initial
+        self.factor = backoff.factor
+        self.max = backoff.max
+        self.jitter = backoff.jitter
+        self.honor_retry_after = spec.honor_retry_after
+        retried: set[str] = set(spec.on)
+        if API_ERROR in retried:
+            retried.add(OVERLOADED)
+        self.retried = frozenset(retried)
+        self.uniform: Draw = batched(rng.random)
+
+    def backoff(self, n: int) -> float:
+        """The wait before retry *n* (0-based) when no retry-after applies."""
+        delay = min(self.initial * self.factor**n, self.max)
+        if self.jitter > 0:
+            delay *= 1.0 - self.jitter * self.uniform()
+        return delay
+
+    def wait(self, n: int, retry_after: float) -> float:
+        """The wait before retry *n*, honouring a valid retry-after."""
+        if 0.0 < retry_after <= self.honor_retry_after:
+            return retry_after
+        return self.backoff(n)

@@ -1,0 +1,47 @@
+"""The seed's 10,000 requests/hour OpenAI limit binds in models/tars.yaml: as the
+offered load rises, the requests that need OpenAI (class ``code``, whose validator
+calls the ``embed`` tool) flatten at the limit and ``rate_limited`` errors rise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import MODELS
+
+from tarsim import api
+from tarsim.metrics import t_halfwidth
+
+LIMIT_PER_S = 10_000 / 3600  # [seed] providers.openai.limits.requests
+CODE = 2  # the class index of "code" in models/tars.yaml
+
+
+def run_at(rate: float) -> tuple[float, float, float]:
+    """(mean code-class throughput, its 95% CI half-width, mean rate_limited errors)."""
+    model = api.load_model(MODELS / "tars.yaml", {
+        "workload.arrivals": {"kind": "poisson", "rate": f"{rate}/s"}, "agents.count": 40})
+    result = api.run(model, duration=400.0, warmup=120.0, seed=1, replications=3)
+    per_rep = []
+    for rec in result.records:
+        req, a, b = rec.requests, rec.warmup_s, rec.duration_s
+        ok = req[(req["outcome"] == "ok") & (req["end"] >= a) & (req["end"] < b)
+                 & (req["cls"] == CODE)]
+        per_rep.append(len(ok) / (b - a))
+    values = np.array(per_rep)
+    return float(values.mean()), t_halfwidth(values), result.summary["errors"]["rate_limited"]
+
+
+@pytest.mark.slow
+def test_openai_limit_binds_at_rising_load():
+    """At 10 req/s the code class (10% of requests, 1 embed call each) offers 1 call/s,
+    a third of 10,000/h: it completes at its offered rate (within CI) and nothing is
+    rate limited. At 60 req/s it offers 6 calls/s: it completes at most at 10,000/h
+    = 2.78/s (within CI; a few admitted calls fail for other reasons), and
+    at least half of the excess (6 - 2.78 calls/s over the 280-s window) fails as
+    rate_limited after the SDK's two retries."""
+    low, low_ci, low_limited = run_at(10.0)
+    assert abs(low - 1.0) <= low_ci + 0.02
+    assert low_limited == 0
+    high, high_ci, high_limited = run_at(60.0)
+    assert high <= LIMIT_PER_S + high_ci
+    assert high >= 0.95 * LIMIT_PER_S
+    assert high_limited > 0.5 * (6.0 - LIMIT_PER_S) * 280
