@@ -91,6 +91,8 @@ BAD = [
      "mode: response"),
     ("cache", {"context": {"hit_rate": 0.5, "mode": "prompt", "first_token": 2}},
      "cache.context.first_token", "<= 1"),
+    ("cache", {"context": {"hit_rate": 0.5, "mode": "prompt", "latency": "5ms"}},
+     "cache.context", "mode: response only"),
     ("llms.haiku.price", {"cache_read": -0.1}, "llms.haiku.price.cache_read", ">= 0"),
     ("llms.haiku.price", {"cache_write": -1}, "llms.haiku.price.cache_write", ">= 0"),
     ("tools.search.price", {"per_1000_calls": -5}, "tools.search.price.per_1000_calls", ">= 0"),

@@ -27,7 +27,10 @@ class CircuitBreaker:
         self.min_calls = spec.min_calls
         self.open_for = spec.open_for
         self.probes = spec.probes
-        self.counted = frozenset(spec.count)
+        counted = set(spec.count)
+        if "api_error" in counted:
+            counted.add("overloaded")  # a 529/503 attempt fails its request as api_error
+        self.counted = frozenset(counted)
         self.state = CLOSED
         self.generation = 0
         """Bumped at every transition; an admission ticket is its generation."""

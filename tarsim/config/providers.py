@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from tarsim.config.base import Frozen, PerSecond, PosRate, PosSeconds, Probability, Seconds
-from tarsim.config.distributions import DurationDist
+from tarsim.config.distributions import DurationDist, is_zero
 
 SHARE_TOLERANCE = 1e-6
 """How far the shares of a mix may sum from 1 (YAML decimals are not exact)."""
@@ -92,8 +92,9 @@ class CircuitBreaker(Frozen):
     count: Annotated[
         tuple[Literal["api_error", "timeout", "rate_limited"], ...], Field(min_length=1)
     ] = ("api_error", "timeout")
-    """Which failed attempts count as failures (429s do not, by default: they are the
-    client's own pacing, not the provider's health)."""
+    """Which failed attempts count as failures (``api_error`` includes overload errors;
+    429s do not count by default: they are the client's own pacing, not the
+    provider's health)."""
 
 
 class ProviderErrors(Frozen):
@@ -213,6 +214,9 @@ class Cache(Frozen):
             raise ValueError("lru and keys go together")
         if self.mode == "response" and (self.prefix != 1.0 or self.first_token != 1.0):
             raise ValueError("prefix and first_token apply to mode: prompt only")
+        if self.mode == "prompt" and not is_zero(self.latency):
+            # a prompt-cache hit still makes the call: its time is the call's own
+            raise ValueError("latency applies to mode: response only")
         return self
 
 
