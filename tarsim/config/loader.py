@@ -8,6 +8,7 @@ the value, and a "did you mean" for unknown keys.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -28,7 +29,19 @@ M = TypeVar("M", bound=BaseModel)
 
 # ---------------------------------------------------------------- YAML with lines
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that also notes the line of every key and item."""
+    """SafeLoader that also notes the line of every key and item, and reads only
+    true/false as booleans (as YAML 1.2 does): YAML 1.1 would read the key of
+    ``retry.on`` as the boolean True. Values such as ``yes`` still validate as
+    booleans where the model wants one."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LineLoader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def _read_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
