@@ -27,7 +27,7 @@ class CircuitBreaker:
         self.min_calls = spec.min_calls
         self.open_for = spec.open_for
         self.probes = spec.probes
-        counted = set(spec.count)
+        counted: set[str] = set(spec.count)
         if "api_error" in counted:
             counted.add("overloaded")  # a 529/503 attempt fails its request as api_error
         self.counted = frozenset(counted)
