@@ -228,3 +228,14 @@ def test_drain_records_unfinished_requests() -> None:
     rec = simulate(model, duration=1.5, warmup=0, seed=1)
     assert rec.end_s == pytest.approx(61.5)
     assert trace(rec.requests, "arrival", "outcome", "end") == [(1.0, "unfinished", None)]
+
+
+def test_max_tokens_caps_the_output() -> None:
+    """A role drawing 500 output tokens with max_tokens 100 gets 100: the call lasts
+    network 0.1 + first token 0.4 + 100/50 s = 2.5 s and bills 100 output tokens."""
+    data = llm_model()
+    data["roles"]["server"].update(calls=1, output_tokens=500, max_tokens=100)
+    rec = simulate(build(data), duration=1.5, warmup=0, seed=1)
+    row = rec.requests.iloc[0]
+    assert row["end"] - row["arrival"] == pytest.approx(0.5 + 2.5)
+    assert row["output_tokens"] == 100

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 import simpy
-from conftest import traced_model
+from conftest import mmc_data, traced_model
 
 from tarsim.components.recorder import Recorder
 from tarsim.components.streams import Streams
@@ -122,3 +122,23 @@ def test_no_leak_is_stationary(seed):
     # and its mean is the theory's: 5 MB + 1000 B x lambda x 0.5 s
     mean = summarize(rec)["memory"]["mean_mb"] * 1e6
     assert mean == pytest.approx(5e6 + 1000 * LAM * 0.5, abs=4 * 1000 * math.sqrt(5 * 1.0 / T))
+
+
+def test_lru_cache_entries_take_memory():
+    """An LRU context cache of capacity 5 over 100 keys fills within the first few
+    lookups and stays full; with 1 kB an entry, one agent of 1 MB and a 10 MB base,
+    memory after the warm-up is exactly 10 MB + 1 MB + 5 x 1 kB (requests hold none)."""
+    from pathlib import Path
+
+    from tarsim.metrics import summarize
+    from tarsim.run import simulate
+
+    data = mmc_data(2.0, 4.0, 2)
+    data["roles"]["server"] = {"work": 0.1, "llm": "m", "output_tokens": 10}
+    data["llms"] = {"m": {"output_rate": 100}}
+    data["cache"] = {"context": {"lru": {"capacity": 5}, "keys": {"count": 100, "zipf": 0.8}}}
+    data["memory"] = {"base": "10MB", "per_agent": "1MB", "per_cache_entry": "1KB"}
+    rec = simulate(model_from_data(data, base_dir=Path(".")), duration=60, warmup=10, seed=2)
+    memory = summarize(rec)["memory"]
+    assert memory["peak_mb"] == pytest.approx(11.005)
+    assert memory["mean_mb"] == pytest.approx(11.005)

@@ -56,10 +56,13 @@ class LRUCache:
     """*capacity* entries, least recently used evicted first, entries expiring
     *ttl* seconds after their last use."""
 
-    def __init__(self, capacity: int, ttl: float | None, keys: Callable[[], int]) -> None:
+    def __init__(self, capacity: int, ttl: float | None, keys: Callable[[], int],
+                 on_change: Callable[[int], None] | None = None) -> None:
         self.capacity = capacity
         self.ttl = math.inf if ttl is None else ttl
         self.keys = keys
+        self.on_change = on_change
+        """Told the change in the number of entries (memory follows it)."""
         self.entries: OrderedDict[int, float] = OrderedDict()
         """key -> time of last use, least recent first."""
 
@@ -68,6 +71,7 @@ class LRUCache:
 
     def access(self, key: int, now: float) -> bool:
         entries = self.entries
+        before = len(entries)
         horizon = now - self.ttl
         while entries:
             oldest = next(iter(entries.values()))
@@ -80,16 +84,20 @@ class LRUCache:
         elif len(entries) >= self.capacity:
             entries.popitem(last=False)
         entries[key] = now
+        if self.on_change is not None and len(entries) != before:
+            self.on_change(len(entries) - before)
         return hit
 
 
 Lookup = HitRateCache | LRUCache
 
 
-def build_cache(spec: CacheSpec, rng: np.random.Generator) -> Lookup:
-    """The cache a spec describes, drawing from *rng*."""
+def build_cache(spec: CacheSpec, rng: np.random.Generator,
+                on_change: Callable[[int], None] | None = None) -> Lookup:
+    """The cache a spec describes, drawing from *rng*; an LRU tells *on_change* how
+    its number of entries changes (a fixed hit rate models no entries)."""
     if spec.hit_rate is not None:
         return HitRateCache(spec.hit_rate, rng)
     assert spec.lru is not None and spec.keys is not None  # the spec's validator
     return LRUCache(spec.lru.capacity, spec.lru.ttl,
-                    zipf_keys(spec.keys.count, spec.keys.zipf, rng))
+                    zipf_keys(spec.keys.count, spec.keys.zipf, rng), on_change)

@@ -332,7 +332,8 @@ class ToolClient:
 
     def __init__(self, env: simpy.Environment, name: str, spec: ToolSpec, provider: Provider,
                  streams: Streams, base_dir: Any, recorder: Recorder | None = None,
-                 cache: CacheSpec | None = None) -> None:
+                 cache: CacheSpec | None = None,
+                 on_cache_change: Callable[[int], None] | None = None) -> None:
         self.env = env
         self.name = name
         self.provider = provider
@@ -349,7 +350,7 @@ class ToolClient:
         self.cache: Lookup | None = None
         self.cache_latency: Draw = _zero
         if cache is not None:
-            self.cache = build_cache(cache, streams(f"cache.tools.{name}"))
+            self.cache = build_cache(cache, streams(f"cache.tools.{name}"), on_cache_change)
             if not is_zero(cache.latency):
                 self.cache_latency = sampler(cache.latency,
                                              streams(f"cache.tools.{name}.latency"), base_dir)
@@ -377,8 +378,9 @@ class ContextCache:
     """The cache in front of LLM calls: a response cache (a hit skips the call) or
     prompt caching (a hit makes the call cheaper and faster)."""
 
-    def __init__(self, spec: CacheSpec, streams: Streams, base_dir: Any) -> None:
-        self.lookup = build_cache(spec, streams("cache.context")).lookup
+    def __init__(self, spec: CacheSpec, streams: Streams, base_dir: Any,
+                 on_change: Callable[[int], None] | None = None) -> None:
+        self.lookup = build_cache(spec, streams("cache.context"), on_change).lookup
         self.respond = spec.mode == "response"
         self.latency: Draw = (
             _zero if is_zero(spec.latency)
@@ -429,6 +431,8 @@ class RoleRunner:
             for _ in range(self.calls):
                 input_tokens = self.input_tokens()
                 output_tokens = self.output_tokens()
+                if self.max_tokens is not None and output_tokens > self.max_tokens:
+                    output_tokens = self.max_tokens  # the API stops at max_tokens
                 prompt_hit = None
                 if context is not None:
                     req.cache_lookups += 1

@@ -129,15 +129,19 @@ class System:
             for name, spec in model.llms.items()
         }
         tool_caches = {} if caches is None else caches.tools
+        # cache entries take memory: an LRU cache reports how many it holds
+        on_cache_change = None if self.memory is None else self.memory.cache_entries
         tools = {
             name: ToolClient(env, name, spec, providers[spec.provider or NO_PROVIDER],
-                             streams, base_dir, recorder, tool_caches.get(name))
+                             streams, base_dir, recorder, tool_caches.get(name),
+                             on_cache_change)
             for name, spec in model.tools.items()
         }
         self.billed: list[LLMClient | ToolClient] = [*llms.values(), *tools.values()]
         for client in self.billed:
             client.measure_from = warmup
-        context = None if context_spec is None else ContextCache(context_spec, streams, base_dir)
+        context = (None if context_spec is None
+                   else ContextCache(context_spec, streams, base_dir, on_cache_change))
         routing_mix = None if model.routing is None else model.routing.mix
         runners = {
             name: RoleRunner(
