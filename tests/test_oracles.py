@@ -7,8 +7,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from scipy.integrate import quad
-
 from oracles import (
     closed_loop_birth_death,
     closed_loop_mva,
@@ -18,6 +16,7 @@ from oracles import (
     mmc_sojourn_survival,
     mmck,
 )
+from scipy.integrate import quad
 
 
 def test_erlang_c_textbook_example() -> None:
@@ -71,7 +70,7 @@ def test_sojourn_survival_by_numerical_convolution() -> None:
     wait_prob = mmc(lam, mu, c).wait_probability
     theta = c * mu - lam
     for t in (0.5, 2.0, 7.0):
-        conv, _err = quad(lambda s: mu * math.exp(-mu * s) * wait_prob
+        conv, _err = quad(lambda s, t=t: mu * math.exp(-mu * s) * wait_prob
                           * math.exp(-theta * (t - s)), 0, t)
         assert mmc_sojourn_survival(t, lam, mu, c) == pytest.approx(
             math.exp(-mu * t) + conv, rel=1e-9)
