@@ -6,13 +6,12 @@ des-anchors §3.4). Too low a rate means biased estimates or intervals too narro
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import mmc_data
-from oracles import mmc
+from oracles import mmc, mmc_relaxation_time
 
 from tarsim.api import run
 from tarsim.config import model_from_data
@@ -27,14 +26,13 @@ SEED = 20260213
 def horizon(lam: float, mu: float, c: int) -> tuple[float, float]:
     """Warm-up and measured window for an M/M/c run that starts empty.
 
-    The relaxation time is about τ = 1/(cμ(1 − √ρ)²) (Morse 1955; Kleinrock vol. 1
-    §2.5), and at least a service time. The warm-up is 10τ, so the start-up bias left
+    The relaxation time is about τ = 1/(cμ(1 − √ρ)²), and at least a service time
+    (:func:`oracles.mmc_relaxation_time`). The warm-up is 10τ, so the start-up bias left
     is below e⁻¹⁰ of the initial deficit; the window is 40τ and at least 4000
     arrivals, so each replication's mean averages many independent stretches and the
     replication means are close to normal, as the t-interval assumes.
     """
-    rho = lam / (c * mu)
-    tau = max(1.0 / mu, 1.0 / (c * mu * (1.0 - math.sqrt(rho)) ** 2))
+    tau = mmc_relaxation_time(lam, mu, c)
     return 10.0 * tau, max(40.0 * tau, 4000.0 / lam)
 
 
