@@ -12,6 +12,7 @@ from oracles import (
     closed_loop_mva,
     erlang_b,
     mmc,
+    mmc_relaxation_time,
     mmc_sojourn_quantile,
     mmc_sojourn_survival,
     mmck,
@@ -144,3 +145,11 @@ def test_mva_limits() -> None:
     heavy = closed_loop_mva(200, 1.0, 4, 1.0)
     assert heavy.throughput == pytest.approx(4.0, rel=1e-9)
     assert heavy.response_time == pytest.approx(200 / 4.0 - 1.0, rel=1e-9)
+
+
+def test_relaxation_time_scale() -> None:
+    """Morse's M/M/1 relaxation time 1/(μ(1 − √ρ)²): 1/(1 − √0.81)² = 100 at ρ = 0.81;
+    c servers act as one of rate cμ; light load is floored at one service time."""
+    assert mmc_relaxation_time(0.81, 1.0, 1) == pytest.approx(100.0, rel=1e-12)
+    assert mmc_relaxation_time(0.81 * 4, 1.0, 4) == pytest.approx(25.0, rel=1e-12)
+    assert mmc_relaxation_time(0.3, 1.0, 8) == 1.0
