@@ -172,8 +172,11 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
     errors.update({str(c): int(n) for c, n in zip(causes, counts, strict=True)})
     unfinished = int((in_window & (outcome == UNFINISHED)).sum())
     tokens_usd = float(req["cost_usd"][in_window].sum())
-    served = in_window & (req["agent"] >= 0)
-    waits = req["dequeued"][served] - req["admitted"][served]
+    # the queue's customers: those that got a slot, and those that left it after
+    # waiting (timeout, shed); not those turned away at the door
+    queued = req["dequeued"] - req["admitted"]
+    entered = in_window & ((req["agent"] >= 0) | (queued > 0))
+    waits = queued[entered]
     sojourn = end[in_window] - arrival[in_window]
     n_ok = int(ok.sum())
     hits = int(req["cache_hits"][in_window].sum())
