@@ -190,7 +190,7 @@ def load_plan(path: str | Path) -> Plan:
         if settings.warmup >= settings.duration:
             problems.append(Problem(
                 f"scenarios[{i}].run.warmup", f"must be < the duration ({settings.duration:g}s)",
-                settings.warmup, line=_line(lines, (*where, "run"))))
+                settings.warmup, line=_line(lines, (*where, "run", "warmup"))))
         try:
             model = model_from_data(apply_overrides(model_data, scenario.overrides),
                                     base_dir=base_dir)
