@@ -5,7 +5,7 @@ Plain values and pandas frames in and out; nothing here prints or exits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,8 @@ from tarsim.run import RunRecords, simulate
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from tarsim.scenarios import Plan, ScenarioResult
 
 DEFAULT_DURATION_S = 300.0
 DEFAULT_WARMUP_FRACTION = 0.1
@@ -125,3 +127,20 @@ def _check_run_args(duration: float, warmup: float, seed: int, replications: int
         problems.append(Problem("replications", "must be >= 1", replications))
     if problems:
         raise ConfigError(problems)
+
+
+def load_scenarios(path: str | Path) -> Plan:
+    """Read and check a scenario file, its model, and every model its scenarios
+    will simulate (a ConfigError lists every problem)."""
+    from tarsim.scenarios import load_plan
+
+    return load_plan(path)
+
+
+def scenarios(path: str | Path | Plan, only: Sequence[str] = ()) -> list[ScenarioResult]:
+    """Run the scenarios of a scenario file (or only those named) and return one
+    result per scenario: its name, type, purpose, key result and the numbers behind it."""
+    from tarsim.scenarios import Plan, run_plan
+
+    plan = path if isinstance(path, Plan) else load_scenarios(path)
+    return run_plan(plan, only)

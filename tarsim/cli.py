@@ -124,6 +124,28 @@ def check(file: str) -> None:
 
 
 @main.command()
+@click.argument("file", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--only", multiple=True, metavar="NAME",
+              help="Run only this scenario (repeat for several).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@user_errors
+def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
+    """Run the load-test scenarios of FILE and print one row per scenario."""
+    from dataclasses import asdict
+
+    from tarsim import api
+    from tarsim.report.scenarios import scenario_table
+
+    plan = api.load_scenarios(file).only(only)
+    results = api.scenarios(plan)
+    if fmt == "json":
+        click.echo(json.dumps(json_safe([asdict(r) for r in results]), indent=2))
+    else:
+        click.echo(scenario_table(results))
+
+
+@main.command()
 def schema() -> None:
     """Print the JSON Schema of the model format (for editors)."""
     from tarsim.config.model import Model

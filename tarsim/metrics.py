@@ -49,7 +49,9 @@ class Level:
         begin = np.asarray(begin, dtype=float)
         end = np.asarray(end, dtype=float)
         w = np.broadcast_to(np.asarray(weight, dtype=float), begin.shape)
-        keep = ~np.isnan(begin)
+        # an interval of no length (a request turned away, or served at once) adds
+        # nothing to the area, and would show as a spurious +1 in ``max``
+        keep = ~np.isnan(begin) & (begin != end)
         closes = keep & ~np.isnan(end)
         times = np.concatenate([begin[keep], end[closes]])
         deltas = np.concatenate([w[keep], -w[closes]])

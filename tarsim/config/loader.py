@@ -237,8 +237,8 @@ def _problem(
     if kind == "missing":
         return Problem(shown, "is required", has_value=False, line=line)
     rule = _rule(kind, error["msg"], ctx)
-    if kind in ("unknown_distribution", "unknown_arrivals") and isinstance(value, dict):
-        field = "dist" if kind == "unknown_distribution" else "kind"
+    if kind in TAG_FIELDS and isinstance(value, dict):
+        field = TAG_FIELDS[kind]
         given = value.get(field)
         choices = [c.strip() for c in rule.split("one of", 1)[-1].split(",")]
         if given is None:
@@ -250,6 +250,11 @@ def _problem(
                        hint=did_you_mean(str(given), choices))
     has_value = ", got " not in rule
     return Problem(shown, rule, value, line=line, has_value=has_value)
+
+
+TAG_FIELDS = {"unknown_distribution": "dist", "unknown_arrivals": "kind",
+              "unknown_analysis": "kind"}
+"""Custom error types of tagged unions, and the key that names the member."""
 
 
 def _rule(kind: str, msg: str, ctx: Mapping[str, Any]) -> str:
