@@ -286,3 +286,11 @@ def test_bad_durations(bad: Any) -> None:
     """Anything else is refused with the accepted forms in the message."""
     with pytest.raises(ValueError, match="duration"):
         parse_duration(bad)
+
+
+def test_token_counts_must_be_plausible(tmp_path: Path) -> None:
+    """A token distribution averaging more than 10 million tokens a call is refused
+    (it would also overflow the 64-bit token counters)."""
+    with pytest.raises(ConfigError, match="input_tokens must average at most"):
+        load(tmp_path, {"roles.r.input_tokens": {"dist": "lognormal", "mean": 7.7e18,
+                                                 "cv": 1}})

@@ -280,6 +280,10 @@ class Agents(Frozen):
         return self.autoscale.min if self.autoscale is not None else self.count
 
 
+MAX_TOKENS_PER_CALL = 10_000_000
+"""Above any context window on offer (1M tokens in 2026): a larger mean is a typo."""
+
+
 class Role(Frozen):
     """What one step of a request does inside its agent slot: *work* time, then
     *calls* sequential LLM calls, then the tool calls."""
@@ -296,6 +300,17 @@ class Role(Frozen):
     (absent: the call's own output tokens, i.e. nothing is over-reserved)."""
     mix: Mix | None = None
     """This role's share of calls per model, overriding ``llm`` and ``routing.mix``."""
+
+    @model_validator(mode="after")
+    def _plausible_tokens(self) -> Role:
+        for name in ("input_tokens", "output_tokens"):
+            spec = getattr(self, name)
+            if spec.dist == "empirical":
+                continue  # its values are checked when the file is read
+            if spec.mean() > MAX_TOKENS_PER_CALL:
+                raise ValueError(f"{name} must average at most {MAX_TOKENS_PER_CALL:,} tokens "
+                                 f"a call (no model takes more), got a mean of {spec.mean():.4g}")
+        return self
 
     @model_validator(mode="after")
     def _calls_need_llm(self) -> Role:
