@@ -361,7 +361,9 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
             cov = s2 * np.linalg.pinv(jac.T @ jac)  # jac is in units of theta / scale
             sd = np.sqrt(np.clip(np.diag(cov), 0, None))
             for j, k in enumerate(cont):
-                ci[k] = (theta[k] - q * sd[j] * scale[j], theta[k] + q * sd[j] * scale[j])
+                # clipped to the parameter's bounds: no value outside them is possible
+                ci[k] = (max(theta[k] - q * sd[j] * scale[j], params[k].lower),
+                         min(theta[k] + q * sd[j] * scale[j], params[k].upper))
             with np.errstate(invalid="ignore", divide="ignore"):
                 sub = cov / np.outer(sd, sd)
             for a, ka in enumerate(cont):
