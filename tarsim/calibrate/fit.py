@@ -16,15 +16,19 @@ one, such as ``agents.concurrency``, by a pattern search over the integers betwe
 least-squares passes over the others); a path to a distribution, or a path with
 ``*``, fits one scale factor applied to every time (or size) of every match, shape (cv) unchanged.
 
-Parameter CIs (continuous ones): the covariance s^2 (J^T J)^-1 of the linearised
-problem, from the finite-difference Jacobian J at the optimum, with s^2 = SSR / (m - p) estimated
-from the residuals, and two-sided t(0.975, m - p) quantiles. It treats the
-residuals (simulation noise of the fit's seeds plus measurement noise plus model
-error) as independent with one variance, which the tolerance scaling
-approximates; a model that cannot fit the data inflates s^2 and so widens the
-intervals, as it should. An integer parameter's interval is the set of integers
-whose sum of squares exceeds the best by at most s^2 t^2 (the one-parameter
-profile F-test), the other parameters held at their fitted values.
+Parameter CIs (continuous ones): the sandwich covariance
+A^-1 J^T S J A^-1 (A = J^T J) of the linearised problem, with J the
+finite-difference Jacobian at the optimum and S the covariance of the residuals'
+noise, estimated from independent replications at the optimum on seeds the fit
+did not use (rows of one replication share streams, so the cross-row correlation
+common random numbers create is in S). S counts the fit's simulation noise and,
+as an assumption, as much again for the baseline's measurement noise; when the
+residuals are larger than that noise explains (the model cannot fit the data),
+the covariance is inflated by the ratio, so a poor fit gets wide intervals. The
+quantile is two-sided t(0.975) on the noise replications' degrees of freedom.
+An integer parameter's interval is the set of integers whose profile sum of
+squares (the continuous parameters refitted) exceeds the best by at most the
+noise variance x t^2.
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ SCALED_FIELDS = {"constant": ("value",), "exponential": ("mean",), "uniform": ("
 METRIC_ONLY = ("memory.base", "memory.per_agent", "memory.per_request")
 """Paths that change what is measured but not what happens, while the model has no
 memory limit or degradation: their simulations are reused."""
+OPTIMISER_XTOL = 1e-3
+"""Relative step below which the least-squares search stops; also the floor of a
+parameter's relative CI half-width (before the t quantile)."""
 MISSING_PENALTY = 100.0
 """Residual of a metric the simulation could not produce (no successful request)."""
 
@@ -72,6 +79,11 @@ class FitSettings:
     max_iterations: int = 8
     """Budget of the main fit, in least-squares iterations (each costs about one
     simulation of every row per parameter)."""
+    noise_replications: int = 8
+    """Independent replications at the optimum that estimate the noise behind the
+    parameter CIs."""
+    profile_iterations: int = 3
+    """Budget of the refit of the continuous parameters at each integer value tried."""
     holdout_iterations: int = 3
     """Budget of each hold-out refit, which starts from the main fit and keeps its
     integer parameters."""
@@ -332,14 +344,18 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
     cont = [k for k, p in enumerate(params) if not p.integer]
     ints = [] if fixed_integers else [k for k, p in enumerate(params) if p.integer]
 
-    def cost(point: np.ndarray) -> float:
-        res = residuals([sim.row(point, i, r) for i, r in rows])
-        return float(res @ res)
+    def profile(point: np.ndarray) -> tuple[float, np.ndarray]:
+        """The best cost with the integer parameters as in *point*: the continuous
+        ones refitted (within a small budget) from there."""
+        refit, *_ = _least_squares(sim, rows, params, cont, point,
+                                   settings.profile_iterations)
+        res = residuals([sim.row(refit, i, r) for i, r in rows])
+        return float(res @ res), refit
 
     theta, jac, message, nfev = _least_squares(sim, rows, params, cont, theta, budget)
     moved = False
     for k in ints:
-        theta, changed = _integer_search(cost, theta, k, params[k])
+        theta, changed = _integer_search(profile, theta, k, params[k])
         moved = moved or changed
     if moved and budget > 0:
         theta, jac, message, more = _least_squares(sim, rows, params, cont, theta,
@@ -354,12 +370,17 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
     if with_ci and n and dof >= 1:
         from scipy.stats import t as student_t
 
+        noise = _noise_covariance(model, params, settings, theta, rows)
         s2 = float(res @ res) / dof
-        q = float(student_t.ppf(0.975, dof))
+        # lack of fit: residuals larger than the noise explains widen every interval
+        inflation = max(1.0, s2 / max(float(np.trace(noise)) / m, 1e-300))
+        q = float(student_t.ppf(0.975, settings.noise_replications - 1))
         if cont and jac.shape == (m, len(cont)):
             scale = np.array([max(abs(theta[k]), 1e-12) for k in cont])
-            cov = s2 * np.linalg.pinv(jac.T @ jac)  # jac is in units of theta / scale
-            sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+            bread = np.linalg.pinv(jac.T @ jac)  # jac is in units of theta / scale
+            cov = inflation * bread @ jac.T @ noise @ jac @ bread
+            # the optimiser stops within OPTIMISER_XTOL of the optimum: never less
+            sd = np.sqrt(np.clip(np.diag(cov), 0, None) + OPTIMISER_XTOL**2)
             for j, k in enumerate(cont):
                 # clipped to the parameter's bounds: no value outside them is possible
                 ci[k] = (max(theta[k] - q * sd[j] * scale[j], params[k].lower),
@@ -369,10 +390,29 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
             for a, ka in enumerate(cont):
                 for b, kb in enumerate(cont):
                     corr[ka, kb] = sub[a, b]
+        noise_level = inflation * float(np.trace(noise)) / m
         for k in (k for k, p in enumerate(params) if p.integer):
-            ci[k] = _integer_interval(cost, theta, k, params[k], float(res @ res), s2 * q * q)
+            ci[k] = _integer_interval(profile, theta, k, params[k], float(res @ res),
+                                      noise_level * q * q)
     return FitResult(params, theta, ci, final, float(res @ res), dof, nfev,
                      sim.simulations, str(message), sim.model_at(theta), corr)
+
+
+def _noise_covariance(model: Model, params: list[Parameter], settings: FitSettings,
+                      theta: np.ndarray, rows: list[tuple[int, BaselineRow]]) -> np.ndarray:
+    """Covariance of the residual vector's noise at *theta*: from
+    ``noise_replications`` single replications on seeds the fit never used (one
+    residual vector each, all rows of a replication sharing its streams, so the
+    cross-row correlation common random numbers create is kept), divided by the
+    fit's replications, and doubled on the assumption that the baseline is as
+    noisy as the fit's own simulated average."""
+    single = replace(settings, replications=1)
+    vectors = []
+    for k in range(settings.noise_replications):
+        sim = Simulator(model, params, replace(single, seed=settings.seed + 1_000_003 * (k + 1)))
+        vectors.append(residuals([sim.row(theta, i, r) for i, r in rows]))
+    stacked = np.array(vectors)
+    return 2.0 * np.cov(stacked, rowvar=False) / settings.replications
 
 
 def _least_squares(sim: Simulator, rows: list[tuple[int, BaselineRow]],
@@ -395,7 +435,7 @@ def _least_squares(sim: Simulator, rows: list[tuple[int, BaselineRow]],
         return residuals([sim.row(point, i, r) for i, r in rows])
 
     result = least_squares(objective, u0, bounds=(lower, upper), method="trf",
-                           diff_step=0.05, max_nfev=budget, xtol=1e-3, ftol=1e-4)
+                           diff_step=0.05, max_nfev=budget, xtol=OPTIMISER_XTOL, ftol=1e-4)
     out = theta.copy()
     out[cont] = result.x * scale
     # the Jacobian is d residual / d(theta / scale) at the start scale; rescale to the
@@ -405,12 +445,14 @@ def _least_squares(sim: Simulator, rows: list[tuple[int, BaselineRow]],
     return out, jac, str(result.message), int(result.nfev)
 
 
-def _integer_search(cost: Callable[[np.ndarray], float], theta: np.ndarray, k: int,
+Profile = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+def _integer_search(profile: Profile, theta: np.ndarray, k: int,
                     param: Parameter) -> tuple[np.ndarray, bool]:
-    """Pattern search on one integer parameter: steps of a quarter of its value,
-    halved after a failure, down to 1."""
-    best = theta.copy()
-    best_cost = cost(best)
+    """Pattern search on one integer parameter over its profile cost: steps of a
+    quarter of its value, halved after a failure, down to 1."""
+    best_cost, best = profile(theta)
     step = max(1, round(abs(best[k]) / 4))
     moved = False
     while step >= 1:
@@ -420,20 +462,19 @@ def _integer_search(cost: Callable[[np.ndarray], float], theta: np.ndarray, k: i
             trial[k] = best[k] + direction * step
             if not param.lower <= trial[k] <= param.upper:
                 continue
-            trial_cost = cost(trial)
+            trial_cost, refit = profile(trial)
             if trial_cost < best_cost:
-                best, best_cost, improved, moved = trial, trial_cost, True, True
+                best, best_cost, improved, moved = refit, trial_cost, True, True
                 break
         if not improved:
             step //= 2
     return best, moved
 
 
-def _integer_interval(cost: Callable[[np.ndarray], float], theta: np.ndarray, k: int,
-                      param: Parameter, best: float, allowance: float,
-                      reach: int = 8) -> tuple[float, float]:
-    """The integers whose cost exceeds the best by at most s^2 t^2 (the profile
-    F-test of one parameter), others held fixed, searched up to *reach* steps away."""
+def _integer_interval(profile: Profile, theta: np.ndarray, k: int, param: Parameter,
+                      best: float, allowance: float, reach: int = 6) -> tuple[float, float]:
+    """The integers whose profile cost exceeds the best by at most s^2 t^2 (the
+    one-parameter F-test), searched up to *reach* steps away (infinite beyond)."""
     ends = []
     for direction in (-1, 1):
         edge = theta[k]
@@ -442,7 +483,7 @@ def _integer_interval(cost: Callable[[np.ndarray], float], theta: np.ndarray, k:
             trial[k] = theta[k] + direction * step
             if not param.lower <= trial[k] <= param.upper:
                 break
-            if cost(trial) - best > allowance:
+            if profile(trial)[0] - best > allowance:
                 break
             edge = trial[k]
         else:
