@@ -4,6 +4,7 @@ parameters is fitted from a perturbed copy, and the known values fall in the fit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,29 +15,15 @@ from tarsim.calibrate.baseline import Baseline, BaselineRow
 from tarsim.calibrate.fit import FitSettings, fit, predict, resolve
 from tarsim.config.loader import model_from_data
 
+Synthetic = Callable[..., dict[str, Any]]
+
 LEVELS = [(2, 1), (6, 1), (8, 2), (16, 2), (24, 3), (30, 3)]
 """(users, agents): with 4 slots per agent, rows 1 and 3 have a free slot for every
 user and the others queue, so both the service time and the slots per agent show."""
 
 
-def synthetic(work: float = 0.2, error: float = 0.03, concurrency: int = 4,
-              base: float = 2e6, per_agent: float = 1e6, per_request: float = 5e4
-              ) -> dict[str, Any]:
-    return {
-        "name": "synthetic",
-        "workload": {"arrivals": {"kind": "closed", "users": 2},
-                     "classes": [{"name": "job", "steps": ["worker"]}]},
-        "agents": {"count": 1, "concurrency": concurrency},
-        "roles": {"worker": {"work": {"dist": "exponential", "mean": work}, "llm": "m"}},
-        "llms": {"m": {"provider": "p",
-                       "first_token": {"dist": "lognormal", "median": 0.3, "p99": 1.2}}},
-        "providers": {"p": {"errors": {"rate": error}}},
-        "memory": {"base": base, "per_agent": per_agent, "per_request": per_request},
-    }
-
-
 @pytest.mark.slow
-def test_known_parameters_are_recovered_within_their_intervals() -> None:
+def test_known_parameters_are_recovered_within_their_intervals(synthetic: Synthetic) -> None:
     """The baseline is simulated from the true model on seeds the fit never uses;
     the fit starts from every parameter perturbed (work x1.5, error rate x2,
     concurrency 6 instead of 4, memory off by 50%) and must end with each true
@@ -69,7 +56,7 @@ def test_known_parameters_are_recovered_within_their_intervals() -> None:
     assert result.fitted()["roles.worker.work.mean"] == pytest.approx(0.2, rel=0.15)
 
 
-def test_paths_resolve_to_values_scales_and_integers() -> None:
+def test_paths_resolve_to_values_scales_and_integers(synthetic: Synthetic) -> None:
     """A number is fitted as itself (bounds from its field: a probability stays in
     [0, 1], concurrency is an integer >= 1); a distribution or a * path is one scale
     factor over every time it holds; a path naming nothing is a ConfigError."""

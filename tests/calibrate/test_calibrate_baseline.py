@@ -129,7 +129,10 @@ def test_k6_summary_import(name: str) -> None:
     and the 4 VUs obey N = X_all x R within 30%."""
     data = json.loads((DATA / name).read_text())
     metrics = data["metrics"]
-    values = (lambda m: metrics[m].get("values", metrics[m]))
+
+    def values(name: str) -> dict[str, float]:
+        return metrics[name].get("values", metrics[name])
+
     row = read_baseline(DATA / name).rows[0]
     failed = values("http_req_failed")
     error = failed.get("rate", failed.get("value"))
