@@ -22,9 +22,9 @@ finite-difference Jacobian at the optimum and S the covariance of the residuals'
 noise, estimated from independent replications at the optimum on seeds the fit
 did not use (rows of one replication share streams, so the cross-row correlation
 common random numbers create is in S). S counts the fit's simulation noise and,
-as an assumption, as much again for the baseline's measurement noise; when the
-residuals are larger than that noise explains (the model cannot fit the data),
-the covariance is inflated by the ratio, so a poor fit gets wide intervals. The
+as an assumption, as much again for the baseline's measurement noise; where a
+residual is larger than its noise explains (the model cannot fit that point), its
+square replaces its variance (White's HC0), so a poor fit gets wide intervals. The
 quantile is two-sided t(0.975) on the noise replications' degrees of freedom.
 An integer parameter's interval is the set of integers whose profile sum of
 squares (the continuous parameters refitted) exceeds the best by at most the
@@ -371,14 +371,14 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
         from scipy.stats import t as student_t
 
         noise = _noise_covariance(model, params, settings, theta, rows)
-        s2 = float(res @ res) / dof
-        # lack of fit: residuals larger than the noise explains widen every interval
-        inflation = max(1.0, s2 / max(float(np.trace(noise)) / m, 1e-300))
+        # lack of fit: a residual larger than its noise explains counts as variance
+        # of that residual (heteroscedasticity-consistent, as White's HC0)
+        noise = noise + np.diag(np.clip(res**2 - np.diag(noise), 0.0, None))
         q = float(student_t.ppf(0.975, settings.noise_replications - 1))
         if cont and jac.shape == (m, len(cont)):
             scale = np.array([max(abs(theta[k]), 1e-12) for k in cont])
             bread = np.linalg.pinv(jac.T @ jac)  # jac is in units of theta / scale
-            cov = inflation * bread @ jac.T @ noise @ jac @ bread
+            cov = bread @ jac.T @ noise @ jac @ bread
             # the optimiser stops within OPTIMISER_XTOL of the optimum: never less
             sd = np.sqrt(np.clip(np.diag(cov), 0, None) + OPTIMISER_XTOL**2)
             for j, k in enumerate(cont):
@@ -390,7 +390,7 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
             for a, ka in enumerate(cont):
                 for b, kb in enumerate(cont):
                     corr[ka, kb] = sub[a, b]
-        noise_level = inflation * float(np.trace(noise)) / m
+        noise_level = float(np.trace(noise)) / m
         for k in (k for k, p in enumerate(params) if p.integer):
             ci[k] = _integer_interval(profile, theta, k, params[k], float(res @ res),
                                       noise_level * q * q)
