@@ -5,12 +5,17 @@ Plain values and pandas frames in and out; nothing here prints or exits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tarsim import metrics
+from tarsim.calibrate.baseline import Baseline
+from tarsim.calibrate.baseline import read_baseline as _read_baseline
+from tarsim.calibrate.calibration import Calibration
+from tarsim.calibrate.calibration import calibrate as _calibrate
+from tarsim.calibrate.fit import FitSettings
 from tarsim.config import ConfigError, Model, Problem
 from tarsim.config import load_model as _load_model
 from tarsim.config import with_overrides as _with_overrides
@@ -144,3 +149,51 @@ def scenarios(path: str | Path | Plan, only: Sequence[str] = ()) -> list[Scenari
 
     plan = path if isinstance(path, Plan) else load_scenarios(path)
     return run_plan(plan, only)
+
+
+def read_baseline(path: str | Path, **import_options: Any) -> Baseline:
+    """A measured baseline from the plain CSV, a Locust ``*_stats.csv`` /
+    ``*_stats_history.csv`` or a k6 summary JSON (``agents``, ``load``, ``load_kind``
+    complete what a load tool does not record)."""
+    return _read_baseline(path, **import_options)
+
+
+def calibrate(
+    model: Model | str | Path,
+    baseline: Baseline | str | Path,
+    *,
+    fit: list[str] | None = None,
+    holdout: list[int] | None = None,
+    leave_one_out: bool = True,
+    duration: float | None = None,
+    warmup: float | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    max_iterations: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Calibration:
+    """Check a baseline, fit *fit* paths of *model* to it (TARS's usual unknowns when
+    None), and measure the prediction error on held-out rows (1-based *holdout*, or
+    leave-one-out). Returns a ``Calibration``: ``.as_dict()`` is the
+    ``tarsim calibrate`` JSON; ``.result.model`` the calibrated model.
+
+    Runtime: every evaluation simulates each row for *duration* seconds (default 60)
+    per replication (default 2); the main fit is bounded by *max_iterations* (default
+    8) least-squares evaluations plus their finite differences, each hold-out refit by 3.
+    """
+    from dataclasses import replace
+
+    if not isinstance(model, Model):
+        model = load_model(model)
+    if not isinstance(baseline, Baseline):
+        baseline = read_baseline(baseline)
+    settings = FitSettings()
+    given: dict[str, Any] = {"duration_s": duration, "warmup_s": warmup,
+                             "replications": replications,
+             "seed": seed, "max_iterations": max_iterations}
+    settings = replace(settings, **{k: v for k, v in given.items() if v is not None})
+    if duration is not None and warmup is None:
+        settings = replace(settings, warmup_s=duration * DEFAULT_WARMUP_FRACTION)
+    _check_run_args(settings.duration_s, settings.warmup_s, settings.seed,
+                    settings.replications)
+    return _calibrate(model, baseline, fit, holdout, leave_one_out, settings, progress)

@@ -146,6 +146,72 @@ def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
 
 
 @main.command()
+@click.argument("model_file", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--baseline", "baseline_file", required=True, metavar="FILE",
+              help="Measured results: the baseline CSV, a Locust *_stats.csv / "
+                   "*_stats_history.csv, or a k6 summary JSON.")
+@click.option("--fit", "paths", multiple=True, metavar="PATH",
+              help="A model path to fit (a number, a distribution, or with *); repeatable. "
+                   "Default: role work, first-token time, output rate, agent concurrency, "
+                   "provider error rates, memory.")
+@click.option("--holdout", "holdout", multiple=True, type=int, metavar="N",
+              help="Row number (1-based) to leave out of a second fit and predict; "
+                   "repeatable. Default: leave each row out in turn.")
+@click.option("--no-holdout", is_flag=True, help="Skip the hold-out refits (faster).")
+@click.option("--write", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write the calibrated model YAML here.")
+@click.option("--duration", type=DURATION, default="60s", show_default=True,
+              help="Simulated horizon of each row.")
+@click.option("--warmup", type=DURATION, default=None,
+              help="Initial part not measured [default: 10s, or 10% of --duration].")
+@click.option("--replications", "-r", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--iterations", type=click.IntRange(min=0), default=8, show_default=True,
+              help="Budget of the main fit, in least-squares evaluations.")
+@click.option("--agents", type=click.IntRange(min=1), default=None,
+              help="Agents of an imported Locust/k6 baseline (not in their output).")
+@click.option("--load", type=float, default=None,
+              help="Users of an imported Locust *_stats.csv (not in the file).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@user_errors
+def calibrate(model_file: str, baseline_file: str, paths: tuple[str, ...],
+              holdout: tuple[int, ...], no_holdout: bool, out: str | None, duration: float,
+              warmup: float | None, replications: int, seed: int, iterations: int,
+              agents: int | None, load: float | None, fmt: str) -> None:
+    """Check a measured BASELINE, fit MODEL to it and say how well it fits and predicts."""
+    from pathlib import Path
+
+    from tarsim import api
+    from tarsim.calibrate.writer import calibrated_yaml
+    from tarsim.report.calibration import calibration_report
+
+    model = api.load_model(model_file)
+    options = {k: v for k, v in (("agents", agents), ("load", load)) if v is not None}
+    baseline = api.read_baseline(baseline_file, **options)
+    if warmup is None:
+        warmup = 10.0 if duration == 60.0 else duration * 0.1
+    result = api.calibrate(model, baseline, fit=list(paths) or None,
+                           holdout=list(holdout) or None, leave_one_out=not no_holdout,
+                           duration=duration, warmup=warmup, replications=replications,
+                           seed=seed, max_iterations=iterations)
+    data = result.as_dict()
+    if out is not None:
+        text = calibrated_yaml(result, model_file, baseline_file)
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _problem("--write", f"cannot be written ({exc.strerror})", out) from None
+        data["written"] = out
+    if fmt == "json":
+        click.echo(json.dumps(json_safe(data), indent=2))
+    else:
+        click.echo(calibration_report(data))
+        if out is not None:
+            click.echo(f"\ncalibrated model written to {out}")
+
+
+@main.command()
 def schema() -> None:
     """Print the JSON Schema of the model format (for editors)."""
     from tarsim.config.model import Model

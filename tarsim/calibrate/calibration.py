@@ -1,0 +1,114 @@
+"""One calibration: findings, the fit, the per-row comparison and the hold-out error,
+as data (``as_dict`` is the ``tarsim calibrate --format json`` contract)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tarsim.calibrate.baseline import Baseline
+from tarsim.calibrate.checks import Finding, check_baseline
+from tarsim.calibrate.fit import (
+    FitResult,
+    FitSettings,
+    Holdout,
+    default_paths,
+    fit,
+    holdout,
+    relative_errors,
+    resolve,
+)
+from tarsim.config.errors import ConfigError, Problem
+from tarsim.config.model import Model
+
+
+@dataclass
+class Calibration:
+    baseline: Baseline
+    findings: list[Finding]
+    result: FitResult
+    holdout: Holdout | None
+    settings: FitSettings
+
+    def as_dict(self) -> dict[str, Any]:
+        r = self.result
+        ci = r.fitted_ci95()
+        rows = []
+        for row, res in zip(self.baseline.rows, r.rows, strict=True):
+            rows.append({
+                "load": row.load, "load_kind": row.load_kind, "agents": row.agents,
+                "measured": res.measured,
+                "simulated": {k: res.simulated[k] for k in res.measured},
+                "ci95": {k: res.ci95[k] for k in res.measured},
+                "error": relative_errors(res),
+            })
+        out: dict[str, Any] = {
+            "findings": [f.as_dict() for f in self.findings],
+            "fitted": r.fitted(),
+            "fitted_ci95": {k: list(v) for k, v in ci.items()},
+            "parameters": [
+                {"path": p.path, "kind": "scale" if p.scale else "value", "value": float(t),
+                 "start": p.start, "ci95": list(c), "leaves": [leaf for leaf, _ in p.leaves]}
+                for p, t, c in zip(r.params, r.theta, r.ci95, strict=True)],
+            "rows": rows,
+            "fit": {"cost": r.cost, "dof": r.dof, "iterations": r.iterations,
+                    "simulations": r.simulations, "message": r.message,
+                    "duration_s": self.settings.duration_s, "warmup_s": self.settings.warmup_s,
+                    "replications": self.settings.replications, "seed": self.settings.seed},
+            "holdout": None,
+        }
+        if self.holdout is not None:
+            h = self.holdout
+            out["holdout"] = {
+                "kind": h.kind,
+                "rows": [{"row": i + 1, "measured": p.measured,
+                          "predicted": {k: p.simulated[k] for k in p.measured},
+                          "error": e} for i, p, e in zip(h.rows, h.predictions, h.errors,
+                                                          strict=True)],
+                "mean_abs_error": h.mean_abs(),
+            }
+        return out
+
+
+def parse_holdout(rows: Sequence[int], count: int) -> list[int]:
+    """1-based row numbers to 0-based indices, each checked."""
+    problems = [Problem("--holdout", f"must be a row number from 1 to {count}", n)
+                for n in rows if not 1 <= n <= count]
+    if not problems and len(set(rows)) >= count:
+        problems.append(Problem("--holdout", "must leave at least one row to fit", list(rows)))
+    if problems:
+        raise ConfigError(problems)
+    return sorted({n - 1 for n in rows})
+
+
+def calibrate(model: Model, baseline: Baseline, paths: Sequence[str] | None = None,
+              holdout_rows: Sequence[int] | None = None, loo: bool = True,
+              settings: FitSettings | None = None,
+              progress: Callable[[str], None] | None = None) -> Calibration:
+    """Check *baseline*, fit *paths* of *model* to it and measure the prediction
+    error on held-out rows (1-based *holdout_rows*, or leave-one-out if *loo*)."""
+    settings = settings or FitSettings()
+    findings = check_baseline(baseline, model, _think_time(model))
+    params = resolve(model, list(paths) if paths else default_paths(model))
+    held = parse_holdout(holdout_rows, len(baseline.rows)) if holdout_rows else None
+    result = fit(model, baseline, params, settings)
+    if progress is not None:
+        progress(f"fit done: {result.simulations} simulations, cost {result.cost:.4g}")
+    hold = None
+    if held is not None:
+        hold = holdout(model, baseline, params, settings, result.theta, held, progress)
+    elif loo and len(baseline.rows) >= 2:
+        hold = holdout(model, baseline, params, settings, result.theta, None, progress)
+    return Calibration(baseline, findings, result, hold, settings)
+
+
+def _think_time(model: Model) -> float:
+    think = getattr(model.workload.arrivals, "think_time", 0.0)
+    if isinstance(think, int | float):
+        return float(think)
+    try:
+        return float(think.mean())
+    except (AttributeError, ValueError):
+        return math.nan if think is not None else 0.0
