@@ -189,8 +189,8 @@ def calibrate(
         baseline = read_baseline(baseline)
     settings = FitSettings()
     given: dict[str, Any] = {"duration_s": duration, "warmup_s": warmup,
-                             "replications": replications,
-             "seed": seed, "max_iterations": max_iterations}
+                             "replications": replications, "seed": seed,
+                             "max_iterations": max_iterations}
     settings = replace(settings, **{k: v for k, v in given.items() if v is not None})
     if duration is not None and warmup is None:
         settings = replace(settings, warmup_s=duration * DEFAULT_WARMUP_FRACTION)
