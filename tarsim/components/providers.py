@@ -24,9 +24,7 @@ import simpy
 from tarsim.components.requests import API_ERROR, TIMEOUT, Request
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import Draw, batched, is_zero, sampler
-from tarsim.config.model import LLM, Role
-from tarsim.config.model import Provider as ProviderSpec
-from tarsim.config.model import Tool as ToolSpec
+from tarsim.config.model import LLM, Provider as ProviderSpec, Role, Tool as ToolSpec
 
 CallGen = Generator[simpy.Event, Any, bool]
 

@@ -27,8 +27,7 @@ from tarsim.components.providers import (
     ToolClient,
 )
 from tarsim.components.recorder import Recorder
-from tarsim.components.requests import OK, TIMEOUT, UNFINISHED, Request
-from tarsim.components.requests import QUEUE_FULL as QUEUE_FULL_ERROR
+from tarsim.components.requests import OK, QUEUE_FULL as QUEUE_FULL_ERROR, TIMEOUT, UNFINISHED, Request
 from tarsim.components.streams import Streams
 from tarsim.components.workload import Workload
 from tarsim.config.distributions import is_zero, sampler

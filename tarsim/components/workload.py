@@ -24,8 +24,6 @@ from tarsim.config.model import (
     RampArrivals,
     StepArrivals,
     TraceArrivals,
-)
-from tarsim.config.model import (
     Workload as WorkloadSpec,
 )
 from tarsim.config.traces import load_trace

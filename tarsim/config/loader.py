@@ -136,7 +136,9 @@ def apply_overrides(data: Any, overrides: Mapping[str, Any]) -> Any:
             node = child
         else:
             last = keys[-1]
-            if isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int) and last < len(node)):
+            if isinstance(node, dict):
+                node[last] = value
+            elif isinstance(node, list) and isinstance(last, int) and last < len(node):
                 node[last] = value
             else:
                 problems.append(
