@@ -26,7 +26,7 @@ from tarsim.config import ConfigError, Model, Problem
 from tarsim.sweep.executors import Executor, RunTask, SerialExecutor
 from tarsim.sweep.loader import Experiment
 from tarsim.sweep.points import RATE, USERS, Point, point_key, show_value
-from tarsim.sweep.recommend import recommend
+from tarsim.sweep.recommend import recommend, total_costs
 from tarsim.sweep.stats import aggregate, flat_row, replications_needed
 from tarsim.sweep.store import RUNS_FILE, RunStore
 
@@ -105,6 +105,7 @@ def run_sweep(
     finally:
         executor.close()
     runs, summary = tables(experiment, store)
+    summary = total_costs(summary, spec.costs.agent_per_hour_usd)
     result = SweepResult(
         experiment, runs, summary,
         recommend(summary, experiment.slo.limits(), spec.costs.agent_per_hour_usd),
