@@ -160,19 +160,23 @@ def _runs_store_check(folder: Path, resume: bool) -> None:
 
 def dry_run(experiment: Experiment | str | Path, *, workers: int = 1) -> pd.DataFrame:
     """The points of *experiment* with an estimate of their wall time on *workers*
-    processes, from a short pilot run of the first point."""
+    processes. Two pilot runs of the first point (a tenth of the horizon, and all
+    of it) fit wall time = start-up + cost per arrival x arrivals."""
     import time
 
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
     spec = experiment.spec
     first = experiment.points[0]
-    pilot = min(spec.horizon, max(10.0, spec.horizon / 10))
-    started = time.perf_counter()
-    rec = simulate(first.model, duration=pilot, warmup=0.0, seed=spec.seed, replication=0)
-    wall = time.perf_counter() - started
-    per_arrival = wall / max(1, len(rec.requests))
-    table = estimate(experiment, per_arrival)
+    measured = []
+    for horizon in (spec.horizon / 10, spec.horizon):
+        started = time.perf_counter()
+        rec = simulate(first.model, duration=horizon, warmup=0.0, seed=spec.seed)
+        measured.append((len(rec.requests), time.perf_counter() - started))
+    (n1, t1), (n2, t2) = measured
+    per_arrival = max(0.0, (t2 - t1) / (n2 - n1)) if n2 > n1 else t2 / max(1, n2)
+    startup = max(0.0, t2 - per_arrival * n2)
+    table = estimate(experiment, per_arrival, startup)
     table["estimate_s"] = table["estimate_s"] / max(1, workers)
     return table
 

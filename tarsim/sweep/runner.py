@@ -269,9 +269,11 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def estimate(experiment: Experiment, seconds_per_arrival: float) -> pd.DataFrame:
+def estimate(experiment: Experiment, seconds_per_arrival: float,
+             startup_s: float = 0.0) -> pd.DataFrame:
     """The points with their expected simulated arrivals and wall-time estimate
-    (*seconds_per_arrival* measured by a pilot run), for ``--dry-run``."""
+    (*startup_s* + *seconds_per_arrival* per arrival, per run, measured by pilot
+    runs), for ``--dry-run``."""
     spec = experiment.spec
     reps = spec.replications if isinstance(spec.replications, int) else spec.replications.min
     rows = []
@@ -281,7 +283,7 @@ def estimate(experiment: Experiment, seconds_per_arrival: float) -> pd.DataFrame
         rows.append({"point": point.index, "tier": point.tier, "config": point.config,
                      "load": point.load, "load_kind": point.load_kind, "replications": reps,
                      "arrivals_per_run": arrivals,
-                     "estimate_s": arrivals * seconds_per_arrival * reps})
+                     "estimate_s": (startup_s + arrivals * seconds_per_arrival) * reps})
     return pd.DataFrame(rows)
 
 

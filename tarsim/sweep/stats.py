@@ -28,7 +28,9 @@ def column(path: str) -> str:
 
 
 def flat_row(metrics: Mapping[str, Any]) -> dict[str, float]:
-    return {column(k): _number(v) for k, v in metrics.items()}
+    """A run's metrics under column names, in name order (so that a row read back
+    from the store and one fresh from a worker are alike)."""
+    return {column(k): _number(metrics[k]) for k in sorted(metrics)}
 
 
 def _number(value: Any) -> float:
@@ -41,9 +43,7 @@ def aggregate(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Mean and 95% CI half-width of every metric over *runs* (flat rows).
 
     A cause of error missing from a run did not happen in it: it counts as 0."""
-    names: list[str] = []
-    for run in runs:
-        names += [k for k in run if k not in names and k not in NOT_AVERAGED]
+    names = sorted({k for run in runs for k in run if k not in NOT_AVERAGED})
     out: dict[str, float] = {}
     for name in names:
         fill = 0.0 if name.startswith("errors_") else math.nan
