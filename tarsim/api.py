@@ -16,8 +16,8 @@ import pandas as pd
 from tarsim import metrics
 from tarsim.config import ConfigError, Model, Problem
 from tarsim.config import load_model as _load_model
-from tarsim.config import with_overrides as _with_overrides
 from tarsim.config import validate as _validate
+from tarsim.config import with_overrides as _with_overrides
 from tarsim.run import RunRecords, simulate
 from tarsim.sweep.capacity import Capacity, Probe
 from tarsim.sweep.capacity import search as _search

@@ -104,9 +104,17 @@ def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: fl
 @click.argument("file", type=click.Path(dir_okay=False))
 @user_errors
 def check(file: str) -> None:
-    """Validate a model file and explain every problem."""
+    """Validate a model or experiment file and explain every problem."""
     from tarsim import api
+    from tarsim.config import load_data
 
+    data, _lines = load_data(file)
+    if isinstance(data, dict) and "model" in data and "workload" not in data:
+        experiment = api.load_experiment(file)
+        click.echo(f"{file}: ok — experiment {experiment.spec.name!r} on model "
+                   f"{experiment.model.name!r}: {len(experiment.points)} points, "
+                   f"{len(experiment.spec.tiers) or 1} tier(s)")
+        return
     model = api.load_model(file)
     click.echo(
         f"{file}: ok — model {model.name!r}: {len(model.workload.classes)} request classes, "

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import mmc_data
 
 from tarsim.config import ConfigError
 from tarsim.sweep.loader import load_experiment
-from conftest import mmc_data
 
 
 def write_experiment(tmp_path: Path, experiment: dict[str, Any] | str,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-
 from conftest import mmc_data
+
 from tarsim import api
 from tarsim.cli import main
 
@@ -51,8 +51,8 @@ def test_report_is_self_contained_and_escapes_names(report_dir):
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;/div&gt;" in page
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(),
-                    reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at "
+                    "/usr/bin/chromium (apt-get install chromium)")
 def test_report_renders_in_headless_chromium(report_dir, tmp_path):
     """Chromium, offline, draws every chart as SVG, the page records all of them
     drawn, and neither the page nor the console reports an error."""

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import ROOT, mmc_data
+
 from tarsim import api
 from tarsim.config import ConfigError
 from tarsim.sweep.store import RUNS_FILE, RunStore, decode

@@ -12,9 +12,9 @@ import math
 
 import pytest
 import yaml
+from conftest import mmc_data
 from scipy.optimize import brentq
 
-from conftest import mmc_data
 from tarsim import api
 
 

@@ -91,8 +91,8 @@ class TierSpec(Frozen):
     users: Annotated[int, Field(ge=1)] | Annotated[list[Annotated[int, Field(ge=1)]],
                                                    Field(min_length=1)] | None = None
     think_time: DurationDist | None = None
-    grid: dict[str, AxisValues] = {}
-    zip: list[dict[str, AxisValues]] = []
+    grid: dict[str, AxisValues] = Field(default_factory=dict)
+    zip: list[dict[str, AxisValues]] = Field(default_factory=list)
 
     _zip_lengths = field_validator("zip")(_same_lengths)
 
@@ -134,9 +134,9 @@ class ExperimentSpec(Frozen):
     slo: SLOSpec | None = None
     """Default: the model's own ``slo`` section."""
     costs: Costs = Costs()
-    tiers: list[TierSpec] = []
-    grid: dict[str, AxisValues] = {}
-    zip: list[dict[str, AxisValues]] = []
+    tiers: list[TierSpec] = Field(default_factory=list)
+    grid: dict[str, AxisValues] = Field(default_factory=dict)
+    zip: list[dict[str, AxisValues]] = Field(default_factory=list)
 
     _zip_lengths = field_validator("zip")(_same_lengths)
 

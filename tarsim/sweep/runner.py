@@ -243,7 +243,8 @@ def _spec_hash(spec: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def write_tables(result: SweepResult, out: Path, command: Sequence[str] | None = None) -> list[Path]:
+def write_tables(result: SweepResult, out: Path,
+                 command: Sequence[str] | None = None) -> list[Path]:
     """runs.parquet/csv, summary.parquet/csv, recommendations.csv and manifest.json."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
