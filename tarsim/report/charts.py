@@ -152,12 +152,13 @@ def agents_per_tier(recommendations: pd.DataFrame) -> alt.Chart:
 def bottleneck_per_tier(recommendations: pd.DataFrame) -> alt.Chart:
     data = pd.DataFrame({"tier": recommendations["tier"],
                          "bottleneck": recommendations["bottleneck"],
+                         "resource": recommendations["bottleneck_resource"],
                          "binding_slo": recommendations["binding_slo"],
                          "one": 1})
     base = alt.Chart(data).encode(y=alt.Y("tier:N", sort=list(data["tier"]), title="tier"))
     bars = base.mark_bar().encode(
         x=alt.X("one:Q", axis=None, title=""),
-        color=alt.Color("bottleneck:N", title="binding bottleneck"),
+        color=alt.Color("resource:N", title="binding bottleneck"),
         tooltip=["tier:N", "bottleneck:N", "binding_slo:N"])
     text = base.mark_text(align="left", dx=6, color="white").encode(
         x=alt.value(0), text="bottleneck:N")

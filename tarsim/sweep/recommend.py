@@ -115,6 +115,7 @@ def _row(tier: str, status: str, feasible: int, total: int, best: dict[str, Any]
         "cost_per_hour_usd": design["total_per_hour_usd"],
         "memory_peak_mb": design.get("memory_peak_mb", math.nan),
         "binding_slo": binding, "bottleneck": cause,
+        "bottleneck_resource": cause.split(" (")[0],
     }
     for path in limits:
         name = column(path)
