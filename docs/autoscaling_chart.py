@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tarsim import api
-from tarsim.report.charts import autoscaling_chart, save_png
+from tarsim.report.timeseries import autoscaling_chart, save_png
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 3

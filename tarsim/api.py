@@ -5,6 +5,7 @@ Plain values and pandas frames in and out; nothing here prints or exits.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,25 @@ from tarsim.calibrate.calibration import calibrate as _calibrate
 from tarsim.calibrate.fit import FitSettings
 from tarsim.config import ConfigError, Model, Problem
 from tarsim.config import load_model as _load_model
+from tarsim.config import validate as _validate
 from tarsim.config import with_overrides as _with_overrides
 from tarsim.run import RunRecords, simulate
+from tarsim.sweep.capacity import Capacity, Probe
+from tarsim.sweep.capacity import search as _search
+from tarsim.sweep.executors import LOCAL, make_executor
+from tarsim.sweep.experiment import SLOSpec
+from tarsim.sweep.loader import Experiment
+from tarsim.sweep.loader import load_experiment as _load_experiment
+from tarsim.sweep.recommend import total_costs
+from tarsim.sweep.runner import (
+    Progress,
+    SweepResult,
+    estimate,
+    manifest,
+    run_sweep,
+    write_tables,
+)
+from tarsim.sweep.store import RUNS_FILE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -197,3 +215,136 @@ def calibrate(
     _check_run_args(settings.duration_s, settings.warmup_s, settings.seed,
                     settings.replications)
     return _calibrate(model, baseline, fit, holdout, leave_one_out, settings, progress)
+
+
+# ---------------------------------------------------------------- sweeps
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file, its model and every point."""
+    return _load_experiment(path)
+
+
+def sweep(
+    experiment: Experiment | str | Path,
+    *,
+    out: str | Path | None = None,
+    executor: str = LOCAL,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    resume: bool = False,
+    progress: Progress | None = None,
+    command: list[str] | None = None,
+    write_report: bool = True,
+) -> SweepResult:
+    """Run an experiment's points x replications on *executor* (``serial``,
+    ``local`` with *workers* processes, or ``dask`` at *scheduler* or through a
+    distributed *client*), and with *out* write its tables, manifest, report and
+    charts there. *resume* keeps the runs already in *out* and does only the rest."""
+    if not isinstance(experiment, Experiment):
+        experiment = load_experiment(experiment)
+    folder = Path(out) if out is not None else None
+    if folder is not None:
+        _runs_store_check(folder, resume)
+    engine = make_executor(executor, workers=workers, scheduler=scheduler, client=client)
+    result = run_sweep(experiment, engine, out=folder, resume=resume, progress=progress)
+    if folder is not None:
+        result.files = write_tables(result, folder, command)
+        if write_report:
+            result.files += report(folder, result)
+    return result
+
+
+def _runs_store_check(folder: Path, resume: bool) -> None:
+    # run_sweep checks this too; checking before starting workers fails fast.
+    runs = folder / RUNS_FILE
+    if not resume and runs.exists() and runs.stat().st_size > 0:
+        raise ConfigError([Problem(
+            "--out", "already holds the runs of a sweep: add --resume to continue them, "
+            "or choose another folder", str(folder))])
+
+
+def dry_run(experiment: Experiment | str | Path, *, workers: int = 1) -> pd.DataFrame:
+    """The points of *experiment* with an estimate of their wall time on *workers*
+    processes. Two pilot runs of the first point (a tenth of the horizon, and all
+    of it) fit wall time = start-up + cost per arrival x arrivals."""
+    import time
+
+    if not isinstance(experiment, Experiment):
+        experiment = load_experiment(experiment)
+    spec = experiment.spec
+    first = experiment.points[0]
+    measured = []
+    for horizon in (spec.horizon / 10, spec.horizon):
+        started = time.perf_counter()
+        rec = simulate(first.model, duration=horizon, warmup=0.0, seed=spec.seed)
+        measured.append((len(rec.requests), time.perf_counter() - started))
+    (n1, t1), (n2, t2) = measured
+    per_arrival = max(0.0, (t2 - t1) / (n2 - n1)) if n2 > n1 else t2 / max(1, n2)
+    startup = max(0.0, t2 - per_arrival * n2)
+    table = estimate(experiment, per_arrival, startup)
+    table["estimate_s"] = table["estimate_s"] / max(1, workers)
+    return table
+
+
+def report(out: str | Path, result: SweepResult | None = None) -> list[Path]:
+    """Write report.html and charts/*.png into *out*, from *result* or from the
+    tables and manifest a sweep left there."""
+    import pandas as pd
+
+    from tarsim.report.html import write_report  # altair is slow to import: only when used
+
+    folder = Path(out)
+    if result is not None:
+        summary = total_costs(result.summary, result.experiment.spec.costs.agent_per_hour_usd)
+        recs = result.recommendations
+        info = manifest(result)
+    else:
+        try:
+            info = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            summary = pd.read_parquet(folder / "summary.parquet")
+            recs = pd.read_csv(folder / "recommendations.csv", keep_default_na=True)
+        except FileNotFoundError as exc:
+            raise ConfigError([Problem(str(folder), f"holds no sweep results ({exc.filename} "
+                                       "is missing)", has_value=False)]) from None
+        summary = total_costs(summary, float(info.get("agent_per_hour_usd") or 0.0))
+        recs["runner_up"] = recs["runner_up"].fillna("")
+    facts = {
+        "experiment": f"{info['experiment']} ({info['experiment_file']})",
+        "model": f"{info['model']} ({info['model_file']})",
+        "seed": info["seed"], "horizon": f"{info['horizon_s']:g} s "
+        f"(warm-up {info['warmup_s']:g} s)",
+        "replications": info["replications"], "SLOs": info["slo"],
+        "points / runs": f"{info['points']} / {info['runs']}",
+    }
+    return write_report(folder, summary, recs, info["slo_metrics"], facts,
+                        f"tarsim sweep: {info['experiment']}")
+
+
+def capacity(
+    model: Model | str | Path,
+    slo: Mapping[str, Any],
+    *,
+    duration: float = DEFAULT_DURATION_S,
+    warmup: float | None = None,
+    seed: int = 1,
+    replications: int = 5,
+    tolerance: float = 0.02,
+    start: float | None = None,
+    executor: str = LOCAL,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    progress: Callable[[Probe], None] | None = None,
+) -> Capacity:
+    """The highest load (open-loop rate, or closed-loop users) *model* sustains with
+    every SLO's 95% CI upper bound within its limit; *slo* as in an experiment
+    (``{"p99": "3s", "error_rate": 0.01}``)."""
+    if not isinstance(model, Model):
+        model = load_model(model)
+    warmup = duration * DEFAULT_WARMUP_FRACTION if warmup is None else warmup
+    _check_run_args(duration, warmup, seed, max(1, replications))
+    objectives = _validate(SLOSpec, dict(slo), source="--slo")
+    engine = make_executor(executor, workers=workers, scheduler=scheduler, client=client)
+    return _search(model, objectives.limits(), duration=duration, warmup=warmup, seed=seed,
+                   replications=replications, tolerance=tolerance, start=start,
+                   executor=engine, progress=progress)

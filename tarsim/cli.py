@@ -112,9 +112,17 @@ def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: fl
 @click.argument("file", type=click.Path(dir_okay=False))
 @user_errors
 def check(file: str) -> None:
-    """Validate a model file and explain every problem."""
+    """Validate a model or experiment file and explain every problem."""
     from tarsim import api
+    from tarsim.config import load_data
 
+    data, _lines = load_data(file)
+    if isinstance(data, dict) and "model" in data and "workload" not in data:
+        experiment = api.load_experiment(file)
+        click.echo(f"{file}: ok — experiment {experiment.spec.name!r} on model "
+                   f"{experiment.model.name!r}: {len(experiment.points)} points, "
+                   f"{len(experiment.spec.tiers) or 1} tier(s)")
+        return
     model = api.load_model(file)
     click.echo(
         f"{file}: ok — model {model.name!r}: {len(model.workload.classes)} request classes, "
@@ -217,6 +225,120 @@ def schema() -> None:
     from tarsim.config.model import Model
 
     click.echo(json.dumps(Model.model_json_schema(by_alias=True), indent=2))
+
+
+@main.command()
+@click.argument("experiment_file", metavar="EXPERIMENT", type=click.Path(dir_okay=False))
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the results [default: results/<experiment name>].")
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Processes of the local pool [default: one per core].")
+@click.option("--executor", type=click.Choice(["local", "dask", "serial"]), default="local",
+              show_default=True)
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Dask scheduler address (tcp://host:8786), with --executor dask.")
+@click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest.")
+@click.option("--dry-run", is_flag=True, help="List the points and estimate the time; run nothing.")
+@user_errors
+def sweep(experiment_file: str, out: str | None, workers: int | None, executor: str,
+          scheduler: str | None, resume: bool, dry_run: bool) -> None:
+    """Run an experiment: points x replications, recommendations per tier, report."""
+    import os
+    from pathlib import Path
+
+    from tarsim import api
+    from tarsim.report.table import recommendation_table
+
+    experiment = api.load_experiment(experiment_file)
+    if dry_run:
+        cores = workers or (os.cpu_count() or 1) if executor == "local" else (workers or 1)
+        table = api.dry_run(experiment, workers=cores)
+        for _, row in table.iterrows():
+            click.echo(f"{row['point']:>4}  [{row['tier']}] {row['config']}  "
+                       f"load {row['load']:g}  x{row['replications']}  "
+                       f"~{row['estimate_s'] * cores:.2f}s")
+        total = float(table["estimate_s"].sum())
+        click.echo(f"{len(table)} points, {int(table['replications'].sum())} runs; "
+                   f"estimated {total / 60:.1f} min on {cores} worker(s)")
+        return
+    folder = Path(out) if out else Path("results") / experiment.spec.name
+    with click.progressbar(length=1, label="runs", show_eta=True, show_pos=True,
+                           file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        result = api.sweep(experiment, out=folder, executor=executor, workers=workers,
+                           scheduler=scheduler, resume=resume, progress=progress,
+                           command=["tarsim", *sys.argv[1:]])
+    if result.repaired:
+        click.echo(f"warning: {result.repaired} damaged line(s) in the results were dropped "
+                   "and their runs done again", err=True)
+    click.echo(recommendation_table(result.recommendations))
+    click.echo(f"\n{result.executed} runs simulated, {result.reused} reused, "
+               f"in {result.wall_s:.1f}s; results in {folder}/ (report.html)")
+
+
+def _parse_slo(texts: tuple[str, ...]) -> dict[str, Any]:
+    import yaml
+
+    slo: dict[str, Any] = {}
+    for text in texts:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise _problem("--slo", "must look like NAME=VALUE (p99=3s, error_rate=0.01)", text)
+        slo[name.strip()] = yaml.safe_load(value)
+    return slo
+
+
+@main.command()
+@click.argument("model_file", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--slo", "slos", multiple=True, metavar="NAME=VALUE", required=True,
+              help="An objective: p99=3s, error_rate=0.01, p95=..., wait_mean=...")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a model value (VALUE is YAML).")
+@click.option("--duration", type=DURATION, default="300s", show_default=True)
+@click.option("--warmup", type=DURATION, default=None)
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--replications", "-r", type=click.IntRange(min=2), default=5, show_default=True)
+@click.option("--tolerance", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+              default=0.02, show_default=True, help="Relative width of the final bracket.")
+@click.option("--start", type=float, default=None,
+              help="Load to start from [default: the model's own].")
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@user_errors
+def capacity(model_file: str, slos: tuple[str, ...], overrides: tuple[str, ...],
+             duration: float, warmup: float | None, seed: int, replications: int,
+             tolerance: float, start: float | None, workers: int | None, fmt: str) -> None:
+    """The highest load MODEL sustains within the SLOs (bisection on 95% CIs)."""
+    from tarsim import api
+    from tarsim.config.loader import parse_override
+    from tarsim.sweep.capacity import summary
+
+    parsed = dict(parse_override(text) for text in overrides)
+    model = api.load_model(model_file, parsed)
+
+    def show(probe: Any) -> None:
+        verdict = "sustained" if probe.sustained else "fails"
+        bounds = ", ".join(f"{k} <= {v:.4g}" for k, v in probe.upper.items())
+        click.echo(f"  load {probe.load:<10.4g} {verdict:<9}  (95% upper: {bounds})", err=True)
+
+    result = api.capacity(model, _parse_slo(slos), duration=duration, warmup=warmup,
+                          seed=seed, replications=replications, tolerance=tolerance,
+                          start=start, workers=workers, progress=show)
+    if fmt == "json":
+        click.echo(json.dumps(json_safe(summary(result)), indent=2))
+        return
+    unit = "users" if result.load_kind == "users" else "req/s"
+    if result.found:
+        click.echo(f"capacity: {result.load:.4g} {unit} (fails at {result.failed_at:.4g} "
+                   f"{unit}), {len(result.probes)} probes of {replications} replications")
+    elif math.isnan(result.load):
+        click.echo(f"capacity: below {result.failed_at:.4g} {unit}: no load tried met the SLOs")
+    else:
+        click.echo(f"capacity: at least {result.load:.4g} {unit}: no load tried failed")
 
 
 def _problem(path: str, rule: str, value: Any) -> ConfigError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tarsim.report.charts import autoscaling_chart, save_png
+from tarsim.report.timeseries import autoscaling_chart, save_png
 
 
 def test_autoscaling_chart_png(tmp_path):

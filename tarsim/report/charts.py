@@ -1,75 +1,179 @@
-"""Charts of one run's time series (altair), saved as PNG offline (vl-convert).
+"""The charts of a sweep report, as altair charts built from the sweep's tables.
 
-Charts take plain frames — the per-second time series of
-:func:`tarsim.metrics.timeseries` and, where useful, the autoscaler's decisions —
-so notebooks, reports and the docs scripts draw the same pictures.
+Throughput and p99 against load with 95% CI bands and the SLO line; errors by
+cause for each tier's recommended configuration; cost per request against p99
+with each tier's Pareto front; agents needed per tier; the binding bottleneck
+per tier. Each chart gets only the columns it draws, under plain names (no dots,
+which Vega-Lite would read as nested fields).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import math
+from collections.abc import Mapping
 
 import altair as alt
 import pandas as pd
 
-
-def autoscaling_chart(series: pd.DataFrame, decisions: pd.DataFrame | None = None,
-                      title: str = "Autoscaling", concurrency: int | None = None,
-                      target: float | None = None) -> alt.VConcatChart:
-    """Three stacked panels over time: offered load and completions (req/s);
-    agents up, with dashed rules at the autoscaler's scale-up (green) and
-    scale-down (red) decisions; and, given the agents' *concurrency*, the busy
-    share of their slots against the utilisation *target* (else the requests
-    waiting)."""
-    width, height = 640, 150
-    base = alt.Chart(series).encode(x=alt.X("t:Q", title="time (s)"))
-    load = series.melt("t", ["arrivals", "completions"], var_name="series", value_name="req/s")
-    load_panel = alt.Chart(load).mark_line(interpolate="step-after").encode(
-        x=alt.X("t:Q", title=None),
-        y=alt.Y("req/s:Q", title="requests per second"),
-        color=alt.Color("series:N", title=None),
-    )
-    agents_panel = base.mark_line(interpolate="step-after", color="#4c78a8").encode(
-        y=alt.Y("agents:Q", title="agents up"))
-    if concurrency is not None:
-        busy = series.assign(utilization=series["busy"] / (series["agents"] * concurrency))
-        third: Any = alt.Chart(busy).mark_line(
-            interpolate="step-after", color="#f58518").encode(
-            x=alt.X("t:Q", title="time (s)"),
-            y=alt.Y("utilization:Q", title="busy share of slots"))
-        if target is not None:
-            third = alt.layer(third, alt.Chart(pd.DataFrame({"target": [target]})).mark_rule(
-                strokeDash=[2, 2], color="gray").encode(y="target:Q"))
-    else:
-        third = base.mark_area(interpolate="step-after", color="#e45756", opacity=0.6).encode(
-            y=alt.Y("queue:Q", title="requests waiting"))
-    panels = [load_panel, agents_panel, third]
-    if decisions is not None and len(decisions):
-        changes = decisions[decisions["desired"] != decisions["current"]].assign(
-            direction=lambda d: (d["desired"] > d["current"]).map(
-                {True: "scale up", False: "scale down"}),
-            label=lambda d: d["current"].astype(int).astype(str) + " → "
-            + d["desired"].astype(int).astype(str) + " at " + d["t"].map("{:g} s".format))
-        rules = alt.Chart(changes).mark_rule(strokeDash=[4, 3]).encode(
-            x="t:Q",
-            color=alt.Color("direction:N", title=None,
-                            scale=alt.Scale(domain=["scale up", "scale down"],
-                                            range=["#54a24b", "#e45756"])),
-            tooltip=["label:N"])
-        labels = alt.Chart(changes).mark_text(align="left", dx=4, dy=-4, fontSize=11).encode(
-            x="t:Q", y=alt.value(12), text="label:N")
-        panels[1] = alt.layer(agents_panel, rules, labels)
-    return alt.vconcat(
-        *[p.properties(width=width, height=height) for p in panels],
-        title=title,
-    ).resolve_scale(color="independent")
+WIDTH, HEIGHT = 520, 300
 
 
-def save_png(chart: alt.TopLevelMixin, path: str | Path, scale: float = 2.0) -> Path:
-    """Render *chart* to a PNG file without a browser or network (vl-convert)."""
-    import vl_convert as vlc
+def _safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Infinite values become missing, which Vega-Lite skips."""
+    return frame.replace([math.inf, -math.inf], math.nan)
 
-    path = Path(path)
-    path.write_bytes(vlc.vegalite_to_png(chart.to_json(), scale=scale))
-    return path
+
+def _with_bounds(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    half = frame.get(name + "_ci95", pd.Series(math.nan, index=frame.index)).fillna(0.0)
+    frame = frame.copy()
+    frame["lo"] = frame[name] - half
+    frame["hi"] = frame[name] + half
+    return frame
+
+
+def _rule(value: float, label: str) -> alt.Chart:
+    data = pd.DataFrame({"y": [value], "label": [label]})
+    base = alt.Chart(data)
+    return (base.mark_rule(color="#d62728", strokeDash=[6, 4]).encode(y="y:Q")
+            + base.mark_text(align="left", dx=4, dy=-6, color="#d62728")
+            .encode(y="y:Q", text="label:N", x=alt.value(0)))
+
+
+def against_load(summary: pd.DataFrame, metric: str, title: str, unit: str,
+                 slo: float | None = None) -> alt.Chart:
+    """*metric* (mean and CI band) against the offered load, one line per
+    configuration, coloured by tier."""
+    frame = _safe(_with_bounds(summary, metric))
+    frame = frame[frame["load"].notna()]
+    data = pd.DataFrame({
+        "tier": frame["tier"], "config": frame["config"], "load": frame["load"],
+        "value": frame[metric], "lo": frame["lo"], "hi": frame["hi"],
+    })
+    x = alt.X("load:Q", title="offered load (req/s or users)",
+              scale=alt.Scale(type="log" if (data["load"] > 0).all() and len(data) else "linear"))
+    base = alt.Chart(data)
+    band = base.mark_area(opacity=0.15).encode(
+        x=x, y="lo:Q", y2="hi:Q", color="tier:N", detail="config:N")
+    line = base.mark_line(point=True, strokeWidth=1.5).encode(
+        x=x, y=alt.Y("value:Q", title=f"{title} ({unit})" if unit else title),
+        color=alt.Color("tier:N", title="tier"), detail="config:N",
+        tooltip=["tier:N", "config:N", "load:Q", alt.Tooltip("value:Q", format=".4g"),
+                 alt.Tooltip("lo:Q", format=".4g"), alt.Tooltip("hi:Q", format=".4g")])
+    chart = band + line
+    if slo is not None:
+        chart = chart + _rule(slo, f"SLO {slo:g}")
+    return chart.properties(title=f"{title} against load (95% CI bands)", width=WIDTH,
+                            height=HEIGHT)
+
+
+def errors_by_cause(summary: pd.DataFrame, recommendations: pd.DataFrame) -> alt.Chart:
+    """Error rate split by cause, for each tier's recommended configuration at its
+    design load."""
+    rows = []
+    by_point = summary.set_index("point")
+    for _, rec in recommendations.iterrows():
+        point = by_point.loc[int(rec["point"])]
+        arrived = float(point.get("arrived", math.nan))
+        for name in summary.columns:
+            if name.startswith("errors_") and not name.endswith("_ci95"):
+                count = float(point[name])
+                rate = count / arrived if arrived and math.isfinite(count) else 0.0
+                rows.append({"tier": rec["tier"], "cause": name[len("errors_"):],
+                             "rate": rate})
+    data = pd.DataFrame(rows, columns=["tier", "cause", "rate"])
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("tier:N", sort=list(recommendations["tier"]), title="tier"),
+        y=alt.Y("rate:Q", title="error rate", stack="zero"),
+        color=alt.Color("cause:N", title="cause"),
+        tooltip=["tier:N", "cause:N", alt.Tooltip("rate:Q", format=".4f")],
+    ).properties(title="Errors by cause (recommended configuration, design load)",
+                 width=WIDTH, height=HEIGHT)
+
+
+def pareto_front(points: pd.DataFrame, cost: str, latency: str) -> pd.Series:
+    """Whether each row is on the Pareto front (no other row is at most as costly
+    and at most as slow, and strictly better in one)."""
+    on = []
+    c = points[cost].to_numpy(float)
+    p = points[latency].to_numpy(float)
+    for i in range(len(points)):
+        if not (math.isfinite(c[i]) and math.isfinite(p[i])):
+            on.append(False)
+            continue
+        dominated = ((c <= c[i]) & (p <= p[i]) & ((c < c[i]) | (p < p[i]))).any()
+        on.append(not bool(dominated))
+    return pd.Series(on, index=points.index)
+
+
+def cost_against_p99(summary: pd.DataFrame, slo_p99: float | None) -> alt.Chart:
+    """Cost per request against p99 for every point, with each tier's Pareto front."""
+    frame = _safe(summary)
+    data = pd.DataFrame({"tier": frame["tier"], "config": frame["config"],
+                         "load": frame["load"], "cost": frame["total_per_request_usd"],
+                         "p99": frame["latency_p99"]})
+    data = data[data["cost"].notna() & data["p99"].notna()]
+    fronts = []
+    for _, group in data.groupby("tier", sort=False):
+        front = group[pareto_front(group, "cost", "p99")].sort_values("p99")
+        fronts.append(front)
+    front_data = pd.concat(fronts) if fronts else data.iloc[:0]
+    scatter = alt.Chart(data).mark_circle(size=40, opacity=0.5).encode(
+        x=alt.X("p99:Q", title="p99 latency (s)"),
+        y=alt.Y("cost:Q", title="cost per request (USD)"),
+        color=alt.Color("tier:N", title="tier"),
+        tooltip=["tier:N", "config:N", "load:Q", alt.Tooltip("p99:Q", format=".3f"),
+                 alt.Tooltip("cost:Q", format=".5f")])
+    front = alt.Chart(front_data).mark_line(point=True, strokeWidth=2).encode(
+        x="p99:Q", y="cost:Q", color="tier:N", order="p99:Q")
+    chart = scatter + front
+    if slo_p99 is not None:
+        chart = chart + alt.Chart(pd.DataFrame({"x": [slo_p99]})).mark_rule(
+            color="#d62728", strokeDash=[6, 4]).encode(x="x:Q")
+    return chart.properties(title="Cost per request against p99, with each tier's Pareto front",
+                            width=WIDTH, height=HEIGHT)
+
+
+def agents_per_tier(recommendations: pd.DataFrame) -> alt.Chart:
+    data = pd.DataFrame({"tier": recommendations["tier"],
+                         "agents": recommendations["agents_count"],
+                         "status": recommendations["status"],
+                         "config": recommendations["config"]})
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("tier:N", sort=list(data["tier"]), title="tier"),
+        y=alt.Y("agents:Q", title="agents"),
+        color=alt.Color("status:N", title="status",
+                        scale=alt.Scale(domain=["ok", "no configuration meets the SLOs"],
+                                        range=["#2ca02c", "#d62728"])),
+        tooltip=["tier:N", "agents:Q", "status:N", "config:N"],
+    ).properties(title="Agents needed per tier (recommended configuration)", width=WIDTH,
+                 height=HEIGHT)
+
+
+def bottleneck_per_tier(recommendations: pd.DataFrame) -> alt.Chart:
+    data = pd.DataFrame({"tier": recommendations["tier"],
+                         "bottleneck": recommendations["bottleneck"],
+                         "resource": recommendations["bottleneck_resource"],
+                         "binding_slo": recommendations["binding_slo"],
+                         "one": 1})
+    base = alt.Chart(data).encode(y=alt.Y("tier:N", sort=list(data["tier"]), title="tier"))
+    bars = base.mark_bar().encode(
+        x=alt.X("one:Q", axis=None, title=""),
+        color=alt.Color("resource:N", title="binding bottleneck"),
+        tooltip=["tier:N", "bottleneck:N", "binding_slo:N"])
+    text = base.mark_text(align="left", dx=6, color="white").encode(
+        x=alt.value(0), text="bottleneck:N")
+    return (bars + text).properties(title="Binding bottleneck per tier", width=WIDTH,
+                                    height=max(80, 36 * len(data)))
+
+
+def sweep_charts(summary: pd.DataFrame, recommendations: pd.DataFrame,
+                 limits: Mapping[str, float]) -> dict[str, alt.Chart]:
+    """Every chart of the report, by file name (without extension)."""
+    return {
+        "throughput": against_load(summary, "throughput", "Throughput", "req/s"),
+        "p99": against_load(summary, "latency_p99", "p99 latency", "s", limits.get("latency.p99")),
+        "errors": errors_by_cause(summary, recommendations),
+        "cost_vs_p99": cost_against_p99(summary, limits.get("latency.p99")),
+        "agents": agents_per_tier(recommendations),
+        "bottleneck": bottleneck_per_tier(recommendations),
+    }

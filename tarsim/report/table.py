@@ -72,3 +72,35 @@ def run_table(summary: dict[str, Any], model: Model | None = None) -> str:
     if reps > 1:
         lines += ["", "  ± is the half-width of the 95% confidence interval over replications"]
     return "\n".join(lines)
+
+
+def recommendation_table(recommendations: Any) -> str:
+    """Per tier: the recommended configuration, its p99 and error rate (with 95%
+    upper bounds), cost, agents and binding bottleneck, as aligned text."""
+    headers = ["tier", "status", "load", "configuration", "agents", "p99 s (ub)",
+               "errors (ub)", "$/hour", "$/request", "bottleneck"]
+    rows = []
+    for _, rec in recommendations.iterrows():
+        load = rec["load"]
+        rows.append([
+            str(rec["tier"]),
+            "ok" if rec["status"] == "ok" else "NONE MEETS SLO (closest)",
+            "-" if isinstance(load, float) and math.isnan(load) else f"{load:g}",
+            str(rec["config"]),
+            str(rec["agents_count"]),
+            f"{_num(rec['latency_p99'], '', 2)} ({_num(rec['latency_p99_ub'], '', 2)})",
+            f"{_num(rec['error_rate'], '', 4)} ({_num(rec['error_rate_ub'], '', 4)})",
+            _num(rec["cost_per_hour_usd"], "", 2),
+            _num(rec["cost_per_request_usd"], "", 5),
+            str(rec["bottleneck"]),
+        ])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    runners = [f"  {rec['tier']}: runner-up {rec['runner_up']}"
+               for _, rec in recommendations.iterrows() if rec.get("runner_up")]
+    if runners:
+        lines += ["", *runners]
+    return "\n".join(lines)

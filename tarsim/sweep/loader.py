@@ -1,0 +1,72 @@
+"""Experiment files in, validated experiments out: the spec, its model (with the
+experiment's fixed ``set`` overrides) and every point, or one ConfigError that
+lists every problem with its path and line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tarsim.config import ConfigError, Model, Problem, load_data, load_model, validate
+from tarsim.config import with_overrides as _with_overrides
+from tarsim.sweep.experiment import ExperimentSpec, SLOSpec
+from tarsim.sweep.points import Point, _wrap, check_axes, expand
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment, ready to run."""
+
+    spec: ExperimentSpec
+    model: Model
+    """The model after the experiment's ``set`` overrides (the base of every point)."""
+    points: list[Point]
+    source: str
+    model_file: Path
+
+    @property
+    def slo(self) -> SLOSpec:
+        """The experiment's SLOs, else the model's."""
+        if self.spec.slo is not None:
+            return self.spec.slo
+        slo = self.model.slo
+        assert slo is not None  # load_experiment requires one or the other
+        return SLOSpec(p99=slo.p99, error_rate=slo.error_rate)
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate the experiment at *path*, its model and its axes."""
+    path = Path(path)
+    data, lines = load_data(path)
+    spec = validate(ExperimentSpec, data, source=str(path), lines=lines)
+    model_file = spec.model_path(path)
+    if not model_file.is_file():
+        raise ConfigError([Problem("model", f"no such file ({model_file})", spec.model,
+                                   line=lines.get(("model",)))], str(path))
+    model = load_model(model_file)
+    problems: list[Problem] = []
+    for key, value in spec.overrides.items():
+        try:
+            _with_overrides(model, {key: value})
+        except ConfigError as exc:
+            problems += [_wrap(p, ("set", key), key, lines) for p in exc.problems]
+    if problems:
+        raise ConfigError(problems, str(path))
+    if spec.overrides:
+        try:
+            model = _with_overrides(model, spec.overrides)
+        except ConfigError as exc:
+            raise ConfigError([Problem("set", f"{p.path}: {p.rule}", p.value,
+                                       lines.get(("set",)), p.has_value, p.hint)
+                               for p in exc.problems], str(path)) from None
+    if spec.slo is None and model.slo is None:
+        problems.append(Problem("slo", "is required when the model has no slo section",
+                                has_value=False))
+    problems += check_axes(spec, model, lines)
+    if problems:
+        raise ConfigError(problems, str(path))
+    try:
+        points = expand(spec, model)
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, str(path)) from None
+    return Experiment(spec, model, points, str(path), model_file)

@@ -1,0 +1,138 @@
+"""Recommendations: for each tier, the cheapest configuration whose CI upper bounds
+meet the SLOs at every load of the tier, its predicted metrics at the tier's
+highest load, what binds it, and the runner-up.
+
+Cheapest means the lowest cost per hour at the tier's highest load (tokens, plus
+agents at the experiment's price per agent-hour), then the fewest agent slots,
+then the experiment's order. What binds a configuration is the SLO closest to
+its limit: for a latency SLO, the most utilised resource (a ``*.utilization``
+metric); for the error-rate SLO, the dominant cause of error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from tarsim.sweep.stats import column, meets, slo_ratios, upper_bound
+
+UTILIZATION = "_utilization"
+ERRORS = "errors_"
+
+
+def total_costs(summary: pd.DataFrame, agent_per_hour_usd: float) -> pd.DataFrame:
+    """*summary* with ``total_per_hour_usd`` and ``total_per_request_usd``: token
+    costs plus the agents' own cost."""
+    frame = summary.copy()
+    agents_hourly = frame["agents_count"] * agent_per_hour_usd
+    frame["total_per_hour_usd"] = frame["cost_per_hour_usd"].fillna(0.0) + agents_hourly
+    served_per_hour = frame["throughput"] * 3600.0
+    per_request_agents = agents_hourly / served_per_hour.where(served_per_hour > 0)
+    frame["total_per_request_usd"] = frame["cost_per_request_usd"] + per_request_agents.fillna(
+        0.0 if agent_per_hour_usd == 0 else math.inf)
+    return frame
+
+
+def bottleneck(row: Mapping[str, Any], limits: Mapping[str, float]) -> tuple[str, str]:
+    """(binding SLO, the resource or error cause behind it) for one point's row."""
+    ratios = slo_ratios(row, limits)
+    if not ratios:
+        return "", _busiest(row)
+    binding = max(ratios, key=lambda k: ratios[k])
+    if column(binding) == "error_rate":
+        causes = {k[len(ERRORS):]: float(v) for k, v in row.items()
+                  if k.startswith(ERRORS) and not k.endswith("_ci95")
+                  and isinstance(v, int | float) and v > 0}
+        if causes:
+            cause = max(causes, key=lambda k: causes[k])
+            share = causes[cause] / sum(causes.values())
+            return binding, f"errors: {cause} ({share:.0%} of errors)"
+    return binding, _busiest(row)
+
+
+def _busiest(row: Mapping[str, Any]) -> str:
+    levels = {k[: -len(UTILIZATION)]: float(v) for k, v in row.items()
+              if k.endswith(UTILIZATION) and isinstance(v, int | float) and math.isfinite(v)}
+    if not levels:
+        return "none measured"
+    name = max(levels, key=lambda k: levels[k])
+    return f"{name.replace('_', ' ')} (utilization {levels[name]:.2f})"
+
+
+def recommend(summary: pd.DataFrame, limits: Mapping[str, float],
+              agent_per_hour_usd: float = 0.0) -> pd.DataFrame:
+    """One row per tier (see the module docstring). A tier where no configuration
+    meets the SLOs gets status ``no configuration meets the SLOs`` and, in place of
+    a recommendation, the configuration closest to meeting them."""
+    frame = total_costs(summary, agent_per_hour_usd)
+    rows = []
+    for tier, group in frame.groupby("tier", sort=False):
+        candidates = []
+        for config, points in group.groupby("config", sort=False):
+            feasible = all(meets(row, limits) for _, row in points.iterrows())
+            design = points.loc[points["load"].fillna(0).idxmax()] if points["load"].notna().any() \
+                else points.iloc[0]
+            worst = max((max(slo_ratios(row, limits).values(), default=0.0)
+                         for _, row in points.iterrows()), default=0.0)
+            cost = design["total_per_hour_usd"]
+            candidates.append({
+                "config": config, "feasible": feasible, "design": design, "worst": worst,
+                "order": (cost if math.isfinite(cost) else math.inf, design["slots"],
+                          int(design["point"])),
+            })
+        qualifying = sorted((c for c in candidates if c["feasible"]),
+                            key=lambda c: c["order"])
+        if qualifying:
+            status = "ok"
+            best = qualifying[0]
+            runner = qualifying[1] if len(qualifying) > 1 else None
+        else:
+            status = "no configuration meets the SLOs"
+            ranked = sorted(candidates, key=lambda c: (c["worst"], c["order"]))
+            best, runner = ranked[0], (ranked[1] if len(ranked) > 1 else None)
+        rows.append(_row(str(tier), status, len(qualifying), len(candidates), best, runner,
+                         limits))
+    return pd.DataFrame(rows)
+
+
+def _row(tier: str, status: str, feasible: int, total: int, best: dict[str, Any],
+         runner: dict[str, Any] | None, limits: Mapping[str, float]) -> dict[str, Any]:
+    design = best["design"]
+    binding, cause = bottleneck(design, limits)
+    row: dict[str, Any] = {
+        "tier": tier, "status": status, "feasible": feasible, "configurations": total,
+        "load_kind": design["load_kind"], "load": design["load"],
+        "config": best["config"], "point": int(design["point"]),
+        "agents_count": int(design["agents_count"]), "slots": int(design["slots"]),
+        "throughput": design["throughput"],
+        "latency_p50": design["latency_p50"], "latency_p99": design["latency_p99"],
+        "latency_p99_ub": upper_bound(design, "latency_p99"),
+        "error_rate": design["error_rate"],
+        "error_rate_ub": upper_bound(design, "error_rate"),
+        "cost_per_request_usd": design["total_per_request_usd"],
+        "cost_per_hour_usd": design["total_per_hour_usd"],
+        "memory_peak_mb": design.get("memory_peak_mb", math.nan),
+        "binding_slo": binding, "bottleneck": cause,
+        "bottleneck_resource": cause.split(" (")[0],
+    }
+    for path in limits:
+        name = column(path)
+        if name not in ("latency_p99", "error_rate"):
+            row[name] = design.get(name, math.nan)
+            row[name + "_ub"] = upper_bound(design, name)
+    if runner is not None:
+        other = runner["design"]
+        row.update({
+            "runner_up": runner["config"], "runner_up_point": int(other["point"]),
+            "runner_up_latency_p99": other["latency_p99"],
+            "runner_up_error_rate": other["error_rate"],
+            "runner_up_cost_per_hour_usd": other["total_per_hour_usd"],
+        })
+    else:
+        row.update({"runner_up": "", "runner_up_point": -1,
+                    "runner_up_latency_p99": math.nan, "runner_up_error_rate": math.nan,
+                    "runner_up_cost_per_hour_usd": math.nan})
+    return row

@@ -1,0 +1,120 @@
+"""Statistics over replications: each metric's mean and t-based 95% CI half-width
+per point, the adaptive replication rule, and the SLO test on CI upper bounds.
+
+Metric names in tables are the run summary's flat paths with ``_`` for ``.``
+(``latency_p99``, ``errors_timeout``), so they are plain column names; a mean's
+half-width is the column with ``_ci95`` appended.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tarsim.metrics import t_halfwidth
+from tarsim.sweep.experiment import AdaptiveReplications
+
+CI = "_ci95"
+P99 = "latency_p99"
+NOT_AVERAGED = ("events",)
+
+
+def column(path: str) -> str:
+    """``latency.p99`` -> ``latency_p99``."""
+    return path.replace(".", "_")
+
+
+def flat_row(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """A run's metrics under column names, in name order (so that a row read back
+    from the store and one fresh from a worker are alike)."""
+    return {column(k): _number(metrics[k]) for k in sorted(metrics)}
+
+
+def _number(value: Any) -> float:
+    if value is None:
+        return math.nan
+    return float(value)
+
+
+def aggregate(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Mean and 95% CI half-width of every metric over *runs* (flat rows).
+
+    A cause of error missing from a run did not happen in it: it counts as 0."""
+    names = sorted({k for run in runs for k in run if k not in NOT_AVERAGED})
+    out: dict[str, float] = {}
+    for name in names:
+        fill = 0.0 if name.startswith("errors_") else math.nan
+        values = np.array([_number(run.get(name, fill)) for run in runs], dtype=float)
+        finite = values[~np.isnan(values)]
+        out[name] = float(finite.mean()) if len(finite) else math.nan
+        out[name + CI] = t_halfwidth(values) if len(runs) > 1 else math.nan
+    return out
+
+
+# ---------------------------------------------------------------- replications
+def stages(replications: int | AdaptiveReplications) -> list[int]:
+    """The replication counts at which a point may stop: ``[n]`` when fixed; for
+    adaptive, ``min``, ``min + step``, ... up to ``max``."""
+    if isinstance(replications, int):
+        return [replications]
+    sizes = list(range(replications.min, replications.max, replications.step))
+    return [*sizes, replications.max]
+
+
+def relative_halfwidth(runs: Sequence[Mapping[str, Any]], name: str = P99) -> float:
+    values = np.array([_number(run.get(name)) for run in runs], dtype=float)
+    mean = float(np.nanmean(values)) if not np.isnan(values).all() else math.nan
+    half = t_halfwidth(values)
+    if not math.isfinite(mean) or not math.isfinite(half) or mean == 0:
+        return math.inf
+    return half / abs(mean)
+
+
+def replications_needed(runs: Mapping[int, Mapping[str, Any]],
+                        replications: int | AdaptiveReplications) -> tuple[int, bool]:
+    """How many replications a point needs, given the *runs* done so far
+    (replication index -> flat row), and whether that number is final.
+
+    The decision at each stage uses exactly the first n replications, so it is the
+    same whichever runs happen to be done already (after a resume, say)."""
+    sizes = stages(replications)
+    for n in sizes:
+        if any(r not in runs for r in range(n)):
+            return n, False
+        if n == sizes[-1]:
+            return n, True
+        assert isinstance(replications, AdaptiveReplications)
+        if relative_halfwidth([runs[r] for r in range(n)]) < replications.target:
+            return n, True
+    return sizes[-1], True  # not reached: the last stage returns above
+
+
+# ---------------------------------------------------------------- SLOs
+def upper_bound(row: Mapping[str, Any], name: str) -> float:
+    """The upper end of a metric's 95% CI (the mean itself with one replication)."""
+    mean = _number(row.get(name))
+    half = _number(row.get(name + CI))
+    return mean + (half if math.isfinite(half) else 0.0)
+
+
+def slo_ratios(row: Mapping[str, Any], limits: Mapping[str, float]) -> dict[str, float]:
+    """Each SLO's CI upper bound over its limit (<= 1 meets it; NaN counts as failing:
+    no successful request gives no latency)."""
+    ratios = {}
+    for path, limit in limits.items():
+        bound = upper_bound(row, column(path))
+        if math.isnan(bound):
+            ratios[path] = math.inf
+        elif limit == 0:
+            ratios[path] = 0.0 if bound <= 0 else math.inf
+        else:
+            ratios[path] = bound / limit
+    return ratios
+
+
+def meets(row: Mapping[str, Any], limits: Mapping[str, float]) -> bool:
+    """Whether every SLO's CI upper bound is within its limit."""
+    return all(ratio <= 1.0 for ratio in slo_ratios(row, limits).values())
