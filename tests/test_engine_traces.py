@@ -239,3 +239,17 @@ def test_max_tokens_caps_the_output() -> None:
     row = rec.requests.iloc[0]
     assert row["end"] - row["arrival"] == pytest.approx(0.5 + 2.5)
     assert row["output_tokens"] == 100
+
+
+def test_slowdown_stretches_attempts_by_calls_in_flight(tmp_path: Path) -> None:
+    """Slowdown points [[1, 1], [2, 2]]: r0 (t=0) is alone at the provider, its 1 s call
+    takes 1 s; r1 (t=0.5) finds r0 there, 2 in flight, so its call takes 2 s (to 2.5);
+    r2 (t=3) is alone again: 1 s."""
+    (tmp_path / "t.csv").write_text("t\n0\n0.5\n3\n")
+    data = one_class(agents={"count": 1, "concurrency": 5},
+                     roles={"server": {"llm": "m"}})
+    data["workload"]["arrivals"] = {"kind": "trace", "file": "t.csv"}
+    data["llms"] = {"m": {"provider": "p", "first_token": "1s"}}
+    data["providers"] = {"p": {"slowdown": [[1, 1.0], [2, 2.0]]}}
+    rec = simulate(build(data, tmp_path), duration=4, warmup=0, seed=1)
+    assert trace(rec.requests, "arrival", "end") == [(0.0, 1.0), (0.5, 2.5), (3.0, 4.0)]

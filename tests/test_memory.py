@@ -142,3 +142,21 @@ def test_lru_cache_entries_take_memory():
     memory = summarize(rec)["memory"]
     assert memory["peak_mb"] == pytest.approx(11.005)
     assert memory["mean_mb"] == pytest.approx(11.005)
+
+
+@pytest.mark.parametrize(("base", "reserved", "reads"), [("1MB", "5MB", 5.0),
+                                                          ("6MB", "5MB", 6.5)])
+def test_reserved_memory_is_a_floor(base, reserved, reads):
+    """Memory reported is max(reserved, base + per_agent x agents + ...): one agent of
+    0.5 MB over a 1 MB base reads as the 5 MB reserved; over a 6 MB base, 6.5 MB."""
+    from pathlib import Path
+
+    from tarsim.metrics import summarize
+    from tarsim.run import simulate
+
+    data = mmc_data(1.0, 4.0, 2)
+    data["memory"] = {"base": base, "per_agent": "0.5MB", "reserved": reserved}
+    rec = simulate(model_from_data(data, base_dir=Path(".")), duration=30, warmup=5, seed=1)
+    memory = summarize(rec)["memory"]
+    assert (memory["peak_mb"], memory["mean_mb"]) == (pytest.approx(reads),
+                                                      pytest.approx(reads))

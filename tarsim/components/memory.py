@@ -38,7 +38,7 @@ class MemoryTracker:
         self.garbage: dict[ManagedAgent, float] = {}
         self._requests: dict[Request, tuple[float, int, int]] = {}
         """Bytes each request in a slot holds, and the input and output tokens counted."""
-        recorder.memory_level(env.now, self.total)
+        recorder.memory_level(env.now, max(self.spec.reserved, self.total))
         pool.memory = self
         for agent in list(pool._agents.values()):
             if agent.state == "up":
@@ -53,7 +53,7 @@ class MemoryTracker:
         if agent is not None:
             self.held[agent] += delta
         self.total += delta
-        self.recorder.memory_level(self.env.now, self.total)
+        self.recorder.memory_level(self.env.now, max(self.spec.reserved, self.total))
         limit = self.spec.limit
         if limit is None or delta <= 0:
             return True
@@ -82,7 +82,7 @@ class MemoryTracker:
             self._requests.pop(req, None)
         if freed:
             self.total -= freed
-            self.recorder.memory_level(self.env.now, self.total)
+            self.recorder.memory_level(self.env.now, max(self.spec.reserved, self.total))
 
     def admit(self, req: Request, agent: ManagedAgent) -> bool:
         """*req* starts in *agent*; False if the allocation crashed the agent."""
@@ -131,7 +131,7 @@ class MemoryTracker:
                     freed += back
             if freed:
                 self.total -= freed
-                self.recorder.memory_level(self.env.now, self.total)
+                self.recorder.memory_level(self.env.now, max(self.spec.reserved, self.total))
 
     # ------------------------------------------------------------ readings
     def share(self) -> float:

@@ -108,6 +108,7 @@ class Provider:
         )
         self.error_rate = spec.errors.rate
         self.overload = None if spec.errors.overload is None else Curve(spec.errors.overload)
+        self.slowdown = None if spec.slowdown is None else Curve(spec.slowdown)
         self.uniform: Draw = (
             batched(streams(f"provider.{name}.errors").random)
             if self.error_rate > 0 or self.overload is not None else _zero
@@ -123,7 +124,8 @@ class Provider:
             else RetryPolicy(retry, streams(f"provider.{name}.retry"))
         )
         self.managed = bool(self.limits or self.pool is not None or self.breaker is not None
-                            or self.overload is not None or self.retry is not None)
+                            or self.overload is not None or self.retry is not None
+                            or self.slowdown is not None)
         """False: every call takes the plain path (no per-attempt bookkeeping)."""
         self.in_flight = 0
         """Attempts holding a connection: the load the overload curve reads."""
@@ -240,6 +242,10 @@ class Provider:
         """The timed part of an admitted attempt; its status."""
         env = self.env
         self.in_flight += 1
+        if self.slowdown is not None:  # congestion stretches the whole attempt
+            factor = self.slowdown(self.in_flight)
+            head *= factor
+            streaming *= factor
         fail = self.error_rate
         if self.overload is not None:
             fail += self.overload(self.in_flight)

@@ -37,8 +37,10 @@ from tarsim.config.providers import (
     ProviderErrors,
     Retry,
     Routing,
+    SlowdownPoint,
     ToolPrice,
     _check_shares,
+    increasing_loads,
 )
 
 NonNegRate = Annotated[PerSecond, Field(ge=0)]
@@ -362,6 +364,15 @@ class Provider(Frozen):
     connections: Annotated[int, Field(ge=1)] | None = None
     """Connection pool size: attempts wait for a free connection. Absent: unbounded."""
     circuit_breaker: CircuitBreaker | None = None
+    slowdown: Annotated[list[SlowdownPoint], Field(min_length=1)] | None = None
+    """Congestion: each attempt's duration (network, first token, streaming) times a
+    factor that depends on this provider's attempts in flight, as points
+    ``[in_flight, factor]``, linear between them, flat beyond the ends."""
+
+    @model_validator(mode="after")
+    def _increasing(self) -> Provider:
+        increasing_loads(self.slowdown, "slowdown")
+        return self
 
 
 class Tool(Frozen):
@@ -408,6 +419,9 @@ class Memory(Frozen):
     """Absent: freed memory returns at once."""
     limit: Annotated[Bytes, Field(gt=0)] | None = None
     limit_scope: Literal["process", "agent"] = "process"
+    reserved: NonNegBytes = 0.0
+    """The process never reports less than this (a runtime's reserved heap): the
+    memory reported is max(reserved, the sum above). Limits act on the sum."""
 
     @model_validator(mode="after")
     def _limit_above_fixed(self) -> Memory:

@@ -71,6 +71,20 @@ class Limits(Frozen):
 
 
 # ---------------------------------------------------------------- errors, breaker
+SlowdownPoint = Annotated[
+    tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(gt=0)]],
+    Field(description="[calls in flight at the provider, factor on an attempt's duration]"),
+]
+
+
+def increasing_loads(points: list[tuple[float, float]] | None, name: str) -> None:
+    """Points of a load curve must have strictly increasing loads."""
+    if points is not None:
+        xs = [x for x, _ in points]
+        if any(b <= a for a, b in itertools.pairwise(xs)):
+            raise ValueError(f"{name} points must have strictly increasing loads, got {xs}")
+
+
 OverloadPoint = Annotated[
     tuple[Annotated[float, Field(ge=0)], Probability],
     Field(description="[calls in flight at the provider, probability of a 529/503]"),
@@ -107,10 +121,7 @@ class ProviderErrors(Frozen):
 
     @model_validator(mode="after")
     def _increasing(self) -> ProviderErrors:
-        if self.overload is not None:
-            xs = [x for x, _ in self.overload]
-            if any(b <= a for a, b in itertools.pairwise(xs)):
-                raise ValueError(f"overload points must have strictly increasing loads, got {xs}")
+        increasing_loads(self.overload, "overload")
         return self
 
 
