@@ -241,6 +241,8 @@ cost and p99: the **Pareto front**.
 taken from `experiments/tiers.yaml`, so it is stated in one place.
 """),
     ("py", """
+import json
+
 import altair as alt
 import ipywidgets as widgets
 import pandas as pd
@@ -278,9 +280,10 @@ experiment = api.experiment({
     "grid": {"routing.mix": list(MIXES.values()), "cache.context.hit_rate": HIT_RATES},
 })
 result = api.sweep(experiment, executor="serial")
+# the summary shows each mix as JSON text: name it back
 names = {str(sorted(mix.items())): name for name, mix in MIXES.items()}
 points = api.summary_with_costs(result).assign(
-    mix=lambda f: f["routing.mix"].map(lambda m: names[str(sorted(m.items()))]),
+    mix=lambda f: f["routing.mix"].map(lambda m: names[str(sorted(json.loads(m).items()))]),
     hit_rate=lambda f: f["cache.context.hit_rate"],
 )
 points["pareto"] = api.pareto_front(points, "total_per_request_usd", "latency_p99")
@@ -352,3 +355,100 @@ widgets.interact(cache_savings, hit_rate=widgets.SelectionSlider(
     options=HIT_RATES[1:], value=HIT_RATES[1], description="hit rate"));
 """),
 ]
+
+# ---------------------------------------------------------------- calibration
+CALIBRATION = [
+    ("md", """
+# Calibration: does the model match what was measured?
+
+Before trusting any what-if, a planner checks the model against a load test. The seed's
+load test (`models/baselines/load_test_results.csv`) measured throughput, p99, errors and
+memory at five loads. This notebook reads it, lists what is inconsistent in it, fits the
+model's least-known parameters to it, and sets measured against simulated.
+
+The fit here has a small budget (short runs, few iterations, two parameters) so that
+the notebook runs in seconds; `tarsim calibrate` with its defaults fits more parameters
+for longer and measures the prediction error on held-out rows.
+"""),
+    ("py", """
+import altair as alt
+import pandas as pd
+
+from tarsim import api
+
+MODEL = "../models/tars.yaml"
+BASELINE = "../models/baselines/load_test_results.csv"
+FIT = ["llms.*.first_token", "llms.*.output_rate"]   # scale factors on every LLM's values
+
+baseline = api.read_baseline(BASELINE)
+baseline.frame()
+"""),
+    ("md", """
+## The fit and the consistency findings
+
+`api.calibrate` checks the baseline first (is the load column a rate or a number of
+users? do the rate limits allow what was measured? do errors and memory grow with load?)
+and then fits. Each finding is data: its kind, severity, message and numbers.
+"""),
+    ("py", """
+calibration = api.calibrate(MODEL, baseline, fit=FIT, leave_one_out=False,
+                            max_iterations=4, duration=20)
+found = api.findings(calibration)
+with pd.option_context("display.max_colwidth", 200):
+    display(found[["kind", "severity", "message"]])
+"""),
+    ("py", """
+fit = calibration.as_dict()
+parameters = pd.DataFrame([{"path": p["path"], "start": p["start"], "fitted": p["value"],
+                            "ci95 low": p["ci95"][0], "ci95 high": p["ci95"][1]}
+                           for p in fit["parameters"]])
+parameters
+"""),
+    ("md", """
+## Measured against simulated
+
+Each baseline row simulated with the fitted model (error bars: 95% CI over replications).
+Throughput, p99 and memory errors are relative; error-rate errors are in percentage
+points.
+"""),
+    ("py", """
+comparison = api.measured_against_simulated(calibration)
+comparison = comparison.assign(lo=lambda f: f["simulated"] - f["ci95"],
+                               hi=lambda f: f["simulated"] + f["ci95"])
+base = alt.Chart(comparison).encode(x=alt.X("load:Q", title="load (virtual users)"))
+measured = base.mark_point(shape="diamond", size=70, color="black", filled=True).encode(
+    y=alt.Y("measured:Q", title=None))
+simulated = base.mark_line(point=True).encode(y="simulated:Q")
+bars = base.mark_errorbar().encode(y="lo:Q", y2="hi:Q")
+(measured + simulated + bars).properties(width=220, height=160).facet(
+    facet=alt.Facet("metric:N", title=None), columns=2
+).resolve_scale(y="independent").properties(
+    title="Measured (black) against the fitted model (blue)")
+"""),
+    ("py", """
+errors = comparison.groupby("metric")["error"].apply(lambda e: e.abs().mean())
+kinds = ", ".join(sorted(found["kind"].unique()))
+fitted = "; ".join(f"{r.path} x{r.fitted:.2f} (95% CI {r._4:.2f}-{r._5:.2f})"
+                   for r in parameters.itertuples())
+print(f"The baseline raised {len(found)} findings ({kinds}). The fit ({fit['fit']['iterations']} "
+      f"iterations, {fit['fit']['simulations']} simulations) set {fitted}.")
+print("Mean absolute error of the fitted model: " + ", ".join(
+    f"{m} {v:.0%}" if m != "error_rate" else f"{m} {v:.1f} points"
+    for m, v in errors.items()) + ".")
+"""),
+]
+
+NOTEBOOKS = {
+    "tier_planning.ipynb": TIER_PLANNING,
+    "model_mix_and_cache.ipynb": MODEL_MIX,
+    "calibration.ipynb": CALIBRATION,
+}
+
+
+def main() -> None:
+    for name, cells in NOTEBOOKS.items():
+        nbformat.write(notebook(cells), HERE / name)
+
+
+if __name__ == "__main__":
+    main()
