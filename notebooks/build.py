@@ -104,9 +104,10 @@ floor = summary.loc[summary["latency_p99"].idxmin()]
 print("Agents needed at p99 < 3 s, errors < 1%:")
 for _, row in recommendations.iterrows():
     print(" -", tier_sentence(row))
-print(f"The lowest p99 of any point simulated is {floor['latency_p99']:.2f} s "
-      f"({floor['tier']}, {floor['config']}, {floor['load']:g} req/s): the latency floor "
-      f"of the LLM and tool calls, which no agent count removes.")
+if (recommendations["status"] != "ok").any():
+    print(f"The lowest p99 of any point simulated is {floor['latency_p99']:.2f} s "
+          f"({floor['tier']}, {floor['config']}, {floor['load']:g} req/s): a p99 SLO "
+          f"below it needs faster LLM and tool calls, not more agents.")
 """),
     ("md", """
 ### What a looser (or tighter) SLO would need
