@@ -26,8 +26,9 @@ from tarsim.sweep.capacity import Capacity, Probe
 from tarsim.sweep.capacity import search as _search
 from tarsim.sweep.executors import LOCAL, make_executor
 from tarsim.sweep.experiment import SLOSpec
-from tarsim.sweep.loader import Experiment
+from tarsim.sweep.loader import Experiment, experiment_from_data
 from tarsim.sweep.loader import load_experiment as _load_experiment
+from tarsim.sweep.recommend import recommend as _recommend
 from tarsim.sweep.recommend import total_costs
 from tarsim.sweep.runner import (
     Progress,
@@ -40,6 +41,7 @@ from tarsim.sweep.runner import (
 from tarsim.sweep.store import RUNS_FILE
 
 if TYPE_CHECKING:
+    import altair as alt
     import pandas as pd
 
     from tarsim.scenarios import Plan, ScenarioResult
@@ -223,6 +225,13 @@ def load_experiment(path: str | Path) -> Experiment:
     return _load_experiment(path)
 
 
+def experiment(data: Mapping[str, Any], base_dir: str | Path = ".") -> Experiment:
+    """An experiment given as a mapping (what its YAML file would hold, units
+    included: ``{"model": "models/tars.yaml", "horizon": "60s", ...}``), its
+    ``model`` path relative to *base_dir*; validated like a file."""
+    return experiment_from_data(dict(data), base_dir)
+
+
 def sweep(
     experiment: Experiment | str | Path,
     *,
@@ -348,3 +357,58 @@ def capacity(
     return _search(model, objectives.limits(), duration=duration, warmup=warmup, seed=seed,
                    replications=replications, tolerance=tolerance, start=start,
                    executor=engine, progress=progress)
+
+
+def summary_with_costs(result: SweepResult) -> pd.DataFrame:
+    """A sweep's summary (one row per point) with ``total_per_hour_usd`` and
+    ``total_per_request_usd``: token costs plus the agents' hourly cost."""
+    return total_costs(result.summary, result.experiment.spec.costs.agent_per_hour_usd)
+
+
+def sweep_charts(result: SweepResult) -> dict[str, alt.Chart]:
+    """The report's charts of a sweep, by name: ``throughput``, ``p99``,
+    ``errors``, ``cost_vs_p99``, ``agents``, ``bottleneck``."""
+    from tarsim.report.charts import sweep_charts as _charts  # altair: only when used
+
+    return _charts(summary_with_costs(result), result.recommendations,
+                   result.experiment.slo.limits())
+
+
+def pareto_front(frame: pd.DataFrame, cost: str, latency: str) -> pd.Series:
+    """Whether each row of *frame* is on the cost/latency Pareto front: no other
+    row is at most as costly and at most as slow, and strictly better in one."""
+    from tarsim.report.charts import pareto_front as _front
+
+    return _front(frame, cost, latency)
+
+
+def findings(calibration: Calibration) -> pd.DataFrame:
+    """The consistency findings of a calibration's baseline, one row each."""
+    import pandas as pd
+
+    return pd.DataFrame([f.as_dict() for f in calibration.findings])
+
+
+def measured_against_simulated(calibration: Calibration) -> pd.DataFrame:
+    """Per baseline row and metric: the measured value, the calibrated model's
+    simulated value with its 95% CI half-width, and the relative error."""
+    import pandas as pd
+
+    rows = []
+    for i, row in enumerate(calibration.as_dict()["rows"], start=1):
+        for metric, measured in row["measured"].items():
+            rows.append({"row": i, "load": row["load"], "load_kind": row["load_kind"],
+                         "agents": row["agents"], "metric": metric, "measured": measured,
+                         "simulated": row["simulated"][metric],
+                         "ci95": row["ci95"][metric], "error": row["error"].get(metric)})
+    return pd.DataFrame(rows)
+
+
+def recommend(result: SweepResult, slo: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Each tier's recommendation from a finished sweep, judged against *slo*
+    (``{"p99": "5s"}``, as in an experiment) instead of the experiment's own SLOs:
+    no simulation, only the tables re-read."""
+    objectives = result.experiment.slo if slo is None else _validate(SLOSpec, dict(slo),
+                                                                      source="slo")
+    return _recommend(result.summary, objectives.limits(),
+                      result.experiment.spec.costs.agent_per_hour_usd)

@@ -509,3 +509,28 @@ def test_every_experiment_example_validates(tmp_path: Path):
             validate(spec, data)
         except ConfigError as exc:
             pytest.fail(f"experiments/README.md, line {block.line}:\n{exc.describe()}")
+
+
+# ---------------------------------------------------------------- Python examples
+def python_examples() -> list[Block]:
+    return [b for b in blocks(README.read_text(encoding="utf-8")) if b.language == "python"]
+
+
+def test_the_readme_has_a_python_what_if():
+    """The README shows a what-if in Python of at most three lines, so the run
+    test below cannot pass by finding none."""
+    examples = python_examples()
+    assert examples
+    assert any(len(b.text.strip().splitlines()) <= 3 for b in examples)
+
+
+@pytest.mark.parametrize("block", python_examples(), ids=lambda b: f"README.md:{b.line}")
+def test_every_python_example_runs(block: Block, monkeypatch: pytest.MonkeyPatch):
+    """Each python block of the README runs from the repository root without an
+    error (its horizons are short), and its last line gives a value."""
+    monkeypatch.chdir(ROOT)
+    *body, last = block.text.strip().splitlines()
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(body), f"README.md:{block.line}", "exec"), namespace)
+    value = eval(compile(last, f"README.md:{block.line}", "eval"), namespace)
+    assert value is not None

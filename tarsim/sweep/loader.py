@@ -4,8 +4,10 @@ lists every problem with its path and line."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tarsim.config import ConfigError, Model, Problem, load_data, load_model, validate
 from tarsim.config import with_overrides as _with_overrides
@@ -38,11 +40,20 @@ def load_experiment(path: str | Path) -> Experiment:
     """Read and validate the experiment at *path*, its model and its axes."""
     path = Path(path)
     data, lines = load_data(path)
-    spec = validate(ExperimentSpec, data, source=str(path), lines=lines)
+    return experiment_from_data(data, path.parent, str(path), lines)
+
+
+def experiment_from_data(data: Any, base_dir: str | Path = ".", source: str = "<experiment>",
+                         lines: Mapping[tuple[Any, ...], int] | None = None) -> Experiment:
+    """Validate an experiment given as data (what its YAML file would hold), with
+    its ``model`` path relative to *base_dir*."""
+    lines = dict(lines or {})
+    path = Path(base_dir) / "experiment.yaml"  # the model path is relative to its folder
+    spec = validate(ExperimentSpec, data, source=source, lines=lines)
     model_file = spec.model_path(path)
     if not model_file.is_file():
         raise ConfigError([Problem("model", f"no such file ({model_file})", spec.model,
-                                   line=lines.get(("model",)))], str(path))
+                                   line=lines.get(("model",)))], source)
     model = load_model(model_file)
     problems: list[Problem] = []
     for key, value in spec.overrides.items():
@@ -51,22 +62,22 @@ def load_experiment(path: str | Path) -> Experiment:
         except ConfigError as exc:
             problems += [_wrap(p, ("set", key), key, lines) for p in exc.problems]
     if problems:
-        raise ConfigError(problems, str(path))
+        raise ConfigError(problems, source)
     if spec.overrides:
         try:
             model = _with_overrides(model, spec.overrides)
         except ConfigError as exc:
             raise ConfigError([Problem("set", f"{p.path}: {p.rule}", p.value,
                                        lines.get(("set",)), p.has_value, p.hint)
-                               for p in exc.problems], str(path)) from None
+                               for p in exc.problems], source) from None
     if spec.slo is None and model.slo is None:
         problems.append(Problem("slo", "is required when the model has no slo section",
                                 has_value=False))
     problems += check_axes(spec, model, lines)
     if problems:
-        raise ConfigError(problems, str(path))
+        raise ConfigError(problems, source)
     try:
         points = expand(spec, model)
     except ConfigError as exc:
-        raise ConfigError(exc.problems, str(path)) from None
-    return Experiment(spec, model, points, str(path), model_file)
+        raise ConfigError(exc.problems, source) from None
+    return Experiment(spec, model, points, source, model_file)
