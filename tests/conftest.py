@@ -101,3 +101,17 @@ def synthetic(work: float = 0.2, error: float = 0.03, concurrency: int = 4,
 def synthetic_fixture() -> Synthetic:
     """The synthetic model's data, with any parameter changed by keyword."""
     return synthetic
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A deep copy of model *data* with the dotted *path* set to *value* (parents made
+    as needed): one failing input from a valid base."""
+    import copy
+
+    data = copy.deepcopy(data)
+    node = data
+    *parents, leaf = path.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+    return data

@@ -4,12 +4,11 @@ the rule and the value."""
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
 import pytest
-from conftest import mmc_data
+from conftest import mmc_data, set_path
 
 from tarsim.config import ConfigError, model_from_data
 
@@ -23,14 +22,6 @@ def base() -> dict[str, Any]:
     return data
 
 
-def with_(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    data = copy.deepcopy(data)
-    *parents, leaf = path.split(".")
-    node = data
-    for key in parents:
-        node = node.setdefault(key, {})
-    node[leaf] = value
-    return data
 
 
 CASES = [
@@ -114,22 +105,22 @@ CASES = [
 def test_rule(where, value, path, rule):
     """The bad value is refused with its path and the rule it breaks."""
     with pytest.raises(ConfigError) as caught:
-        model_from_data(with_(base(), where, value), base_dir=".")
+        model_from_data(set_path(base(), where, value), base_dir=".")
     problems = [(p.path, str(p)) for p in caught.value.problems]
     assert any(p == path and rule in text for p, text in problems), problems
 
 
 def test_memory_threshold_must_be_a_share():
     """A memory threshold is a share of the limit: 1.5 is refused."""
-    data = with_(base(), "memory", {"limit": "100MB"})
-    data = with_(data, "degradation", {"interval": 5, "high_load": {"enter": {"memory": 1.5}}})
+    data = set_path(base(), "memory", {"limit": "100MB"})
+    data = set_path(data, "degradation", {"interval": 5, "high_load": {"enter": {"memory": 1.5}}})
     with pytest.raises(ConfigError, match=r"degradation.high_load.enter.memory: must be <= 1"):
         model_from_data(data, base_dir=".")
 
 
 def test_memory_condition_needs_a_limit():
     """A degradation condition on memory needs memory.limit."""
-    data = with_(base(), "degradation", {"interval": 5, "high_load": {"enter": {"memory": 0.8}}})
+    data = set_path(base(), "degradation", {"interval": 5, "high_load": {"enter": {"memory": 0.8}}})
     with pytest.raises(ConfigError, match=r"degradation.high_load.enter.memory: needs "
                                           r"memory.limit \(a share of the limit\), got 0.8"):
         model_from_data(data, base_dir=".")
@@ -139,7 +130,7 @@ def test_memory_condition_needs_a_limit():
 def test_downgrade_names_llms(side):
     """Both sides of a downgrade must name an llm, with a "did you mean"."""
     pair = {"sonet": "haiku"} if side == "from" else {"sonnet": "haiku3"}
-    data = with_(base(), "degradation", {"interval": 5, "high_load": {
+    data = set_path(base(), "degradation", {"interval": 5, "high_load": {
         "enter": {"queue": 1}, "actions": {"downgrade": pair}}})
     with pytest.raises(ConfigError) as caught:
         model_from_data(data, base_dir=".")
@@ -150,7 +141,7 @@ def test_downgrade_names_llms(side):
 
 def test_lowered_concurrency_must_be_lower():
     """A mode's concurrency above agents.concurrency (2) is refused."""
-    data = with_(base(), "degradation", {"interval": 5, "critical": {
+    data = set_path(base(), "degradation", {"interval": 5, "critical": {
         "enter": {"queue": 1}, "actions": {"concurrency": 3}}})
     with pytest.raises(ConfigError, match=r"degradation.critical.actions.concurrency: must be "
                                           r"<= agents.concurrency \(2\), got 3"):
@@ -166,11 +157,11 @@ def test_lowered_concurrency_must_be_lower():
 def test_agents_rules_with_autoscale(agents, rule):
     """Autoscaling rules that span agents' fields are refused at ``agents``."""
     with pytest.raises(ConfigError, match=re.escape(f"agents: {rule}")):
-        model_from_data(with_(base(), "agents", agents), base_dir=".")
+        model_from_data(set_path(base(), "agents", agents), base_dir=".")
 
 
 def test_autoscale_starts_at_min():
     """Without ``warm``, an autoscaled pool starts with ``min`` agents, not ``count``."""
-    model = model_from_data(with_(base(), "agents", {
+    model = model_from_data(set_path(base(), "agents", {
         "count": 4, "autoscale": {"metric": "queue", "target": 5, "min": 2}}), base_dir=".")
     assert model.agents.warm_agents == 2

@@ -3,11 +3,10 @@ limits, errors, circuit breaker, retry, routing mix, caches, prices."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
-from conftest import ROOT, mmc_data
+from conftest import ROOT, mmc_data, set_path
 
 from tarsim.config import ConfigError, model_from_data
 
@@ -21,14 +20,6 @@ def base() -> dict[str, Any]:
     return data
 
 
-def set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    data = copy.deepcopy(data)
-    node = data
-    *parents, leaf = path.split(".")
-    for key in parents:
-        node = node.setdefault(key, {})
-    node[leaf] = value
-    return data
 
 
 BAD = [
