@@ -181,3 +181,17 @@ def test_points_that_break_a_cross_field_rule_are_reported(tmp_path):
         load_experiment(path)
     text = str(info.value)
     assert "agents.warm=2, agents.count=1" in text and "warm must be <= count (1)" in text
+
+
+def test_a_missed_latency_slo_with_idle_agents_is_blamed_on_service_time() -> None:
+    """p99 3.4 s against a 3 s SLO: with agents 30% busy the time is in the calls, not
+    in waiting for a slot; with agents 95% busy, the agents are the bottleneck."""
+    from tarsim.sweep.recommend import bottleneck
+
+    limits = {"latency.p99": 3.0, "error_rate": 0.01}
+    row = {"latency_p99": 3.4, "latency_p99_ci95": 0.1, "error_rate": 0.0,
+           "error_rate_ci95": 0.0, "agents_utilization": 0.30}
+    assert bottleneck(row, limits) == (
+        "latency.p99", "service time, not queueing (agents (utilization 0.30))")
+    assert bottleneck({**row, "agents_utilization": 0.95}, limits) == (
+        "latency.p99", "agents (utilization 0.95)")

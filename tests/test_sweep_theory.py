@@ -51,7 +51,7 @@ def test_recommendation_is_the_smallest_c_erlang_c_allows(tmp_path):
     assert expected == target
     (tmp_path / "mmc.yaml").write_text(yaml.safe_dump(mmc_data(LAM, MU, 5)))
     exp = {"name": "mmc", "model": "mmc.yaml", "horizon": "3000s", "warmup": "300s",
-           "seed": 3, "replications": 5, "slo": {"wait_mean": slo},
+           "seed": 3, "replications": 5, "slo": {"wait_mean": slo}, "capacity": True,
            "tiers": [{"name": "one", "rate": LAM, "grid": {"agents.concurrency": cs}}]}
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(exp, sort_keys=False))
     result = api.sweep(tmp_path / "exp.yaml", executor="local", workers=2)
@@ -65,6 +65,13 @@ def test_recommendation_is_the_smallest_c_erlang_c_allows(tmp_path):
     # The estimate the decision used agrees with Erlang C within its CI (x2 for slack).
     row = result.summary.set_index("point").loc[int(rec["point"])]
     assert abs(row["wait_mean"] - waits[expected]) <= 2 * row["wait_mean_ci95"]
+    # capacity: true adds the capacity of the recommended c* slots: the highest rate
+    # whose Erlang C mean wait meets the SLO lies near the bracket the search found
+    # (within 10%: the search decides on CI upper bounds, which err on the safe side)
+    lam_star = brentq(lambda lam: mean_wait(expected, lam, MU) - slo, 1e-6,
+                      expected * MU - 1e-9)
+    assert rec["capacity"] < rec["capacity_failed_at"]
+    assert 0.9 * lam_star <= rec["capacity"] <= lam_star <= 1.1 * rec["capacity_failed_at"]
 
 
 @pytest.mark.slow

@@ -103,4 +103,11 @@ def recommendation_table(recommendations: Any) -> str:
                for _, rec in recommendations.iterrows() if rec.get("runner_up")]
     if runners:
         lines += ["", *runners]
+    if "capacity" in recommendations:
+        capacities = [f"  {rec['tier']}: the recommended configuration sustains "
+                      f"{rec['capacity']:.4g} and fails at {rec['capacity_failed_at']:.4g}"
+                      for _, rec in recommendations.iterrows()
+                      if not math.isnan(rec["capacity"])]
+        if capacities:
+            lines += ["", *capacities]
     return "\n".join(lines)

@@ -137,6 +137,9 @@ class ExperimentSpec(Frozen):
     tiers: list[TierSpec] = Field(default_factory=list)
     grid: dict[str, AxisValues] = Field(default_factory=dict)
     zip: list[dict[str, AxisValues]] = Field(default_factory=list)
+    capacity: bool = False
+    """Also search, for each tier's recommended configuration, the highest rate (or
+    users) it sustains within the SLOs, as ``tarsim capacity`` does."""
 
     _zip_lengths = field_validator("zip")(_same_lengths)
 

@@ -40,7 +40,7 @@ def bottleneck(row: Mapping[str, Any], limits: Mapping[str, float]) -> tuple[str
     """(binding SLO, the resource or error cause behind it) for one point's row."""
     ratios = slo_ratios(row, limits)
     if not ratios:
-        return "", _busiest(row)
+        return "", _busiest(row)[0]
     binding = max(ratios, key=lambda k: ratios[k])
     if column(binding) == "error_rate":
         causes = {k[len(ERRORS):]: float(v) for k, v in row.items()
@@ -50,16 +50,25 @@ def bottleneck(row: Mapping[str, Any], limits: Mapping[str, float]) -> tuple[str
             cause = max(causes, key=lambda k: causes[k])
             share = causes[cause] / sum(causes.values())
             return binding, f"errors: {cause} ({share:.0%} of errors)"
-    return binding, _busiest(row)
+    busiest, level = _busiest(row)
+    if column(binding).startswith("latency") and level < QUEUEING_UTILIZATION:
+        # a latency SLO missed with resources this idle: the time is in the calls
+        # themselves (LLM, tools, retries), not in waiting for a slot
+        return binding, f"service time, not queueing ({busiest})"
+    return binding, busiest
 
 
-def _busiest(row: Mapping[str, Any]) -> str:
+QUEUEING_UTILIZATION = 0.8
+"""Below this, waiting for a resource is not what sets a missed latency SLO."""
+
+
+def _busiest(row: Mapping[str, Any]) -> tuple[str, float]:
     levels = {k[: -len(UTILIZATION)]: float(v) for k, v in row.items()
               if k.endswith(UTILIZATION) and isinstance(v, int | float) and math.isfinite(v)}
     if not levels:
-        return "none measured"
+        return "none measured", math.nan
     name = max(levels, key=lambda k: levels[k])
-    return f"{name.replace('_', ' ')} (utilization {levels[name]:.2f})"
+    return f"{name.replace('_', ' ')} (utilization {levels[name]:.2f})", levels[name]
 
 
 def recommend(summary: pd.DataFrame, limits: Mapping[str, float],

@@ -106,13 +106,41 @@ def run_sweep(
         executor.close()
     runs, summary = tables(experiment, store)
     summary = total_costs(summary, spec.costs.agent_per_hour_usd)
+    recommendations = recommend(summary, experiment.slo.limits(),
+                                spec.costs.agent_per_hour_usd)
+    if spec.capacity:
+        recommendations = with_capacity(experiment, recommendations)
     result = SweepResult(
-        experiment, runs, summary,
-        recommend(summary, experiment.slo.limits(), spec.costs.agent_per_hour_usd),
+        experiment, runs, summary, recommendations,
         executed=executed, reused=reused, repaired=store.repaired,
         wall_s=time.perf_counter() - started,
     )
     return result
+
+
+def with_capacity(experiment: Experiment, recommendations: pd.DataFrame) -> pd.DataFrame:
+    """The recommendations with the capacity of each tier's recommended configuration:
+    ``capacity`` (the highest load found to meet the SLOs) and ``capacity_failed_at``
+    (the lowest found not to), searched from the tier's highest load. Tiers with no
+    configuration meeting the SLOs get NaN."""
+    from tarsim.sweep.capacity import search
+
+    spec = experiment.spec
+    reps = spec.replications
+    replications = max(2, reps if isinstance(reps, int) else reps.min)
+    found, failed = [], []
+    for _, row in recommendations.iterrows():
+        if row["status"] != "ok":
+            found.append(math.nan)
+            failed.append(math.nan)
+            continue
+        point = experiment.points[int(row["point"])]
+        result = search(point.model, experiment.slo.limits(), duration=spec.horizon,
+                        warmup=spec.warmup_s, seed=spec.seed, replications=replications,
+                        start=float(row["load"]))
+        found.append(result.load)
+        failed.append(result.failed_at)
+    return recommendations.assign(capacity=found, capacity_failed_at=failed)
 
 
 class _MemoryStore(RunStore):
