@@ -195,3 +195,5 @@ def test_a_missed_latency_slo_with_idle_agents_is_blamed_on_service_time() -> No
         "latency.p99", "service time, not queueing (agents (utilization 0.30))")
     assert bottleneck({**row, "agents_utilization": 0.95}, limits) == (
         "latency.p99", "agents (utilization 0.95)")
+    assert bottleneck({**row, "api_calls": 1000, "api_rate_limited": 150}, limits) == (
+        "latency.p99", "rate limits: 429s on 15% of calls, retried")

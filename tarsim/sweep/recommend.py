@@ -53,11 +53,18 @@ def bottleneck(row: Mapping[str, Any], limits: Mapping[str, float]) -> tuple[str
     busiest, level = _busiest(row)
     if column(binding).startswith("latency") and level < QUEUEING_UTILIZATION:
         # a latency SLO missed with resources this idle: the time is in the calls
-        # themselves (LLM, tools, retries), not in waiting for a slot
+        # themselves, or in backing off from 429s, not in waiting for a slot
+        calls = float(row.get("api_calls", 0.0) or 0.0) + float(row.get("api_tool_calls", 0.0)
+                                                                  or 0.0)
+        limited = float(row.get("api_rate_limited", 0.0) or 0.0)
+        if calls > 0 and limited / calls > RETRY_SHARE:
+            return binding, f"rate limits: 429s on {limited / calls:.0%} of calls, retried"
         return binding, f"service time, not queueing ({busiest})"
     return binding, busiest
 
 
+RETRY_SHARE = 0.01
+"""Above this share of calls answered 429, backing off sets the latency."""
 QUEUEING_UTILIZATION = 0.8
 """Below this, waiting for a resource is not what sets a missed latency SLO."""
 
