@@ -12,11 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tarsim import metrics
-from tarsim.calibrate.baseline import Baseline
-from tarsim.calibrate.baseline import read_baseline as _read_baseline
-from tarsim.calibrate.calibration import Calibration
-from tarsim.calibrate.calibration import calibrate as _calibrate
-from tarsim.calibrate.fit import FitSettings
 from tarsim.config import ConfigError, Model, Problem
 from tarsim.config import load_model as _load_model
 from tarsim.config import validate as _validate
@@ -28,23 +23,19 @@ from tarsim.sweep.executors import LOCAL, make_executor
 from tarsim.sweep.experiment import SLOSpec
 from tarsim.sweep.loader import Experiment, experiment_from_data
 from tarsim.sweep.loader import load_experiment as _load_experiment
-from tarsim.sweep.recommend import recommend as _recommend
-from tarsim.sweep.recommend import total_costs
-from tarsim.sweep.runner import (
-    Progress,
-    SweepResult,
-    estimate,
-    manifest,
-    run_sweep,
-    write_tables,
-)
 from tarsim.sweep.store import RUNS_FILE
 
 if TYPE_CHECKING:
     import altair as alt
     import pandas as pd
 
+    from tarsim.calibrate.baseline import Baseline
+    from tarsim.calibrate.calibration import Calibration
+
+    # Calibration, sweeps and reports need pandas (and more): they are imported inside the
+    # functions that use them, so that `tarsim run` starts as fast as the engine allows.
     from tarsim.scenarios import Plan, ScenarioResult
+    from tarsim.sweep.runner import Progress, SweepResult
 
 DEFAULT_DURATION_S = 300.0
 DEFAULT_WARMUP_FRACTION = 0.1
@@ -175,6 +166,7 @@ def read_baseline(path: str | Path, **import_options: Any) -> Baseline:
     """A measured baseline from the plain CSV, a Locust ``*_stats.csv`` /
     ``*_stats_history.csv`` or a k6 summary JSON (``agents``, ``load``, ``load_kind``
     complete what a load tool does not record)."""
+    from tarsim.calibrate.baseline import read_baseline as _read_baseline
     return _read_baseline(path, **import_options)
 
 
@@ -202,6 +194,10 @@ def calibrate(
     8) least-squares evaluations plus their finite differences, each hold-out refit by 3.
     """
     from dataclasses import replace
+
+    from tarsim.calibrate.baseline import Baseline
+    from tarsim.calibrate.calibration import calibrate as _calibrate
+    from tarsim.calibrate.fit import FitSettings
 
     if not isinstance(model, Model):
         model = load_model(model)
@@ -249,6 +245,7 @@ def sweep(
     ``local`` with *workers* processes, or ``dask`` at *scheduler* or through a
     distributed *client*), and with *out* write its tables, manifest, report and
     charts there. *resume* keeps the runs already in *out* and does only the rest."""
+    from tarsim.sweep.runner import run_sweep, write_tables
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
     folder = Path(out) if out is not None else None
@@ -278,6 +275,8 @@ def dry_run(experiment: Experiment | str | Path, *, workers: int = 1) -> pd.Data
     of it) fit wall time = start-up + cost per arrival x arrivals."""
     import time
 
+    from tarsim.sweep.runner import estimate
+
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
     spec = experiment.spec
@@ -301,6 +300,8 @@ def report(out: str | Path, result: SweepResult | None = None) -> list[Path]:
     import pandas as pd
 
     from tarsim.report.html import write_report  # altair is slow to import: only when used
+    from tarsim.sweep.recommend import total_costs
+    from tarsim.sweep.runner import manifest
 
     folder = Path(out)
     if result is not None:
@@ -362,6 +363,7 @@ def capacity(
 def summary_with_costs(result: SweepResult) -> pd.DataFrame:
     """A sweep's summary (one row per point) with ``total_per_hour_usd`` and
     ``total_per_request_usd``: token costs plus the agents' hourly cost."""
+    from tarsim.sweep.recommend import total_costs
     return total_costs(result.summary, result.experiment.spec.costs.agent_per_hour_usd)
 
 
@@ -408,6 +410,7 @@ def recommend(result: SweepResult, slo: Mapping[str, Any] | None = None) -> pd.D
     """Each tier's recommendation from a finished sweep, judged against *slo*
     (``{"p99": "5s"}``, as in an experiment) instead of the experiment's own SLOs:
     no simulation, only the tables re-read."""
+    from tarsim.sweep.recommend import recommend as _recommend
     objectives = result.experiment.slo if slo is None else _validate(SLOSpec, dict(slo),
                                                                       source="slo")
     return _recommend(result.summary, objectives.limits(),

@@ -29,6 +29,10 @@ def test_tiers_experiment_is_valid_and_complete():
     mixes = experiment.spec.grid["routing.mix"]
     assert {"haiku": 0.85, "sonnet": 0.10, "opus": 0.05} in mixes
     assert experiment.spec.grid["cache.context.hit_rate"] == [0.0, 0.3, 0.6]
-    per_tier = {name: len(t.rates()) * len(t.grid["agents.count"]) * 9
+    # the busier tiers also weigh the API plans as tested against raised ones
+    plans = {name: max([1] + [len(next(iter(z.values()))) for z in t.zip])
+             for name, t in tiers.items()}
+    assert plans == {"baseline": 1, "small": 1, "medium": 2, "large": 2, "enterprise": 2}
+    per_tier = {name: len(t.rates()) * len(t.grid["agents.count"]) * 9 * plans[name]
                 for name, t in tiers.items()}
     assert len(experiment.points) == sum(per_tier.values())
