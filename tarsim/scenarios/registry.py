@@ -9,6 +9,7 @@ runs into a :class:`Finding`. The registry refuses a name given twice.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -50,8 +51,10 @@ class Analysis(Frozen):
         """What *model* lacks for this analysis to mean anything (empty: nothing)."""
         return []
 
-    def analyse(self, runs: Mapping[str, Runs]) -> Finding:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def analyse(self, runs: Mapping[str, Runs]) -> Finding:
+        """The finding, from the runs of each variant (pydantic's model metaclass is an
+        ABCMeta, so a subclass without this cannot be made)."""
 
 
 A = TypeVar("A", bound=type[Analysis])
