@@ -60,9 +60,6 @@ DEFAULT_FIT = ("roles.*.work", "llms.*.first_token", "llms.*.output_rate", "agen
 SCALED_FIELDS = {"constant": ("value",), "exponential": ("mean",), "uniform": ("low", "high"),
                  "lognormal": ("median", "p99", "mean"), "gamma": ("mean",),
                  "empirical": ("scale",)}
-METRIC_ONLY = ("memory.base", "memory.per_agent", "memory.per_request")
-"""Paths that change what is measured but not what happens, while the model has no
-memory limit or degradation: their simulations are reused."""
 OPTIMISER_XTOL = 1e-3
 """Relative step below which the least-squares search stops; also the floor of a
 parameter's relative CI half-width (before the t quantile)."""
@@ -213,8 +210,8 @@ class RowResult:
 
 
 class Simulator:
-    """Simulates baseline rows for parameter values, on fixed seeds, reusing the
-    runs of parameters that only change what is measured."""
+    """Simulates baseline rows for parameter values, on fixed seeds, keeping the
+    latest runs so that a parameter vector seen again is not simulated twice."""
 
     def __init__(self, model: Model, params: Sequence[Parameter], settings: FitSettings,
                  cache_size: int = 48) -> None:
@@ -224,9 +221,8 @@ class Simulator:
         self.runs: OrderedDict[Any, list[RunRecords]] = OrderedDict()
         self.cache_size = cache_size
         self.simulations = 0
-        safe = getattr(model.memory, "limit", None) is None and \
-            getattr(model, "degradation", None) is None
-        self.metric_only = {p.path for p in self.params if safe and p.path in METRIC_ONLY}
+        # Memory is followed during the run (tarsim.components.memory), so every
+        # parameter, memory's included, needs its own simulations.
 
     def model_at(self, theta: Sequence[float] | np.ndarray) -> Model:
         values: dict[str, float] = {}
@@ -242,8 +238,7 @@ class Simulator:
         return RowResult(row.metrics(), simulated, half)
 
     def _summary(self, theta: np.ndarray, index: int, row: BaselineRow) -> dict[str, Any]:
-        dynamic = tuple(round(float(t), 12) for p, t in zip(self.params, theta, strict=True)
-                        if p.path not in self.metric_only)
+        dynamic = tuple(round(float(t), 12) for t in theta)
         model = self.model_at(theta)
         row_model = with_overrides(model, row_overrides(model, row))
         key = (index, dynamic)
