@@ -17,6 +17,7 @@ import click
 
 from tarsim.config.errors import ConfigError, Problem
 from tarsim.config.units import parse_duration
+from tarsim.metrics import json_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,17 +54,6 @@ class DurationType(click.ParamType):
 
 
 DURATION = DurationType()
-
-
-def json_safe(value: Any) -> Any:
-    """NaN and infinities become null, so the output is valid JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -388,3 +388,14 @@ def aggregate(summaries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     result["events"] = int(sum(s.get("events", 0) for s in runs))
     result["ci95"] = ci95
     return result
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities become null, so that output is valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value

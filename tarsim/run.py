@@ -10,8 +10,7 @@ which the requests still in flight are recorded as ``unfinished`` (or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
@@ -25,6 +24,27 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MIN_DRAIN_S = 60.0
+
+
+class _FrameOf:
+    """A pandas frame of one of the record's column sets, built on first use and
+    kept (pandas is imported only then: a plain run never pays for it)."""
+
+    def __init__(self, columns: str) -> None:
+        self.columns = columns
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, record: Any, owner: type | None = None) -> pd.DataFrame:
+        if record is None:
+            return self  # type: ignore[return-value]
+        frame = record.__dict__.get(self.name)
+        if frame is None:
+            import pandas as pd
+
+            frame = record.__dict__[self.name] = pd.DataFrame(getattr(record, self.columns))
+        return frame
 
 
 @dataclass(frozen=True)
@@ -55,54 +75,14 @@ class RunRecords:
     dead_letter_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """Calls that failed for good, one row per attempt (see recorder.DEAD_LETTER_FIELDS)."""
 
-    @cached_property
-    def requests(self) -> pd.DataFrame:
-        """Per-request rows as a pandas frame (built on first use)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.request_columns)
-
-    @cached_property
-    def agents(self) -> pd.DataFrame:
-        """Agent events as a pandas frame (built on first use)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.agent_columns)
-
-    @cached_property
-    def memory(self) -> pd.DataFrame:
-        """Memory changes as a pandas frame (built on first use)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.memory_columns)
-
-    @cached_property
-    def modes(self) -> pd.DataFrame:
-        """Mode changes as a pandas frame (built on first use)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.mode_columns)
-
-    @cached_property
-    def scaling(self) -> pd.DataFrame:
-        """Autoscaler decisions as a pandas frame (built on first use)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.scaling_columns)
-
-    @cached_property
-    def costs(self) -> pd.DataFrame:
-        """USD per model or tool as a pandas frame (built on first use)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.cost_columns)
-
-    @cached_property
-    def dead_letters(self) -> pd.DataFrame:
-        """Dead letters, one row per attempt, as a pandas frame (built on first use)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.dead_letter_columns)
+    requests = _FrameOf("request_columns")
+    """Per-request rows as a pandas frame (built on first use)."""
+    agents = _FrameOf("agent_columns")
+    memory = _FrameOf("memory_columns")
+    modes = _FrameOf("mode_columns")
+    scaling = _FrameOf("scaling_columns")
+    costs = _FrameOf("cost_columns")
+    dead_letters = _FrameOf("dead_letter_columns")
 
 
 def drain_limit(model: Model, duration: float, warmup: float) -> float:

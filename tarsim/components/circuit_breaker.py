@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from tarsim.components.retry import statuses_of
 from tarsim.config.providers import CircuitBreaker as BreakerSpec
 
 CLOSED = "closed"
@@ -27,10 +28,7 @@ class CircuitBreaker:
         self.min_calls = spec.min_calls
         self.open_for = spec.open_for
         self.probes = spec.probes
-        counted: set[str] = set(spec.count)
-        if "api_error" in counted:
-            counted.add("overloaded")  # a 529/503 attempt fails its request as api_error
-        self.counted = frozenset(counted)
+        self.counted = statuses_of(spec.count)
         self.state = CLOSED
         self.generation = 0
         """Bumped at every transition; an admission ticket is its generation."""

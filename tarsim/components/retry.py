@@ -8,6 +8,8 @@ is then used as-is, without jitter.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from tarsim.config.distributions import Draw, batched
@@ -26,6 +28,13 @@ CAUSE = {RATE_LIMITED: RATE_LIMITED, API_ERROR: API_ERROR, OVERLOADED: API_ERROR
 """The request's failure cause for each failed attempt's status."""
 
 
+def statuses_of(causes: Iterable[str]) -> frozenset[str]:
+    """The attempt statuses that fail a request with one of *causes* (``api_error``
+    takes in the overload errors, 529/503, which fail requests as ``api_error``)."""
+    wanted = set(causes)
+    return frozenset(status for status, cause in CAUSE.items() if cause in wanted)
+
+
 class RetryPolicy:
     """How many attempts, which failures to retry, and how long to wait between."""
 
@@ -37,10 +46,7 @@ class RetryPolicy:
         self.max = backoff.max
         self.jitter = backoff.jitter
         self.honor_retry_after = spec.honor_retry_after
-        retried: set[str] = set(spec.on)
-        if API_ERROR in retried:
-            retried.add(OVERLOADED)
-        self.retried = frozenset(retried)
+        self.retried = statuses_of(spec.on)
         self.uniform: Draw = batched(rng.random)
 
     def backoff(self, n: int) -> float:

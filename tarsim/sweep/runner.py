@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from tarsim.config import ConfigError, Model, Problem
+from tarsim.metrics import json_safe
 from tarsim.sweep.executors import Executor, RunTask, SerialExecutor
 from tarsim.sweep.loader import Experiment
 from tarsim.sweep.points import RATE, USERS, Point, point_key, show_value
@@ -282,20 +283,12 @@ def write_tables(result: SweepResult, out: Path,
         written += [out / f"{name}.parquet", out / f"{name}.csv"]
     result.recommendations.to_csv(out / "recommendations.csv", index=False)
     written.append(out / "recommendations.csv")
-    text = json.dumps(_json_safe(manifest(result, command)), indent=2)
+    text = json.dumps(json_safe(manifest(result, command)), indent=2)
     (out / "manifest.json").write_text(text + "\n", encoding="utf-8")
     written.append(out / "manifest.json")
     return written
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def estimate(experiment: Experiment, seconds_per_arrival: float,
