@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     # Calibration, sweeps and reports need pandas (and more): they are imported inside the
     # functions that use them, so that `tarsim run` starts as fast as the engine allows.
     from tarsim.scenarios import Plan, ScenarioResult
+    from tarsim.sensitivity.loader import Study
+    from tarsim.sensitivity.runner import StudyResult
     from tarsim.sweep.runner import Progress, SweepResult
 
 DEFAULT_DURATION_S = 300.0
@@ -415,3 +417,48 @@ def recommend(result: SweepResult, slo: Mapping[str, Any] | None = None) -> pd.D
                                                                       source="slo")
     return _recommend(result.summary, objectives.limits(),
                       result.experiment.spec.costs.agent_per_hour_usd)
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and validate a sensitivity study file."""
+    from tarsim.sensitivity.loader import load_study as _load_study
+
+    return _load_study(path)
+
+
+def study(data: Mapping[str, Any], base_dir: str | Path = ".") -> Study:
+    """A study given as a mapping (what its YAML file would hold), its file paths
+    relative to *base_dir*; validated like a file."""
+    from tarsim.sensitivity.loader import study_from_data
+
+    return study_from_data(dict(data), base_dir)
+
+
+def sensitivity(study: Study | str | Path, *, out: str | Path | None = None,
+                executor: str = LOCAL, workers: int | None = None,
+                scheduler: str | None = None, client: Any = None, resume: bool = False,
+                progress: Progress | None = None, command: list[str] | None = None,
+                write_report: bool = True) -> StudyResult:
+    """Run a study's design on *executor* (as :func:`sweep`) and analyse it by its
+    method; with *out*, write its tables, manifest, report and charts there."""
+    from tarsim.sensitivity.loader import Study as _Study
+    from tarsim.sensitivity.runner import run_study, write_tables
+
+    if not isinstance(study, _Study):
+        study = load_study(study)
+    folder = Path(out) if out is not None else None
+    if folder is not None:
+        from tarsim.sensitivity.runner import open_store
+
+        open_store(folder, resume)  # fails fast, before workers start
+    engine = make_executor(executor, workers=workers, scheduler=scheduler, client=client)
+    result = run_study(study, engine, out=folder, resume=folder is not None,
+                       progress=progress)
+    if folder is not None:
+        files = write_tables(result, folder, command)
+        if write_report:
+            from tarsim.report.sensitivity import write_report as _write_report
+
+            files += _write_report(result, folder)
+        result.files = files
+    return result

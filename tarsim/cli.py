@@ -269,6 +269,42 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
                f"in {result.wall_s:.1f}s; results in {folder}/ (report.html)")
 
 
+@main.command()
+@click.argument("study_file", metavar="STUDY", type=click.Path(dir_okay=False))
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the results [default: results/<study name>].")
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Processes of the local pool [default: one per core].")
+@click.option("--executor", type=click.Choice(["local", "dask", "serial"]), default="local",
+              show_default=True)
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Dask scheduler address (tcp://host:8786), with --executor dask.")
+@click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest.")
+@user_errors
+def sensitivity(study_file: str, out: str | None, workers: int | None, executor: str,
+                scheduler: str | None, resume: bool) -> None:
+    """Which assumptions decide the answer: a study's tornado, Morris, Sobol or ensemble."""
+    from pathlib import Path
+
+    from tarsim import api
+    from tarsim.report.sensitivity import table_text
+
+    study = api.load_study(study_file)
+    folder = Path(out) if out else Path("results") / study.spec.name
+    with click.progressbar(length=1, label="runs", show_eta=True, show_pos=True,
+                           file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        result = api.sensitivity(study, out=folder, executor=executor, workers=workers,
+                                 scheduler=scheduler, resume=resume, progress=progress,
+                                 command=["tarsim", *sys.argv[1:]])
+    click.echo(table_text(result))
+    click.echo(f"\n{result.executed} runs simulated, {result.reused} reused, "
+               f"in {result.wall_s:.1f}s; results in {folder}/ (report.html)")
+
+
 def _parse_slo(texts: tuple[str, ...]) -> dict[str, Any]:
     import yaml
 

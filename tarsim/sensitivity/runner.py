@@ -1,0 +1,205 @@
+"""Running a study: each design point is a model (the study's model with the point's
+parameter values set, as ``tarsim run --set`` does), simulated on the sweep's
+executors, each run stored the moment it finishes in the sweep's results store,
+so an interrupted study resumes where it stopped.
+
+Every design point uses the same seed and replication indices: common random
+numbers, so that the differences between points are the parameters' and not the
+noise's. A point's key hashes its whole model, the horizon, the warm-up and the
+seed, so stored runs are reused only by the point that made them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tarsim.config import ConfigError, Model, Problem, with_overrides
+from tarsim.sensitivity.design import Design, make_design
+from tarsim.sensitivity.loader import Study
+from tarsim.sensitivity.study import OUTPUTS, SLO
+from tarsim.sweep.executors import Executor, RunTask, SerialExecutor
+from tarsim.sweep.points import point_key, show_value
+from tarsim.sweep.stats import meets
+from tarsim.sweep.store import RUNS_FILE, RunStore
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class StudyResult:
+    """A study's design with each point's outputs, and what its method makes of them."""
+
+    study: Study
+    design: Design
+    table: pd.DataFrame
+    """One row per design point: the parameters' values, then each output."""
+    analysis: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    executed: int = 0
+    reused: int = 0
+    wall_s: float = 0.0
+    files: list[Path] = field(default_factory=list)
+
+
+class _MemoryStore(RunStore):
+    def add(self, key: str, replication: int, metrics: dict[str, Any]) -> None:
+        self.runs[(key, replication)] = metrics
+
+
+def open_store(out: Path | None, resume: bool) -> RunStore:
+    """The results store in *out* (as a sweep's), or one in memory."""
+    if out is None:
+        return _MemoryStore(Path(RUNS_FILE))
+    if out.exists() and not out.is_dir():
+        raise ConfigError([Problem("--out", "is a file, not a folder", str(out))])
+    existing = out / RUNS_FILE
+    if not resume and existing.exists() and existing.stat().st_size > 0:
+        raise ConfigError([Problem(
+            "--out", "already holds the runs of a study: add --resume to continue them, "
+            "or choose another folder", str(out))])
+    return RunStore.open(out, fresh=not resume)
+
+
+def point_models(study: Study, design: Design) -> list[Model]:
+    """The model of every design point; a ConfigError names each point the model
+    refuses (such as a lognormal median above its p99)."""
+    models, problems = [], []
+    for k, row in enumerate(design.values):
+        overrides: dict[str, Any] = {}
+        for p, value in zip(study.parameters, row, strict=True):
+            overrides.update(p.overrides(float(value)))
+        try:
+            models.append(with_overrides(study.model, overrides))
+        except ConfigError as exc:
+            label = ", ".join(f"{path}={show_value(v)}" for path, v in overrides.items())
+            problems += [Problem(f"design point {k} ({label})", f"{p.path}: {p.rule}",
+                                 p.value, None, p.has_value, p.hint) for p in exc.problems]
+    if problems:
+        raise ConfigError(problems[:10] + ([Problem("", f"... and {len(problems) - 10} "
+                                                    "more", has_value=False)]
+                                           if len(problems) > 10 else []), study.source)
+    return models
+
+
+def run_study(study: Study, executor: Executor | None = None, *, out: Path | None = None,
+              resume: bool = False, progress: Progress | None = None) -> StudyResult:
+    """Simulate every design point of *study* (the runs not already in *out*'s
+    store) and analyse the outputs by the study's method."""
+    from tarsim.sensitivity.analysis import analyse
+
+    started = time.perf_counter()
+    design = make_design(study)
+    models = point_models(study, design)
+    keys = [point_key(m, study.horizon, study.warmup, study.spec.seed) for m in models]
+    store = open_store(out, resume)
+    executor = executor or SerialExecutor()
+    reps = study.spec.replications
+    wanted = {(key, r): model for key, model in zip(keys, models, strict=True)
+              for r in range(reps)}
+    missing = [(key, r) for (key, r) in wanted if not store.has(key, r)]
+    reused = len(wanted) - len(missing)
+    executed = 0
+    try:
+        for key, r in missing:
+            executor.submit(RunTask.of(key, r, wanted[(key, r)], study.horizon, study.warmup,
+                                       study.spec.seed))
+        while executor.pending():
+            task, metrics = executor.next_done()
+            store.add(task.key, task.replication, metrics)
+            executed += 1
+            if progress is not None:
+                progress(executed, len(missing))
+    finally:
+        executor.close()
+    table = outputs_table(study, design, keys, store)
+    analysis, notes = analyse(study, design, table)
+    return StudyResult(study, design, table, analysis, notes, executed, reused,
+                       time.perf_counter() - started)
+
+
+def outputs_table(study: Study, design: Design, keys: list[str],
+                  store: RunStore) -> pd.DataFrame:
+    """One row per design point: its parameter values, then each output's mean over
+    the point's replications (``slo``: 1 when those means meet every SLO)."""
+    limits = study.slo.limits()
+    rows = []
+    for k, key in enumerate(keys):
+        runs = [store.runs[(key, r)] for r in range(study.spec.replications)]
+        row: dict[str, Any] = {"point": k}
+        if design.roles:
+            row["role"] = design.roles[k]
+        for p, value in zip(study.parameters, design.values[k], strict=True):
+            row[p.path] = p.setting(float(value))
+        means = {}
+        for path in set(OUTPUTS.values()) | set(limits):
+            values = np.array([_number(run.get(path)) for run in runs], dtype=float)
+            means[path] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+        for name in study.outputs:
+            if name == SLO:
+                flat = {p.replace(".", "_"): means[p] for p in limits}
+                row[SLO] = float(meets(flat, limits))
+            else:
+                row[name] = means[OUTPUTS[name]]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def manifest(result: StudyResult, command: list[str] | None = None) -> dict[str, Any]:
+    """What the study was and how it ran."""
+    from tarsim.sweep.runner import versions
+
+    study = result.study
+    spec = study.spec
+    return {
+        "study": spec.name, "source": study.source, "model": study.model.name,
+        "method": spec.method, "samples": spec.samples, "levels": spec.levels,
+        "seed": spec.seed, "replications": spec.replications,
+        "horizon_s": study.horizon, "warmup_s": study.warmup,
+        "fixed": {k: show_value(v) for k, v in study.fixed.items()},
+        "slo_metrics": study.slo.limits(),
+        "parameters": [{"path": p.path, "label": p.label, "dist": p.dist,
+                        "low": p.ends()[0], "high": p.ends()[1], "base": p.base,
+                        "integer": p.integer} for p in study.parameters],
+        "outputs": study.outputs, "design_points": len(result.design),
+        "runs": len(result.design) * spec.replications,
+        "executed": result.executed, "reused": result.reused,
+        "wall_s": round(result.wall_s, 3), "notes": result.notes,
+        "command": command, "versions": versions(),
+    }
+
+
+def write_tables(result: StudyResult, out: Path,
+                 command: list[str] | None = None) -> list[Path]:
+    """design.csv (every point's values and outputs), one CSV per analysis table,
+    decides.csv (Sobol: the top three per output) and manifest.json."""
+    import json
+
+    from tarsim.metrics import json_safe
+    from tarsim.sensitivity.analysis import what_decides
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "design.csv"]
+    result.table.to_csv(written[0], index=False)
+    for name, frame in result.analysis.items():
+        frame.to_csv(out / f"{name}.csv", index=False)
+        written.append(out / f"{name}.csv")
+    if "sobol" in result.analysis:
+        decides = what_decides(result.analysis["sobol"])
+        decides.to_csv(out / "decides.csv", index=False)
+        written.append(out / "decides.csv")
+    text = json.dumps(json_safe(manifest(result, command)), indent=2)
+    (out / "manifest.json").write_text(text + "\n", encoding="utf-8")
+    written.append(out / "manifest.json")
+    return written
