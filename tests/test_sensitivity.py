@@ -99,7 +99,7 @@ def test_range_rules(mmc_dir: Path) -> None:
     every problem is reported at once."""
     data = mmc_study(samples=12)
     data["parameters"]["workload.arrivals.rate"] = {"low": 0.6, "high": 0.3}
-    data["parameters"]["roles.server.work.mean"] = {"dist": "normal", "mean": 1.0}
+    data["parameters"]["roles.server.work.mean"] = {"distribution": "normal", "mean": 1.0}
     found = problems_of(data, mmc_dir)
     text = "\n".join(found)
     assert "low must be < high" in text and "normal needs mean and sd" in text, text
@@ -248,7 +248,7 @@ def test_ensemble_slo_probability_follows_erlang_c(mmc_dir: Path) -> None:
     data = {"name": "ens", "model": "mmc.yaml", "horizon": "8000s", "warmup": "400s",
             "method": "ensemble", "samples": 60,
             "set": {"workload.arrivals.rate": 1.0},
-            "parameters": {"roles.server.work.mean": {"dist": "normal", "mean": 0.8,
+            "parameters": {"roles.server.work.mean": {"distribution": "normal", "mean": 0.8,
                                                       "sd": 0.1, "low": 0.3}},
             "slo": {"wait_mean": limit}, "outputs": ["wait_mean", "slo"]}
     result = run_study(study_from_data(data, mmc_dir))

@@ -227,14 +227,16 @@ def _resolve(model: Model, path: str, param: ParameterSpec,
              lines: Mapping[tuple[Any, ...], int], problems: list[Problem]) -> Parameter | None:
     at = ("parameters", path)
     current = model_value(model, path)
+    if isinstance(current, dict) and current.get("dist") == "constant":
+        current = current.get("value")  # a constant distribution is its value
     numeric = isinstance(current, int | float) and not isinstance(current, bool)
     integer = param.integer if param.integer is not None else (
-        numeric and isinstance(current, int) and param.dist == "uniform")
+        numeric and isinstance(current, int) and param.distribution == "uniform")
     low = param.low if param.low is not None else -math.inf
     high = param.high if param.high is not None else math.inf
     mean = param.mean if param.mean is not None else math.nan
     sd = param.sd if param.sd is not None else math.nan
-    draft = Parameter(path, param.label or path, param.dist, low, high, mean, sd, 0.0,
+    draft = Parameter(path, param.label or path, param.distribution, low, high, mean, sd, 0.0,
                       bool(integer))
     if param.base is not None:
         base = param.base

@@ -80,7 +80,7 @@ class ParameterSpec(Frozen):
     ``uniform`` and ``loguniform`` take ``low`` and ``high``; ``normal`` takes
     ``mean`` and ``sd`` and, optionally, ``low``/``high`` to truncate it."""
 
-    dist: Literal["uniform", "loguniform", "normal"] = "uniform"
+    distribution: Literal["uniform", "loguniform", "normal"] = "uniform"
     low: float | None = None
     high: float | None = None
     mean: float | None = None
@@ -101,18 +101,18 @@ class ParameterSpec(Frozen):
 
     @model_validator(mode="after")
     def _complete(self) -> ParameterSpec:
-        if self.dist in ("uniform", "loguniform"):
+        if self.distribution in ("uniform", "loguniform"):
             if self.low is None or self.high is None:
-                raise ValueError(f"{self.dist} needs low and high")
+                raise ValueError(f"{self.distribution} needs low and high")
             if self.mean is not None or self.sd is not None:
-                raise ValueError(f"{self.dist} takes low and high, not mean and sd")
-        if self.dist == "normal" and (self.mean is None or self.sd is None):
+                raise ValueError(f"{self.distribution} takes low and high, not mean and sd")
+        if self.distribution == "normal" and (self.mean is None or self.sd is None):
             raise ValueError("normal needs mean and sd")
         if self.low is not None and self.high is not None and not self.low < self.high:
             raise ValueError(f"low must be < high, got low={self.low:g}, high={self.high:g}")
-        if self.dist == "loguniform" and self.low is not None and self.low <= 0:
+        if self.distribution == "loguniform" and self.low is not None and self.low <= 0:
             raise ValueError(f"loguniform needs low > 0, got {self.low:g}")
-        if self.dist == "normal" and self.integer:
+        if self.distribution == "normal" and self.integer:
             raise ValueError("integer applies to uniform ranges only")
         return self
 
