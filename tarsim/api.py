@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     # Calibration, sweeps and reports need pandas (and more): they are imported inside the
     # functions that use them, so that `tarsim run` starts as fast as the engine allows.
     from tarsim.scenarios import Plan, ScenarioResult
+    from tarsim.sensitivity.hypotheses import Hypotheses
     from tarsim.sensitivity.loader import Study
     from tarsim.sensitivity.runner import StudyResult
     from tarsim.sweep.runner import Progress, SweepResult
@@ -462,3 +463,14 @@ def sensitivity(study: Study | str | Path, *, out: str | Path | None = None,
             files += _write_report(result, folder)
         result.files = files
     return result
+
+
+def hypotheses(experiment_file: str | Path, model_files: Sequence[str | Path], *,
+               executor: str = LOCAL, workers: int | None = None,
+               scheduler: str | None = None, client: Any = None) -> Hypotheses:
+    """Sweep one experiment over several models that fit the same baseline: where
+    their recommendations differ and which measurement would tell them apart."""
+    from tarsim.sensitivity.hypotheses import compare
+
+    return compare(experiment_file, model_files, lambda: make_executor(
+        executor, workers=workers, scheduler=scheduler, client=client))

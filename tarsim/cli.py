@@ -305,6 +305,33 @@ def sensitivity(study_file: str, out: str | None, workers: int | None, executor:
                f"in {result.wall_s:.1f}s; results in {folder}/ (report.html)")
 
 
+@main.command()
+@click.argument("experiment_file", metavar="EXPERIMENT", type=click.Path(dir_okay=False))
+@click.argument("model_files", metavar="MODEL...", nargs=-1, required=True,
+                type=click.Path(dir_okay=False))
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Processes of the local pool [default: one per core].")
+@click.option("--executor", type=click.Choice(["local", "dask", "serial"]), default="local",
+              show_default=True)
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Dask scheduler address (tcp://host:8786), with --executor dask.")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write the point-by-point comparison here (CSV).")
+@user_errors
+def hypotheses(experiment_file: str, model_files: tuple[str, ...], workers: int | None,
+               executor: str, scheduler: str | None, out: str | None) -> None:
+    """Competing models side by side: where recommendations differ, what to measure."""
+    from tarsim import api
+    from tarsim.sensitivity.hypotheses import describe
+
+    result = api.hypotheses(experiment_file, list(model_files), executor=executor,
+                            workers=workers, scheduler=scheduler)
+    click.echo(describe(result))
+    if out is not None:
+        result.separation.to_csv(out, index=False)
+        click.echo(f"comparison written to {out}")
+
+
 def _parse_slo(texts: tuple[str, ...]) -> dict[str, Any]:
     import yaml
 

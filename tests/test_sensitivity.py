@@ -296,3 +296,29 @@ def test_cli_writes_tables_report_and_charts(mmc_dir: Path, tmp_path: Path) -> N
                  "charts/sobol_p99.png", "charts/sobol_throughput.png"):
         assert (out / name).is_file(), name
     assert (out / "charts/sobol_p99.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# ---------------------------------------------------------------- hypotheses
+def test_hypotheses_name_the_telling_measurement(tmp_path: Path) -> None:
+    """Two models of one server pool: M/M/1 at μ = 2 and M/M/2 at μ = 1 (the same
+    capacity). Erlang C: mean sojourn 0.56 vs 1.01 s at λ = 0.2, 2.0 vs 2.29 s at
+    λ = 1.5. With the SLO mean <= 0.8 s the light tier's recommendation differs
+    (only M/M/1 meets it), the heavy tier's agrees (neither does); and the most
+    telling measurement is a latency at the light load, where the gap is largest and
+    the CIs narrowest."""
+    from tarsim.sensitivity.hypotheses import compare
+
+    a = mmc_data(0.5, 2.0, 1)
+    b = mmc_data(0.5, 1.0, 2)
+    for name, data in (("mm1.yaml", a), ("mm2.yaml", b)):
+        (tmp_path / name).write_text(yaml.safe_dump(data, sort_keys=False))
+    experiment = {"name": "pools", "model": "mm1.yaml", "horizon": "1500s",
+                  "warmup": "150s", "replications": 4, "slo": {"mean": 0.8},
+                  "tiers": [{"name": "light", "rate": 0.2}, {"name": "heavy", "rate": 1.5}]}
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(experiment, sort_keys=False))
+    h = compare(tmp_path / "exp.yaml", [tmp_path / "mm1.yaml", tmp_path / "mm2.yaml"])
+    differs = h.recommendations.set_index("tier")["differs"]
+    assert bool(differs["light"]) and not bool(differs["heavy"])
+    best = h.measurement()
+    assert best["load"] == 0.2 and best["metric"].startswith("latency"), best
+    assert best["distance"] > 3
