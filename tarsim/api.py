@@ -420,11 +420,12 @@ def recommend(result: SweepResult, slo: Mapping[str, Any] | None = None) -> pd.D
                       result.experiment.spec.costs.agent_per_hour_usd)
 
 
-def load_study(path: str | Path) -> Study:
-    """Read and validate a sensitivity study file."""
+def load_study(path: str | Path, replace: Mapping[str, Any] | None = None) -> Study:
+    """Read and validate a sensitivity study file (with the top-level keys in
+    *replace*, such as ``{"method": "oat"}``, replaced)."""
     from tarsim.sensitivity.loader import load_study as _load_study
 
-    return _load_study(path)
+    return _load_study(path, replace)
 
 
 def study(data: Mapping[str, Any], base_dir: str | Path = ".") -> Study:
@@ -452,9 +453,14 @@ def sensitivity(study: Study | str | Path, *, out: str | Path | None = None,
         from tarsim.sensitivity.runner import open_store
 
         open_store(folder, resume)  # fails fast, before workers start
+    swept = None
+    if study.experiment is not None:  # an ensemble over every tier: the sweep first
+        swept = sweep(study.experiment, out=folder / "sweep" if folder else None,
+                      executor=executor, workers=workers, scheduler=scheduler, client=client,
+                      resume=resume, write_report=False)
     engine = make_executor(executor, workers=workers, scheduler=scheduler, client=client)
     result = run_study(study, engine, out=folder, resume=folder is not None,
-                       progress=progress)
+                       progress=progress, sweep=swept)
     if folder is not None:
         files = write_tables(result, folder, command)
         if write_report:

@@ -280,16 +280,22 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="Dask scheduler address (tcp://host:8786), with --executor dask.")
 @click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest.")
+@click.option("--method", type=click.Choice(["oat", "morris", "sobol", "ensemble"]),
+              default=None, help="Use this method instead of the file's.")
+@click.option("--samples", type=click.IntRange(min=1), default=None,
+              help="Use this many samples instead of the file's.")
 @user_errors
 def sensitivity(study_file: str, out: str | None, workers: int | None, executor: str,
-                scheduler: str | None, resume: bool) -> None:
+                scheduler: str | None, resume: bool, method: str | None,
+                samples: int | None) -> None:
     """Which assumptions decide the answer: a study's tornado, Morris, Sobol or ensemble."""
     from pathlib import Path
 
     from tarsim import api
     from tarsim.report.sensitivity import table_text
 
-    study = api.load_study(study_file)
+    replace = {k: v for k, v in (("method", method), ("samples", samples)) if v is not None}
+    study = api.load_study(study_file, replace)
     folder = Path(out) if out else Path("results") / study.spec.name
     with click.progressbar(length=1, label="runs", show_eta=True, show_pos=True,
                            file=sys.stderr) as bar:

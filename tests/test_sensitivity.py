@@ -25,7 +25,6 @@ from scipy import stats
 
 from tarsim.cli import main
 from tarsim.config import ConfigError
-from tarsim.sensitivity.analysis import wilson
 from tarsim.sensitivity.design import make_design
 from tarsim.sensitivity.loader import study_from_data
 from tarsim.sensitivity.runner import run_study
@@ -233,34 +232,62 @@ def test_sobol_indices_of_mmc_wait_agree_with_erlang_c(mmc_dir: Path) -> None:
     assert erl["ST"][2] > 0.5 and sim["ST_conf"][2] < erl["ST"][2]
 
 
-@pytest.mark.slow
-def test_ensemble_slo_probability_follows_erlang_c(mmc_dir: Path) -> None:
+def test_ensemble_bands_follow_erlang_c(mmc_dir: Path) -> None:
     """An ensemble over an uncertain mean service time s ~ Normal(0.8 s, 0.1 s) on an
-    M/M/2 at λ = 1/s, with the SLO mean wait <= 0.187 s: Erlang C's mean wait rises
-    with s and equals 0.187 s at s* (solved below), so P(meets) = Φ((s* - 0.8)/0.1).
-    The ensemble's share of members meeting the SLO (60 members, 8,000 s runs of
-    ~8,000 customers) has a Wilson 95% CI that covers it."""
+    M/M/2 at λ = 1: the mean wait rises with s, so its 2.5% and 97.5% quantiles over
+    the members are Erlang C's at s's (0.604 s and 0.996 s), within 30% (40 members
+    of 4,000 s: quantiles of 40 draws sit within about ±0.5 sd of s's, which moves
+    the wait by under 25%)."""
+    data = {"name": "ens", "model": "mmc.yaml", "horizon": "4000s", "warmup": "400s",
+            "method": "ensemble", "samples": 40, "set": {"workload.arrivals.rate": 1.0},
+            "parameters": {"roles.server.work.mean": {"distribution": "normal", "mean": 0.8,
+                                                      "sd": 0.1, "low": 0.3}},
+            "slo": {"wait_mean": 0.187}, "outputs": ["wait_mean", "slo"]}
+    result = run_study(study_from_data(data, mmc_dir))
+    band = result.analysis["bands"].set_index("output").loc["wait_mean"]
+    exact = [mmc(1.0, 1 / s, 2).mean_wait for s in (0.8 + 0.1 * stats.norm.ppf(q)
+                                                     for q in (0.025, 0.975))]
+    assert band["p2_5"] == pytest.approx(exact[0], rel=0.3)
+    assert band["p97_5"] == pytest.approx(exact[1], rel=0.3)
+    assert result.analysis["slo"].iloc[0]["members"] == 40
+
+
+@pytest.mark.slow
+def test_tier_slo_probability_from_an_ensemble_follows_erlang_c(tmp_path: Path) -> None:
+    """A tier's probability of meeting its SLO under parameter uncertainty.
+
+    An M/M/c tier at λ = 0.5 and 1.0 per second with c in {2, 3} and the SLO mean
+    wait <= 0.187 s; the sweep, at the nominal mean service time 0.8 s (Erlang C:
+    0.152 s at c = 2, λ = 1), recommends c = 2, the fewest slots. The mean service
+    time is uncertain, s ~ Normal(0.8 s, 0.1 s). Erlang C's wait rises with s and λ,
+    so the recommendation meets the SLO at both loads exactly when s <= s*, where
+    the wait at λ = 1 equals 0.187 s: P = Φ((s* - 0.8) / 0.1). The ensemble's share
+    (60 members, 6,000 s runs) has a Wilson 95% CI that covers it."""
     from scipy.optimize import brentq
+
+    from tarsim.api import sensitivity
 
     limit = 0.187
     s_star = brentq(lambda s: mmc(1.0, 1 / s, 2).mean_wait - limit, 0.3, 1.5)
     expected = float(stats.norm.cdf((s_star - 0.8) / 0.1))
-    data = {"name": "ens", "model": "mmc.yaml", "horizon": "8000s", "warmup": "400s",
-            "method": "ensemble", "samples": 60,
-            "set": {"workload.arrivals.rate": 1.0},
+    model = mmc_data(1.0, 1.0, 2)
+    model["roles"]["server"]["work"]["mean"] = 0.8
+    (tmp_path / "mmc.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
+    experiment = {"name": "tier", "model": "mmc.yaml", "horizon": "6000s",
+                  "warmup": "300s", "replications": 4, "slo": {"wait_mean": limit},
+                  "tiers": [{"name": "t", "rate": [0.5, 1.0],
+                             "grid": {"agents.concurrency": [2, 3]}}]}
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(experiment, sort_keys=False))
+    data = {"name": "ens", "experiment": "exp.yaml", "method": "ensemble", "samples": 60,
             "parameters": {"roles.server.work.mean": {"distribution": "normal", "mean": 0.8,
                                                       "sd": 0.1, "low": 0.3}},
-            "slo": {"wait_mean": limit}, "outputs": ["wait_mean", "slo"]}
-    result = run_study(study_from_data(data, mmc_dir))
-    row = result.analysis["slo"].iloc[0]
+            "outputs": ["wait_mean", "slo"]}
+    study = study_from_data(data, tmp_path)
+    result = sensitivity(study, executor="serial")
+    row = result.analysis["tiers"].iloc[0]
+    assert row["config"] == "agents.concurrency=2" and row["sweep_status"] == "ok"
     assert row["ci95_low"] <= expected <= row["ci95_high"], (row.to_dict(), expected)
-    low, high = wilson(int(row["meet"]), int(row["members"]))
-    assert high - low < 0.3  # narrow enough to tell 0.5 from 0.85
-    band = result.analysis["bands"].set_index("output").loc["wait_mean"]
-    exact = [mmc(1.0, 1 / s, 2).mean_wait for s in (0.8 + 0.1 * stats.norm.ppf(q)
-                                                     for q in (0.025, 0.975))]
-    assert band["p2_5"] == pytest.approx(exact[0], rel=0.25)
-    assert band["p97_5"] == pytest.approx(exact[1], rel=0.25)
+    assert row["ci95_high"] - row["ci95_low"] < 0.3  # narrow enough to tell 0.5 from 0.85
 
 
 # ---------------------------------------------------------------- running

@@ -154,6 +154,7 @@ def _sections(result: StudyResult) -> str:
         parts.append(table_html(what_decides(result.analysis["sobol"])))
     titles = {"tornado": "One at a time", "sobol": "Sobol indices",
               "morris": "Morris screening", "bands": "Prediction bands over the ensemble",
+              "tiers": "Each tier's recommendation under the ensemble",
               "slo": "Probability of meeting the SLOs"}
     for name, frame in result.analysis.items():
         parts.append(f"<h2>{html.escape(titles.get(name, name))}</h2>{table_html(frame)}")
@@ -239,11 +240,19 @@ def table_text(result: StudyResult) -> str:
             for _, r in part.iterrows():
                 lines.append(f"    {r['label']:<45} {_cell(r['at_low'])} .. "
                              f"{_cell(r['at_high'])}")
+    if "tiers" in frames:
+        lines.append("per tier, the recommendation and P(it meets the SLOs at every load) "
+                     "over the ensemble (95% CI):")
+        for _, r in frames["tiers"].iterrows():
+            lines.append(f"  {r['tier']}: {r['config']}  P = {r.get('p_meets_slo', 0):.2f} "
+                         f"({r.get('ci95_low', 0):.2f}-{r.get('ci95_high', 1):.2f}, "
+                         f"{int(r['members'])} members; sweep: {r['sweep_status']})")
     if "bands" in frames:
         lines.append("prediction bands over the ensemble (2.5% .. 50% .. 97.5%):")
         for _, r in frames["bands"].iterrows():
-            lines.append(f"  {r['output']:<12} {_cell(r['p2_5'])} .. {_cell(r['p50'])} .. "
-                         f"{_cell(r['p97_5'])}")
+            where = f"[{r['tier']}] " if "tier" in r else ""
+            lines.append(f"  {where}{r['output']:<12} {_cell(r['p2_5'])} .. "
+                         f"{_cell(r['p50'])} .. {_cell(r['p97_5'])}")
     if "slo" in frames and not frames["slo"].empty:
         r = frames["slo"].iloc[0]
         lines.append(f"P(meets the SLOs) = {r['probability']:.2f} "

@@ -21,7 +21,7 @@ from tarsim.config.loader import split_path
 from tarsim.config.model import did_you_mean
 from tarsim.sensitivity.study import ENSEMBLE, OUTPUT_NAMES, ParameterSpec, StudySpec
 from tarsim.sweep.experiment import SLOSpec
-from tarsim.sweep.loader import load_experiment
+from tarsim.sweep.loader import Experiment, load_experiment
 from tarsim.sweep.points import RATE, _wrap, load_overrides
 
 Z975 = float(stats.norm.ppf(0.975))
@@ -96,6 +96,8 @@ class Study:
     """Ensemble: the correlation of the parameters' normal draws (None: independent)."""
     fixed: dict[str, Any] = field(default_factory=dict)
     """What the study pins (the tier's load and the study's ``set``), for the manifest."""
+    experiment: Experiment | None = None
+    """An ensemble over every tier of this experiment (a study without ``tier``)."""
 
     @property
     def outputs(self) -> list[str]:
@@ -114,10 +116,13 @@ def model_value(model: Model, path: str) -> Any:
     return node
 
 
-def load_study(path: str | Path) -> Study:
-    """Read and validate the study at *path*, its model and its parameters."""
+def load_study(path: str | Path, replace: Mapping[str, Any] | None = None) -> Study:
+    """Read and validate the study at *path*, its model and its parameters, with
+    the top-level keys in *replace* (``{"method": "oat"}``) replaced first."""
     path = Path(path)
     data, lines = load_data(path)
+    if replace and isinstance(data, dict):
+        data = {**data, **replace}
     return study_from_data(data, path.parent, str(path), lines)
 
 
@@ -135,7 +140,7 @@ def study_from_data(data: Any, base_dir: str | Path = ".", source: str = "<study
                                     f"{', '.join(OUTPUT_NAMES)}", name,
                                     line=lines.get(("outputs", i)),
                                     hint=did_you_mean(name, list(OUTPUT_NAMES))))
-    model, slo, horizon, warmup, fixed = _target(spec, where, lines, problems)
+    model, slo, horizon, warmup, fixed, experiment = _target(spec, where, lines, problems)
     if problems or model is None:
         raise ConfigError(problems, source)
     parameters = []
@@ -158,7 +163,8 @@ def study_from_data(data: Any, base_dir: str | Path = ".", source: str = "<study
     if problems:
         raise ConfigError(problems, source)
     assert slo is not None
-    return Study(spec, model, parameters, slo, horizon, warmup, source, correlation, fixed)
+    return Study(spec, model, parameters, slo, horizon, warmup, source, correlation, fixed,
+                 experiment)
 
 
 SLO_OUTPUT = "slo"
@@ -166,31 +172,36 @@ SLO_OUTPUT = "slo"
 
 def _target(spec: StudySpec, where: Path, lines: Mapping[tuple[Any, ...], int],
             problems: list[Problem]) -> tuple[Model | None, SLOSpec | None, float, float,
-                                              dict[str, Any]]:
-    """The study's base model, SLOs, horizon and warm-up."""
+                                              dict[str, Any], Experiment | None]:
+    """The study's base model, SLOs, horizon, warm-up, what it pins, and the
+    experiment whose every tier an ensemble without ``tier`` covers."""
     fixed: dict[str, Any] = {}
+    whole: Experiment | None = None
     if spec.experiment is not None:
         exp_file = spec.file_of(where, spec.experiment)
         if not exp_file.is_file():
             problems.append(Problem("experiment", f"no such file ({exp_file})",
                                     spec.experiment, line=lines.get(("experiment",))))
-            return None, None, 0.0, 0.0, fixed
+            return None, None, 0.0, 0.0, fixed, None
         experiment = load_experiment(exp_file)
         tiers = {t.name: t for t in experiment.spec.tiers}
-        if spec.tier not in tiers:
+        if spec.tier is None:
+            whole = experiment
+        elif spec.tier not in tiers:
             problems.append(Problem("tier", f"is not a tier of {spec.experiment} "
                                     f"(its tiers: {', '.join(tiers) or 'none'})", spec.tier,
                                     line=lines.get(("tier",)),
                                     hint=did_you_mean(str(spec.tier), list(tiers))))
-            return None, None, 0.0, 0.0, fixed
-        tier = tiers[str(spec.tier)]
+            return None, None, 0.0, 0.0, fixed, None
         model = experiment.model
-        if tier.rates():
-            fixed = load_overrides(model, RATE, max(tier.rates()))
-        else:
-            fixed = load_overrides(model, "users", float(max(tier.user_counts())),
-                                   tier.think_time)
-        model = _with_overrides(model, fixed)
+        if spec.tier is not None:
+            tier = tiers[str(spec.tier)]
+            if tier.rates():
+                fixed = load_overrides(model, RATE, max(tier.rates()))
+            else:
+                fixed = load_overrides(model, "users", float(max(tier.user_counts())),
+                                       tier.think_time)
+            model = _with_overrides(model, fixed)
         slo: SLOSpec | None = experiment.slo
         horizon = spec.horizon or experiment.spec.horizon
         warmup = spec.warmup if spec.warmup is not None else (
@@ -200,7 +211,7 @@ def _target(spec: StudySpec, where: Path, lines: Mapping[tuple[Any, ...], int],
         if not model_file.is_file():
             problems.append(Problem("model", f"no such file ({model_file})", spec.model,
                                     line=lines.get(("model",))))
-            return None, None, 0.0, 0.0, fixed
+            return None, None, 0.0, 0.0, fixed, None
         model = load_model(model_file)
         slo = SLOSpec(p99=model.slo.p99, error_rate=model.slo.error_rate) \
             if model.slo is not None else None
@@ -220,7 +231,11 @@ def _target(spec: StudySpec, where: Path, lines: Mapping[tuple[Any, ...], int],
         fixed = {**fixed, **spec.overrides}
     if spec.slo is not None:
         slo = spec.slo
-    return model, slo, horizon, warmup, fixed
+    if whole is not None and spec.overrides:
+        problems.append(Problem("set", "applies to one tier's study; an ensemble over "
+                                "every tier takes the experiment's own set", spec.overrides,
+                                line=lines.get(("set",))))
+    return model, slo, horizon, warmup, fixed, whole
 
 
 def _resolve(model: Model, path: str, param: ParameterSpec,

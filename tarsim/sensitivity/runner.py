@@ -27,6 +27,7 @@ from tarsim.sensitivity.loader import Study
 from tarsim.sensitivity.study import OUTPUTS, SLO
 from tarsim.sweep.executors import Executor, RunTask, SerialExecutor
 from tarsim.sweep.points import point_key, show_value
+from tarsim.sweep.runner import SweepResult
 from tarsim.sweep.stats import meets
 from tarsim.sweep.store import RUNS_FILE, RunStore
 
@@ -68,16 +69,17 @@ def open_store(out: Path | None, resume: bool) -> RunStore:
     return RunStore.open(out, fresh=not resume)
 
 
-def point_models(study: Study, design: Design) -> list[Model]:
-    """The model of every design point; a ConfigError names each point the model
-    refuses (such as a lognormal median above its p99)."""
+def point_models(study: Study, design: Design, base: Model | None = None) -> list[Model]:
+    """The model of every design point (from *base*, default the study's model); a
+    ConfigError names each point the model refuses (such as a lognormal median
+    above its p99)."""
     models, problems = [], []
     for k, row in enumerate(design.values):
         overrides: dict[str, Any] = {}
         for p, value in zip(study.parameters, row, strict=True):
             overrides.update(p.overrides(float(value)))
         try:
-            models.append(with_overrides(study.model, overrides))
+            models.append(with_overrides(base or study.model, overrides))
         except ConfigError as exc:
             label = ", ".join(f"{path}={show_value(v)}" for path, v in overrides.items())
             problems += [Problem(f"design point {k} ({label})", f"{p.path}: {p.rule}",
@@ -89,23 +91,15 @@ def point_models(study: Study, design: Design) -> list[Model]:
     return models
 
 
-def run_study(study: Study, executor: Executor | None = None, *, out: Path | None = None,
-              resume: bool = False, progress: Progress | None = None) -> StudyResult:
-    """Simulate every design point of *study* (the runs not already in *out*'s
-    store) and analyse the outputs by the study's method."""
-    from tarsim.sensitivity.analysis import analyse
-
-    started = time.perf_counter()
-    design = make_design(study)
-    models = point_models(study, design)
+def run_models(models: list[Model], study: Study, executor: Executor, store: RunStore,
+               progress: Progress | None = None) -> tuple[list[str], int, int]:
+    """Simulate *models* (each ``replications`` times, on the study's seeds) unless
+    their runs are in *store* already; (their keys, runs executed, runs reused)."""
     keys = [point_key(m, study.horizon, study.warmup, study.spec.seed) for m in models]
-    store = open_store(out, resume)
-    executor = executor or SerialExecutor()
     reps = study.spec.replications
     wanted = {(key, r): model for key, model in zip(keys, models, strict=True)
               for r in range(reps)}
     missing = [(key, r) for (key, r) in wanted if not store.has(key, r)]
-    reused = len(wanted) - len(missing)
     executed = 0
     try:
         for key, r in missing:
@@ -119,6 +113,35 @@ def run_study(study: Study, executor: Executor | None = None, *, out: Path | Non
                 progress(executed, len(missing))
     finally:
         executor.close()
+    return keys, executed, len(wanted) - len(missing)
+
+
+def run_study(study: Study, executor: Executor | None = None, *, out: Path | None = None,
+              resume: bool = False, progress: Progress | None = None,
+              sweep: SweepResult | None = None) -> StudyResult:
+    """Simulate every design point of *study* (the runs not already in *out*'s
+    store) and analyse the outputs by the study's method. An ensemble over an
+    experiment without a tier runs the experiment's sweep first and then the
+    ensemble on each tier's recommended configuration."""
+    from tarsim.sensitivity.analysis import analyse
+
+    started = time.perf_counter()
+    design = make_design(study)
+    store = open_store(out, resume)
+    if study.experiment is not None:
+        from tarsim.sensitivity.ensemble import run_tier_ensembles
+
+        if sweep is None:
+            from tarsim.sweep.runner import run_sweep
+
+            sweep = run_sweep(study.experiment)
+        result = run_tier_ensembles(study, design, sweep, store,
+                                    executor or SerialExecutor(), progress)
+        result.wall_s = time.perf_counter() - started
+        return result
+    models = point_models(study, design)
+    keys, executed, reused = run_models(models, study, executor or SerialExecutor(), store,
+                                        progress)
     table = outputs_table(study, design, keys, store)
     analysis, notes = analyse(study, design, table)
     return StudyResult(study, design, table, analysis, notes, executed, reused,
@@ -133,7 +156,7 @@ def outputs_table(study: Study, design: Design, keys: list[str],
     rows = []
     for k, key in enumerate(keys):
         runs = [store.runs[(key, r)] for r in range(study.spec.replications)]
-        row: dict[str, Any] = {"point": k}
+        row: dict[str, Any] = {"point": k % len(design)}
         if design.roles:
             row["role"] = design.roles[k]
         for p, value in zip(study.parameters, design.values[k], strict=True):

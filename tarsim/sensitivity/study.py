@@ -136,7 +136,8 @@ class StudySpec(Frozen):
     experiment: str | None = None
     tier: str | None = None
     """The tier of ``experiment`` to study: its highest load, the experiment's
-    ``set`` and SLOs; pin the tier's configuration with ``set``."""
+    ``set`` and SLOs; pin the tier's configuration with ``set``. Without it (method
+    ensemble only), every tier's recommended configuration at each of its loads."""
     overrides: dict[str, Any] = Field(default={}, alias="set")
     horizon: PosSeconds | None = None
     """Default: the experiment's, else 60 s."""
@@ -163,8 +164,9 @@ class StudySpec(Frozen):
             raise ValueError("give exactly one of model or experiment (with tier)")
         if self.tier is not None and self.experiment is None:
             raise ValueError("tier needs experiment")
-        if self.experiment is not None and self.tier is None:
-            raise ValueError("experiment needs tier (which of its tiers to study)")
+        if self.experiment is not None and self.tier is None and self.method != ENSEMBLE:
+            raise ValueError("experiment needs tier (which of its tiers to study); only "
+                             "an ensemble covers every tier")
         if self.method == SOBOL and self.samples & (self.samples - 1):
             raise ValueError(f"sobol samples must be a power of two, got {self.samples}")
         if self.warmup is not None and self.horizon is not None \
