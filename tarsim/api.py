@@ -268,7 +268,7 @@ def _runs_store_check(folder: Path, resume: bool) -> None:
     runs = folder / RUNS_FILE
     if not resume and runs.exists() and runs.stat().st_size > 0:
         raise ConfigError([Problem(
-            "--out", "already holds the runs of a sweep: add --resume to continue them, "
+            "--out", "already holds runs: add --resume to continue them, "
             "or choose another folder", str(folder))])
 
 
@@ -428,14 +428,6 @@ def load_study(path: str | Path, replace: Mapping[str, Any] | None = None) -> St
     return _load_study(path, replace)
 
 
-def study(data: Mapping[str, Any], base_dir: str | Path = ".") -> Study:
-    """A study given as a mapping (what its YAML file would hold), its file paths
-    relative to *base_dir*; validated like a file."""
-    from tarsim.sensitivity.loader import study_from_data
-
-    return study_from_data(dict(data), base_dir)
-
-
 def sensitivity(study: Study | str | Path, *, out: str | Path | None = None,
                 executor: str = LOCAL, workers: int | None = None,
                 scheduler: str | None = None, client: Any = None, resume: bool = False,
@@ -450,9 +442,7 @@ def sensitivity(study: Study | str | Path, *, out: str | Path | None = None,
         study = load_study(study)
     folder = Path(out) if out is not None else None
     if folder is not None:
-        from tarsim.sensitivity.runner import open_store
-
-        open_store(folder, resume)  # fails fast, before workers start
+        _runs_store_check(folder, resume)  # fails fast, before workers start
     swept = None
     if study.experiment is not None:  # an ensemble over every tier: the sweep first
         swept = sweep(study.experiment, out=folder / "sweep" if folder else None,
@@ -480,3 +470,21 @@ def hypotheses(experiment_file: str | Path, model_files: Sequence[str | Path], *
 
     return compare(experiment_file, model_files, lambda: make_executor(
         executor, workers=workers, scheduler=scheduler, client=client))
+
+
+def study_charts(result: StudyResult) -> dict[str, alt.Chart]:
+    """A study's charts by name: ``tornado_<output>``, ``sobol_<output>`` or
+    ``morris_<output>``."""
+    from tarsim.report.sensitivity import study_charts as _charts  # altair: only when used
+
+    return _charts(result)
+
+
+def what_decides(result: StudyResult, top: int = 3) -> pd.DataFrame:
+    """A Sobol study's "what decides this answer" table: per output (p99, cost) the
+    *top* parameters by total-order index."""
+    import pandas as pd
+
+    from tarsim.sensitivity.analysis import what_decides as _decides
+
+    return _decides(result.analysis.get("sobol", pd.DataFrame()), top=top)
