@@ -349,3 +349,34 @@ def test_hypotheses_name_the_telling_measurement(tmp_path: Path) -> None:
     best = h.measurement()
     assert best["load"] == 0.2 and best["metric"].startswith("latency"), best
     assert best["distance"] > 3
+
+
+def test_ensemble_from_a_calibration_keeps_its_intervals_and_correlation(
+        mmc_dir: Path) -> None:
+    """A calibration's fitted values and 95% intervals become the ensemble's normals
+    (sd = half-width / 1.96), a scale factor multiplies every value it scales, and
+    the file's correlation is kept: over 2,000 members the sample means, sds and
+    correlation are within 99.9% sampling bounds of the stated ones."""
+    import json
+
+    calibration = {"parameters": [
+        {"path": "workload.arrivals.rate", "kind": "value", "value": 0.5,
+         "ci95": [0.4, 0.6], "leaves": ["workload.arrivals.rate"]},
+        {"path": "roles.*.work", "kind": "scale", "value": 1.2, "ci95": [1.0, 1.4],
+         "leaves": ["roles.server.work.mean"]},
+    ], "correlation": [[1.0, 0.8], [0.8, 1.0]]}
+    (mmc_dir / "cal.json").write_text(json.dumps(calibration))
+    data = {"name": "cal", "model": "mmc.yaml", "method": "ensemble", "samples": 2000,
+            "ensemble": {"calibration": "cal.json"}, "outputs": ["wait_mean"]}
+    study = study_from_data(data, mmc_dir)
+    design = make_design(study)
+    rate, factor = design.values[:, 0], design.values[:, 1]
+    n = len(rate)
+    sd_rate, sd_factor = 0.1 / 1.96, (0.2 / 1.96) / 1.2
+    z = 3.3
+    assert abs(rate.mean() - 0.5) < z * sd_rate / math.sqrt(n)
+    assert abs(factor.mean() - 1.0) < z * sd_factor / math.sqrt(n)
+    assert abs(rate.std(ddof=1) / sd_rate - 1) < z / math.sqrt(2 * n)
+    assert abs(np.corrcoef(rate, factor)[0, 1] - 0.8) < z * (1 - 0.8**2) / math.sqrt(n)
+    scale = study.parameters[1]
+    assert scale.overrides(1.1) == {"roles.server.work.mean": pytest.approx(0.75 * 1.1)}
