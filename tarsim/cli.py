@@ -76,10 +76,16 @@ def main() -> None:
               show_default=True)
 @click.option("--timeline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write the per-second time series (.csv or .parquet).")
+@click.option("--ensemble", type=click.Path(dir_okay=False), default=None, metavar="STUDY",
+              help="Run an ensemble of MODEL (the parameters of this study file): "
+                   "prediction bands and the probability of meeting the SLOs.")
 @user_errors
 def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: float | None,
-        seed: int, replications: int, fmt: str, timeline: str | None) -> None:
+        seed: int, replications: int, fmt: str, timeline: str | None,
+        ensemble: str | None) -> None:
     """Simulate MODEL once (or R times) and print its metrics."""
+    from pathlib import Path
+
     from tarsim import api
     from tarsim.config.loader import parse_override
     from tarsim.report.table import run_table
@@ -87,6 +93,12 @@ def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: fl
     if timeline is not None:
         api.check_timeline_path(timeline)
     parsed = dict(parse_override(text) for text in overrides)
+    if ensemble is not None:
+        _ensemble(ensemble, {"model": str(Path(model_file).resolve()), "experiment": None,
+                             "tier": None, "set": parsed, "horizon": duration,
+                             "warmup": warmup, "seed": seed, "replications": replications},
+                  None, "serial", None, None, False)
+        return
     model = api.load_model(model_file, parsed)
     result = api.run(model, duration=duration, warmup=warmup, seed=seed,
                      replications=replications, keep_records=timeline is not None)
@@ -107,6 +119,11 @@ def check(file: str) -> None:
     from tarsim.config import load_data
 
     data, _lines = load_data(file)
+    if isinstance(data, dict) and "parameters" in data and "workload" not in data:
+        study = api.load_study(file)
+        click.echo(f"{file}: ok — study {study.spec.name!r} ({study.spec.method}) of "
+                   f"{len(study.parameters)} parameters on model {study.model.name!r}")
+        return
     if isinstance(data, dict) and "model" in data and "workload" not in data:
         experiment = api.load_experiment(file)
         click.echo(f"{file}: ok — experiment {experiment.spec.name!r} on model "
@@ -229,15 +246,24 @@ def schema() -> None:
               help="Dask scheduler address (tcp://host:8786), with --executor dask.")
 @click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest.")
 @click.option("--dry-run", is_flag=True, help="List the points and estimate the time; run nothing.")
+@click.option("--ensemble", type=click.Path(dir_okay=False), default=None, metavar="STUDY",
+              help="Then run an ensemble (the parameters of this study file) on each "
+                   "tier's recommendation: P(it meets the SLOs) and prediction bands.")
 @user_errors
 def sweep(experiment_file: str, out: str | None, workers: int | None, executor: str,
-          scheduler: str | None, resume: bool, dry_run: bool) -> None:
+          scheduler: str | None, resume: bool, dry_run: bool, ensemble: str | None) -> None:
     """Run an experiment: points x replications, recommendations per tier, report."""
     import os
     from pathlib import Path
 
     from tarsim import api
     from tarsim.report.table import recommendation_table
+
+    if ensemble is not None and not dry_run:
+        _ensemble(ensemble, {"experiment": str(Path(experiment_file).resolve()),
+                             "model": None, "tier": None, "set": {}}, out, executor, workers,
+                  scheduler, resume)
+        return
 
     experiment = api.load_experiment(experiment_file)
     if dry_run:
@@ -336,6 +362,25 @@ def hypotheses(experiment_file: str, model_files: tuple[str, ...], workers: int 
     if out is not None:
         result.separation.to_csv(out, index=False)
         click.echo(f"comparison written to {out}")
+
+
+def _ensemble(study_file: str, replace: dict[str, Any], out: str | None, executor: str,
+              workers: int | None, scheduler: str | None, resume: bool) -> None:
+    """An ensemble study with its target (model or experiment) replaced, run and shown."""
+    from pathlib import Path
+
+    from tarsim import api
+    from tarsim.report.sensitivity import table_text
+
+    study = api.load_study(study_file, {**replace, "method": "ensemble"})
+    folder = Path(out) if out else None
+    result = api.sensitivity(study, out=folder, executor=executor, workers=workers,
+                             scheduler=scheduler, resume=resume,
+                             command=["tarsim", *sys.argv[1:]])
+    click.echo(table_text(result))
+    where = f"; results in {folder}/" if folder else ""
+    click.echo(f"\n{result.executed} runs simulated, {result.reused} reused, "
+               f"in {result.wall_s:.1f}s{where}")
 
 
 def _parse_slo(texts: tuple[str, ...]) -> dict[str, Any]:
