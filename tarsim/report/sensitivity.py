@@ -87,17 +87,24 @@ def morris_chart(frame: pd.DataFrame, output: str) -> alt.Chart:
 def study_charts(result: StudyResult) -> dict[str, alt.Chart]:
     """The study's charts by name (one per output the method analysed)."""
     charts: dict[str, alt.Chart] = {}
-    for name, frame in result.analysis.items():
-        if frame.empty or "output" not in frame:
+    draw = {"tornado": tornado_chart, "sobol": sobol_chart, "morris": morris_chart}
+    for name, whole in result.analysis.items():
+        if name not in draw or whole.empty or "output" not in whole:
             continue
-        for output in dict.fromkeys(frame["output"]):
-            if name == "tornado":
-                charts[f"tornado_{output}"] = tornado_chart(frame, output)
-            elif name == "sobol":
-                charts[f"sobol_{output}"] = sobol_chart(frame, output)
-            elif name == "morris":
-                charts[f"morris_{output}"] = morris_chart(frame, output)
+        groups = whole.groupby("tier", sort=False) if "tier" in whole else [("", whole)]
+        for tier, frame in groups:
+            for output in dict.fromkeys(frame["output"]):
+                key = f"{name}_{tier}_{output}" if tier else f"{name}_{output}"
+                chart = draw[name](frame, output)
+                if tier:
+                    chart = chart.properties(title=f"[{tier}] {chart.title}")
+                charts[_safe_name(key)] = chart
     return charts
+
+
+def _safe_name(name: str) -> str:
+    """A chart name that is a safe file name and element id."""
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)
 
 
 def table_html(frame: pd.DataFrame, columns: list[str] | None = None) -> str:
@@ -216,26 +223,33 @@ def table_text(result: StudyResult) -> str:
         decides = what_decides(frames["sobol"])
         lines.append("what decides this answer (total-order Sobol index ± 95% CI):")
         for _, r in decides.iterrows():
-            lines.append(f"  {r['output']:<6} {r['rank']}. {r['parameter']:<45} "
+            where = f"[{r['tier']}] " if "tier" in r else ""
+            lines.append(f"  {where}{r['output']:<6} {r['rank']}. {r['parameter']:<45} "
                          f"ST {r['ST']:.3f} ± {r['ST_conf']:.3f}  S1 {r['S1']:.3f}")
         if decides.empty:
             lines.append("  (no p99 or cost output analysed)")
         lines.append("Sobol indices, first order (S1) and total (ST), ± 95% CI:")
-        for output, part in frames["sobol"].groupby("output", sort=False):
+        keys = ["tier", "output"] if "tier" in frames["sobol"] else ["output"]
+        for key, part in frames["sobol"].groupby(keys, sort=False):
+            output = " ".join(str(k) for k in key) if isinstance(key, tuple) else key
             lines.append(f"  {output}:")
             for _, r in part.sort_values("ST", ascending=False).iterrows():
                 lines.append(f"    {r['label']:<45} S1 {r['S1']:6.3f} ± {r['S1_conf']:.3f}"
                              f"  ST {r['ST']:6.3f} ± {r['ST_conf']:.3f}")
     if "morris" in frames and not frames["morris"].empty:
         lines.append("Morris mu* (per range) ± 95% CI, largest first:")
-        for output, part in frames["morris"].groupby("output", sort=False):
+        keys = ["tier", "output"] if "tier" in frames["morris"] else ["output"]
+        for key, part in frames["morris"].groupby(keys, sort=False):
+            output = " ".join(str(k) for k in key) if isinstance(key, tuple) else key
             lines.append(f"  {output}:")
             for _, r in part.sort_values("mu_star", ascending=False).iterrows():
                 lines.append(f"    {r['label']:<45} {r['mu_star']:.4g} "
                              f"± {r['mu_star_conf']:.2g}")
     if "tornado" in frames:
         lines.append("one at a time (output at the low .. high end), largest swing first:")
-        for output, part in frames["tornado"].groupby("output", sort=False):
+        keys = ["tier", "output"] if "tier" in frames["tornado"] else ["output"]
+        for key, part in frames["tornado"].groupby(keys, sort=False):
+            output = " ".join(str(k) for k in key) if isinstance(key, tuple) else key
             lines.append(f"  {output} (base {_cell(part['at_base'].iloc[0])}):")
             for _, r in part.iterrows():
                 lines.append(f"    {r['label']:<45} {_cell(r['at_low'])} .. "

@@ -5,5 +5,6 @@ of models with prediction bands and the probability of meeting the SLOs); its
 design points run on the sweep's executors and results store.
 
 Modules: ``study`` (the file format), ``loader`` (files in, validated studies out),
-``design`` (SALib's samplers), ``runner``, ``analysis``.
+``design`` (SALib's samplers), ``runner``, ``analysis``, ``tiers`` (studies and
+ensembles of each tier's recommendation), ``hypotheses`` (competing models).
 """

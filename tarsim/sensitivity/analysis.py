@@ -143,17 +143,22 @@ def slo_probability(table: pd.DataFrame) -> pd.DataFrame:
 
 def what_decides(result_sobol: pd.DataFrame, outputs: tuple[str, ...] = ("p99", "cost"),
                  top: int = 3) -> pd.DataFrame:
-    """The top *top* parameters by total-order index for each of *outputs*."""
+    """The top *top* parameters by total-order index for each of *outputs* (and, in
+    a study of several tiers, for each tier)."""
     rows: list[dict[str, Any]] = []
     if result_sobol.empty:
         return pd.DataFrame(rows)
-    for name in outputs:
-        part = result_sobol[result_sobol["output"] == name]
-        part = part.sort_values("ST", ascending=False, kind="stable").head(top)
-        for rank, (_, row) in enumerate(part.iterrows(), start=1):
-            rows.append({"output": name, "rank": rank, "parameter": row["label"],
-                         "ST": row["ST"], "ST_conf": row["ST_conf"], "S1": row["S1"],
-                         "S1_conf": row["S1_conf"]})
+    by_tier = "tier" in result_sobol
+    groups = result_sobol.groupby("tier", sort=False) if by_tier else [("", result_sobol)]
+    for tier, frame in groups:
+        for name in outputs:
+            part = frame[frame["output"] == name]
+            part = part.sort_values("ST", ascending=False, kind="stable").head(top)
+            for rank, (_, row) in enumerate(part.iterrows(), start=1):
+                rows.append({**({"tier": tier} if by_tier else {}), "output": name,
+                             "rank": rank, "parameter": row["label"], "ST": row["ST"],
+                             "ST_conf": row["ST_conf"], "S1": row["S1"],
+                             "S1_conf": row["S1_conf"]})
     return pd.DataFrame(rows)
 
 

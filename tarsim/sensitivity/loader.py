@@ -17,7 +17,7 @@ from scipy import stats
 
 from tarsim.config import ConfigError, Model, Problem, load_data, load_model, validate
 from tarsim.config import with_overrides as _with_overrides
-from tarsim.config.loader import split_path
+from tarsim.config.loader import format_path, split_path
 from tarsim.config.model import did_you_mean
 from tarsim.sensitivity.study import ENSEMBLE, OUTPUT_NAMES, ParameterSpec, StudySpec
 from tarsim.sweep.experiment import SLOSpec
@@ -97,7 +97,10 @@ class Study:
     fixed: dict[str, Any] = field(default_factory=dict)
     """What the study pins (the tier's load and the study's ``set``), for the manifest."""
     experiment: Experiment | None = None
-    """An ensemble over every tier of this experiment (a study without ``tier``)."""
+    """A study of each tier's recommendation in this experiment's sweep (a list of
+    tiers, or an ensemble without ``tier``)."""
+    tiers: list[str] = field(default_factory=list)
+    """Those tiers."""
 
     @property
     def outputs(self) -> list[str]:
@@ -163,8 +166,11 @@ def study_from_data(data: Any, base_dir: str | Path = ".", source: str = "<study
     if problems:
         raise ConfigError(problems, source)
     assert slo is not None
+    tiers = [] if experiment is None else (
+        list(spec.tier) if isinstance(spec.tier, list)
+        else [t.name for t in experiment.spec.tiers])
     return Study(spec, model, parameters, slo, horizon, warmup, source, correlation, fixed,
-                 experiment)
+                 experiment, tiers)
 
 
 SLO_OUTPUT = "slo"
@@ -185,16 +191,20 @@ def _target(spec: StudySpec, where: Path, lines: Mapping[tuple[Any, ...], int],
             return None, None, 0.0, 0.0, fixed, None
         experiment = load_experiment(exp_file)
         tiers = {t.name: t for t in experiment.spec.tiers}
-        if spec.tier is None:
-            whole = experiment
-        elif spec.tier not in tiers:
-            problems.append(Problem("tier", f"is not a tier of {spec.experiment} "
-                                    f"(its tiers: {', '.join(tiers) or 'none'})", spec.tier,
-                                    line=lines.get(("tier",)),
-                                    hint=did_you_mean(str(spec.tier), list(tiers))))
+        named = spec.tier if isinstance(spec.tier, list) else [spec.tier]
+        unknown = [(i, n) for i, n in enumerate(named) if n is not None and n not in tiers]
+        for i, name in unknown:
+            at = ("tier", i) if isinstance(spec.tier, list) else ("tier",)
+            problems.append(Problem(format_path(at), f"is not a tier of {spec.experiment} "
+                                    f"(its tiers: {', '.join(tiers) or 'none'})", name,
+                                    line=lines.get(at),
+                                    hint=did_you_mean(str(name), list(tiers))))
+        if unknown:
             return None, None, 0.0, 0.0, fixed, None
+        if spec.tier is None or isinstance(spec.tier, list):
+            whole = experiment
         model = experiment.model
-        if spec.tier is not None:
+        if isinstance(spec.tier, str):
             tier = tiers[str(spec.tier)]
             if tier.rates():
                 fixed = load_overrides(model, RATE, max(tier.rates()))
@@ -231,10 +241,6 @@ def _target(spec: StudySpec, where: Path, lines: Mapping[tuple[Any, ...], int],
         fixed = {**fixed, **spec.overrides}
     if spec.slo is not None:
         slo = spec.slo
-    if whole is not None and spec.overrides:
-        problems.append(Problem("set", "applies to one tier's study; an ensemble over "
-                                "every tier takes the experiment's own set", spec.overrides,
-                                line=lines.get(("set",))))
     return model, slo, horizon, warmup, fixed, whole
 
 

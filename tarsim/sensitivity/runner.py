@@ -24,7 +24,7 @@ import pandas as pd
 from tarsim.config import ConfigError, Model, Problem, with_overrides
 from tarsim.sensitivity.design import Design, make_design
 from tarsim.sensitivity.loader import Study
-from tarsim.sensitivity.study import OUTPUTS, SLO
+from tarsim.sensitivity.study import ENSEMBLE, OUTPUTS, SLO
 from tarsim.sweep.executors import Executor, RunTask, SerialExecutor
 from tarsim.sweep.points import point_key, show_value
 from tarsim.sweep.runner import SweepResult
@@ -74,8 +74,9 @@ def point_models(study: Study, design: Design, base: Model | None = None) -> lis
     ConfigError names each point the model refuses (such as a lognormal median
     above its p99)."""
     models, problems = [], []
+    fixed = dict(study.spec.overrides) if base is not None else {}
     for k, row in enumerate(design.values):
-        overrides: dict[str, Any] = {}
+        overrides: dict[str, Any] = dict(fixed)
         for p, value in zip(study.parameters, row, strict=True):
             overrides.update(p.overrides(float(value)))
         try:
@@ -129,14 +130,14 @@ def run_study(study: Study, executor: Executor | None = None, *, out: Path | Non
     design = make_design(study)
     store = open_store(out, resume)
     if study.experiment is not None:
-        from tarsim.sensitivity.ensemble import run_tier_ensembles
+        from tarsim.sensitivity.tiers import run_tier_ensembles, run_tier_studies
 
         if sweep is None:
             from tarsim.sweep.runner import run_sweep
 
             sweep = run_sweep(study.experiment)
-        result = run_tier_ensembles(study, design, sweep, store,
-                                    executor or SerialExecutor(), progress)
+        run_tiers = run_tier_ensembles if study.spec.method == ENSEMBLE else run_tier_studies
+        result = run_tiers(study, design, sweep, store, executor or SerialExecutor(), progress)
         result.wall_s = time.perf_counter() - started
         return result
     models = point_models(study, design)

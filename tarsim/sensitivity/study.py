@@ -134,10 +134,12 @@ class StudySpec(Frozen):
     model: str | None = None
     """The model file, relative to the study (or give ``experiment`` and ``tier``)."""
     experiment: str | None = None
-    tier: str | None = None
+    tier: str | Annotated[list[str], Field(min_length=1)] | None = None
     """The tier of ``experiment`` to study: its highest load, the experiment's
-    ``set`` and SLOs; pin the tier's configuration with ``set``. Without it (method
-    ensemble only), every tier's recommended configuration at each of its loads."""
+    ``set`` and SLOs; pin the tier's configuration with ``set``. A list of tiers:
+    the experiment's sweep first, then the study on each tier's recommended
+    configuration. Without it (method ensemble only): every tier's recommendation
+    at each of its loads."""
     overrides: dict[str, Any] = Field(default={}, alias="set")
     horizon: PosSeconds | None = None
     """Default: the experiment's, else 60 s."""
