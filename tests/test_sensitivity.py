@@ -349,6 +349,15 @@ def test_hypotheses_name_the_telling_measurement(tmp_path: Path) -> None:
     best = h.measurement()
     assert best["load"] == 0.2 and best["metric"].startswith("latency"), best
     assert best["distance"] > 3
+    cli = CliRunner().invoke(main, ["hypotheses", str(tmp_path / "exp.yaml"),
+                                    str(tmp_path / "mm1.yaml"), str(tmp_path / "mm2.yaml"),
+                                    "--executor", "serial", "--out", str(tmp_path / "c.csv")])
+    assert cli.exit_code == 0, cli.output
+    assert "[DIFFER] light" in cli.output and "tells them apart" in cli.output
+    assert (tmp_path / "c.csv").is_file()
+    one = CliRunner().invoke(main, ["hypotheses", str(tmp_path / "exp.yaml"),
+                                    str(tmp_path / "mm1.yaml")])
+    assert one.exit_code == 2 and "at least two models" in one.output
 
 
 def test_ensemble_from_a_calibration_keeps_its_intervals_and_correlation(
