@@ -16,16 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tarsim.components.requests import OK, UNFINISHED
 from tarsim.run import RunRecords
+from tarsim.vocabulary import ERROR_CAUSES, MODES, RANK, AgentEvent, Outcome
 
 if TYPE_CHECKING:
     import pandas as pd
 
-ERROR_CAUSES = ("timeout", "queue_full", "rate_limited", "api_error", "circuit_open", "oom",
-                "shed")
-"""Causes always present in ``errors`` (zero when they did not happen); others are
-added when they occur."""
 MB = 1e6
 
 
@@ -99,7 +95,8 @@ def _levels(rec: RunRecords) -> dict[str, Level]:
     held = req["agent"] >= 0
     event = rec.agent_columns["event"]
     times = rec.agent_columns["t"].astype(float)
-    ups, downs = times[event == "up"], times[(event == "down") | (event == "crash")]
+    ups = times[event == AgentEvent.UP]
+    downs = times[(event == AgentEvent.DOWN) | (event == AgentEvent.CRASH)]
     agent_change = (np.concatenate([ups, downs]),
                     np.concatenate([np.ones(len(ups)), -np.ones(len(downs))]))
     levels = {
@@ -122,18 +119,15 @@ def _starting_changes(agents: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.
     times, deltas = [], []
     for t, agent, event in zip(agents["t"].tolist(), agents["agent"].tolist(),
                                agents["event"].tolist(), strict=True):
-        if event == "spawn":
+        if event == AgentEvent.SPAWN:
             starting.add(agent)
             times.append(t)
             deltas.append(1.0)
-        elif event in ("up", "cancel") and agent in starting:
+        elif event in (AgentEvent.UP, AgentEvent.CANCEL) and agent in starting:
             starting.discard(agent)
             times.append(t)
             deltas.append(-1.0)
     return np.array(times, dtype=float), np.array(deltas, dtype=float)
-
-
-MODES = ("optimal", "high_load", "critical")
 
 
 def _mode_changes(rec: RunRecords) -> tuple[np.ndarray, np.ndarray]:
@@ -141,8 +135,7 @@ def _mode_changes(rec: RunRecords) -> tuple[np.ndarray, np.ndarray]:
     modes = rec.mode_columns
     if not len(modes.get("t", ())):
         return np.array([]), np.array([], dtype=int)
-    rank = {m: i for i, m in enumerate(MODES)}
-    return modes["t"], np.array([rank[m] for m in modes["mode"].tolist()], dtype=int)
+    return modes["t"], np.array([RANK[m] for m in modes["mode"].tolist()], dtype=int)
 
 
 def _mode_seconds(rec: RunRecords, a: float, b: float) -> dict[str, float]:
@@ -163,16 +156,16 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
     req = rec.request_columns
     arrival, end, outcome = req["arrival"], req["end"], req["outcome"]
     in_window = (arrival >= a) & (arrival < b)
-    is_ok = outcome == OK
+    is_ok = outcome == Outcome.OK
     ok = in_window & is_ok
-    failed = in_window & ~is_ok & (outcome != UNFINISHED)
+    failed = in_window & ~is_ok & (outcome != Outcome.UNFINISHED)
     latency = end[ok] - arrival[ok]
     completed = int((is_ok & (end >= a) & (end < b)).sum())
     arrived = int(in_window.sum())
-    errors = {cause: 0 for cause in ERROR_CAUSES}
+    errors = {str(cause): 0 for cause in ERROR_CAUSES}
     causes, counts = np.unique(outcome[failed].astype(str), return_counts=True)
     errors.update({str(c): int(n) for c, n in zip(causes, counts, strict=True)})
-    unfinished = int((in_window & (outcome == UNFINISHED)).sum())
+    unfinished = int((in_window & (outcome == Outcome.UNFINISHED)).sum())
     tokens_usd = float(req["cost_usd"][in_window].sum())
     # the queue's customers: those that got a slot, and those that left it after
     # waiting (timeout, shed); not those turned away at the door
@@ -188,7 +181,8 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
     agents_mean = levels["agents"].mean(a, b)
     busy_mean = levels["busy"].mean(a, b)
     agent_t, agent_event = rec.agent_columns["t"], rec.agent_columns["event"]
-    spawn_t, crash_t = agent_t[agent_event == "spawn"], agent_t[agent_event == "crash"]
+    spawn_t = agent_t[agent_event == AgentEvent.SPAWN]
+    crash_t = agent_t[agent_event == AgentEvent.CRASH]
     # agents cost from the start of their cold start until they stop
     agent_seconds = (agents_mean + levels["starting"].mean(a, b)) * window
     infra_usd = agent_seconds / 3600.0 * rec.model.agents.price_per_hour
@@ -297,8 +291,8 @@ def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
         edges = np.append(edges, rec.duration_s)
     req = rec.request_columns
     ends, outcome = req["end"], req["outcome"]
-    is_ok = outcome == OK
-    is_err = (~is_ok) & (outcome != UNFINISHED)
+    is_ok = outcome == Outcome.OK
+    is_err = (~is_ok) & (outcome != Outcome.UNFINISHED)
     levels = _levels(rec)
     return pd.DataFrame({
         "t": edges[:-1],
@@ -325,7 +319,7 @@ def _mode_bins(rec: RunRecords, edges: np.ndarray) -> np.ndarray:
     for b, r in zip(bins, ranks, strict=True):
         if 0 <= b < len(worst):
             worst[b] = max(worst[b], r)
-    return np.array(MODES, dtype=object)[worst]
+    return np.array([str(m) for m in MODES], dtype=object)[worst]
 
 
 # ---------------------------------------------------------------- replications

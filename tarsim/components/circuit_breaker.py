@@ -15,10 +15,7 @@ from collections import deque
 
 from tarsim.components.retry import statuses_of
 from tarsim.config.providers import CircuitBreaker as BreakerSpec
-
-CLOSED = "closed"
-OPEN = "open"
-HALF_OPEN = "half_open"
+from tarsim.vocabulary import BreakerState
 
 
 class CircuitBreaker:
@@ -29,7 +26,7 @@ class CircuitBreaker:
         self.open_for = spec.open_for
         self.probes = spec.probes
         self.counted = statuses_of(spec.count)
-        self.state = CLOSED
+        self.state = BreakerState.CLOSED
         self.generation = 0
         """Bumped at every transition; an admission ticket is its generation."""
         self.opened_at = 0.0
@@ -37,16 +34,16 @@ class CircuitBreaker:
         self.failures = 0
         self.probes_sent = 0
         self.probes_ok = 0
-        self.transitions: list[tuple[float, str]] = []
+        self.transitions: list[tuple[float, BreakerState]] = []
         """(time, new state): rare events, kept for traces and reports."""
 
-    def _enter(self, now: float, state: str) -> None:
+    def _enter(self, now: float, state: BreakerState) -> None:
         self.state = state
         self.generation += 1
         self.transitions.append((now, state))
-        if state == OPEN:
+        if state == BreakerState.OPEN:
             self.opened_at = now
-        elif state == HALF_OPEN:
+        elif state == BreakerState.HALF_OPEN:
             self.probes_sent = self.probes_ok = 0
         else:
             self.outcomes.clear()
@@ -54,11 +51,11 @@ class CircuitBreaker:
 
     def admit(self, now: float) -> int | None:
         """A ticket for an attempt now, or None: fail fast with ``circuit_open``."""
-        if self.state == OPEN:
+        if self.state == BreakerState.OPEN:
             if now < self.opened_at + self.open_for:
                 return None
-            self._enter(now, HALF_OPEN)
-        if self.state == HALF_OPEN:
+            self._enter(now, BreakerState.HALF_OPEN)
+        if self.state == BreakerState.HALF_OPEN:
             if self.probes_sent >= self.probes:
                 return None
             self.probes_sent += 1
@@ -69,13 +66,13 @@ class CircuitBreaker:
         if ticket != self.generation:
             return
         failed = status in self.counted
-        if self.state == HALF_OPEN:
+        if self.state == BreakerState.HALF_OPEN:
             if failed:
-                self._enter(now, OPEN)
+                self._enter(now, BreakerState.OPEN)
             else:
                 self.probes_ok += 1
                 if self.probes_ok >= self.probes:
-                    self._enter(now, CLOSED)
+                    self._enter(now, BreakerState.CLOSED)
             return
         outcomes = self.outcomes
         outcomes.append((now, failed))
@@ -84,4 +81,4 @@ class CircuitBreaker:
         while outcomes and outcomes[0][0] < horizon:
             self.failures -= outcomes.popleft()[1]
         if len(outcomes) >= self.min_calls and self.failures >= self.failure_ratio * len(outcomes):
-            self._enter(now, OPEN)
+            self._enter(now, BreakerState.OPEN)

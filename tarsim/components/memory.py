@@ -19,8 +19,9 @@ import simpy
 
 from tarsim.components.agent_pool import ManagedAgent, ManagedAgentPool
 from tarsim.components.recorder import Recorder
-from tarsim.components.requests import OOM, Request
+from tarsim.components.requests import Request
 from tarsim.config.model import Memory
+from tarsim.vocabulary import AgentState, Outcome
 
 
 class MemoryTracker:
@@ -41,7 +42,7 @@ class MemoryTracker:
         recorder.memory_level(env.now, max(self.spec.reserved, self.total))
         pool.memory = self
         for agent in list(pool._agents.values()):
-            if agent.state == "up":
+            if agent.state is AgentState.UP:
                 self.agent_up(agent)
         if spec.gc is not None:
             env.process(self._collector(spec.gc.interval, spec.gc.reclaim))
@@ -59,12 +60,12 @@ class MemoryTracker:
             return True
         if self.spec.limit_scope == "agent":
             if agent is not None and self.held[agent] > limit:
-                self.pool.crash(agent, OOM)
+                self.pool.crash(agent, Outcome.OOM)
                 return False
             return True
         if self.total > limit and self.held:
             victim = max(self.held, key=lambda a: (self.held[a], a.id))
-            self.pool.crash(victim, OOM)
+            self.pool.crash(victim, Outcome.OOM)
             return victim is not agent
         return True
 

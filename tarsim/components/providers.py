@@ -33,29 +33,8 @@ from tarsim.components.cache import Lookup, build_cache
 from tarsim.components.circuit_breaker import CircuitBreaker
 from tarsim.components.rate_limits import RateLimiter
 from tarsim.components.recorder import Recorder
-from tarsim.components.requests import SHED, Request
-from tarsim.components.retry import (
-    API_ERROR as S_API_ERROR,
-)
-from tarsim.components.retry import (
-    CAUSE,
-    RetryPolicy,
-)
-from tarsim.components.retry import (
-    CIRCUIT_OPEN as S_CIRCUIT_OPEN,
-)
-from tarsim.components.retry import (
-    OK as S_OK,
-)
-from tarsim.components.retry import (
-    OVERLOADED as S_OVERLOADED,
-)
-from tarsim.components.retry import (
-    RATE_LIMITED as S_RATE_LIMITED,
-)
-from tarsim.components.retry import (
-    TIMEOUT as S_TIMEOUT,
-)
+from tarsim.components.requests import Request
+from tarsim.components.retry import RetryPolicy
 from tarsim.components.routing import Controls, Mixer
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import Draw, batched, is_zero, sampler
@@ -64,9 +43,10 @@ from tarsim.config.model import Provider as ProviderSpec
 from tarsim.config.model import Tool as ToolSpec
 from tarsim.config.providers import Cache as CacheSpec
 from tarsim.config.providers import Retry
+from tarsim.vocabulary import CAUSE, AttemptStatus, Outcome
 
 CallGen = Generator[simpy.Event, Any, bool]
-AttemptGen = Generator[simpy.Event, Any, tuple[str, float]]
+AttemptGen = Generator[simpy.Event, Any, tuple[AttemptStatus, float]]
 NO_LIMITS: tuple[RateLimiter, ...] = ()
 
 
@@ -148,17 +128,18 @@ class Provider:
         if self.error_rate > 0 and self.uniform() < self.error_rate:
             if head >= self.timeout:
                 yield env.timeout(self.timeout)
-                status = S_TIMEOUT
+                status = AttemptStatus.TIMEOUT
             else:
                 yield env.timeout(head)
-                status = S_API_ERROR
+                status = AttemptStatus.API_ERROR
         else:
             total = head + streaming
             if total <= self.timeout:
                 yield env.timeout(total)
                 return True
             yield env.timeout(self.timeout)
-            status = S_TIMEOUT
+            status = AttemptStatus.TIMEOUT
+        req.failed_attempts += 1
         req.fail(CAUSE[status])
         self.recorder.dead_letter(req.id, target, self.name,
                                   [(1, start, env.now, status, 0.0, math.nan)])
@@ -177,9 +158,10 @@ class Provider:
             start = env.now
             status, retry_after = yield from self._attempt(
                 req, first, streaming, input_tokens, output_tokens, reserve, limits)
-            if status is S_OK:
+            if status is AttemptStatus.OK:
                 return True
             n += 1
+            req.failed_attempts += 1
             if retry is None or n >= attempts or status not in retry.retried:
                 history.append((n, start, env.now, status, retry_after, math.nan))
                 req.fail(CAUSE[status])
@@ -201,7 +183,7 @@ class Provider:
         if breaker is not None:
             admitted = breaker.admit(env.now)
             if admitted is None:
-                return S_CIRCUIT_OPEN, 0.0
+                return AttemptStatus.CIRCUIT_OPEN, 0.0
             ticket = admitted
         pool = self.pool
         connection = None
@@ -221,7 +203,7 @@ class Provider:
                     limiter.rejected += 1
                 if network > 0:
                     yield env.timeout(network)
-                status, retry_after = S_RATE_LIMITED, wait
+                status, retry_after = AttemptStatus.RATE_LIMITED, wait
             else:
                 for limiter in limits:
                     limiter.admit(now, input_tokens, reserve)
@@ -229,7 +211,7 @@ class Provider:
             status = yield from self._timed(network + first(), streaming)
             if limits:
                 now = env.now
-                produced = output_tokens if status is S_OK else 0.0
+                produced = output_tokens if status is AttemptStatus.OK else 0.0
                 for limiter in limits:
                     limiter.settle(now, reserve, produced)
         if connection is not None:
@@ -238,7 +220,7 @@ class Provider:
             breaker.record(env.now, ticket, status)
         return status, retry_after
 
-    def _timed(self, head: float, streaming: float) -> Generator[simpy.Event, Any, str]:
+    def _timed(self, head: float, streaming: float) -> Generator[simpy.Event, Any, AttemptStatus]:
         """The timed part of an admitted attempt; its status."""
         env = self.env
         self.in_flight += 1
@@ -249,20 +231,21 @@ class Provider:
         fail = self.error_rate
         if self.overload is not None:
             fail += self.overload(self.in_flight)
-        status = S_OK
+        status = AttemptStatus.OK
         if fail > 0:
             u = self.uniform()
             if u < fail:
-                status = S_API_ERROR if u < self.error_rate else S_OVERLOADED
-        if status is not S_OK:
+                status = (AttemptStatus.API_ERROR if u < self.error_rate
+                          else AttemptStatus.OVERLOADED)
+        if status is not AttemptStatus.OK:
             if head >= self.timeout:
                 yield env.timeout(self.timeout)
-                status = S_TIMEOUT
+                status = AttemptStatus.TIMEOUT
             else:
                 yield env.timeout(head)
         elif head + streaming > self.timeout:
             yield env.timeout(self.timeout)
-            status = S_TIMEOUT
+            status = AttemptStatus.TIMEOUT
         else:
             yield env.timeout(head + streaming)
         self.in_flight -= 1
@@ -452,7 +435,7 @@ class RoleRunner:
                             yield env.timeout(latency)
                         continue
                 if controls.cache_only and prompt_hit is None:
-                    req.fail(SHED)  # degraded to cache-only answers, and this one missed
+                    req.fail(Outcome.SHED)  # degraded to cache-only answers, and this one missed
                     return False
                 llm = self.llm if self.mixer is None else self.mixer()
                 assert llm is not None  # calls > 0 needs an llm or a mix

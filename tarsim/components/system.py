@@ -19,8 +19,8 @@ from typing import Any
 import simpy
 
 from tarsim.components.agent_pool import (
-    QUEUE_FULL,
-    SHED,
+    NO_ROOM,
+    TURNED_AWAY,
     AgentPool,
     ManagedAgent,
     ManagedAgentPool,
@@ -39,20 +39,13 @@ from tarsim.components.providers import (
     role_mixer,
 )
 from tarsim.components.recorder import Recorder
-from tarsim.components.requests import (
-    OK,
-    OOM,
-    TIMEOUT,
-    UNFINISHED,
-    Request,
-)
-from tarsim.components.requests import QUEUE_FULL as QUEUE_FULL_ERROR
-from tarsim.components.requests import SHED as SHED_ERROR
+from tarsim.components.requests import Request
 from tarsim.components.routing import Controls
 from tarsim.components.streams import Streams
 from tarsim.components.workload import Workload
 from tarsim.config.distributions import is_zero, sampler
 from tarsim.config.model import OPEN_KINDS, Actions, Model
+from tarsim.vocabulary import Outcome
 
 
 def _capped(draw: Callable[[], int], cap: int) -> Callable[[], int]:
@@ -204,13 +197,13 @@ class System:
         req.admitted = env.now
         if env.now >= req.deadline:  # the client gave up while the router worked
             req.dequeued = env.now
-            req.fail(TIMEOUT)
+            req.fail(Outcome.TIMEOUT)
             self.finish(req)
             return
         got = self.pool.acquire(req.priority)
-        if got is QUEUE_FULL or got is SHED:
+        if got is NO_ROOM or got is TURNED_AWAY:
             req.dequeued = env.now
-            req.fail(QUEUE_FULL_ERROR if got is QUEUE_FULL else SHED_ERROR)
+            req.fail(Outcome.QUEUE_FULL if got is NO_ROOM else Outcome.SHED)
             self.finish(req)
             return
         if isinstance(got, Waiter):
@@ -220,8 +213,8 @@ class System:
             agent = yield got.event
             req.entry = None
             req.dequeued = env.now
-            if agent is None or agent is SHED:
-                req.fail(TIMEOUT if agent is None else SHED_ERROR)
+            if agent is None or agent is TURNED_AWAY:
+                req.fail(Outcome.TIMEOUT if agent is None else Outcome.SHED)
                 self.finish(req)
                 return
         else:
@@ -265,12 +258,12 @@ class System:
                     if not ok:
                         break
         except simpy.Interrupt as crash:
-            req.fail(str(crash.cause))
+            req.fail(crash.cause)
             req.released = env.now
             self.finish(req)
             return
         if not survived:
-            req.fail(OOM)
+            req.fail(Outcome.OOM)
         else:
             pool.detach(agent, req)
             if memory is not None:
@@ -303,7 +296,7 @@ class System:
             self.degradation.observe(req)
         now = self.env.now
         if now > req.deadline:  # the client stopped waiting first
-            req.outcome = TIMEOUT
+            req.outcome = Outcome.TIMEOUT
             req.end = req.deadline
         else:
             req.end = now
@@ -336,10 +329,10 @@ class System:
         now = self.env.now
         for req in list(self.in_flight.values()):
             if req.deadline <= now:
-                req.outcome = TIMEOUT
+                req.outcome = Outcome.TIMEOUT
                 req.end = req.deadline
             else:
-                req.outcome = UNFINISHED if req.outcome == OK else req.outcome
+                req.outcome = Outcome.UNFINISHED if req.outcome == Outcome.OK else req.outcome
             self.recorder.request(req)
         self.in_flight.clear()
         for client in self.billed:

@@ -20,11 +20,10 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from tarsim.components.requests import OK, RATE_LIMITED
 from tarsim.config.base import Bytes, Frozen, PerSecond, PosSeconds, Probability, Seconds
 from tarsim.config.model import Model
 from tarsim.config.units import parse_rate
-from tarsim.metrics import MB, MODES, Level, t_halfwidth
+from tarsim.metrics import MB, Level, t_halfwidth
 from tarsim.run import RunRecords
 from tarsim.scenarios.registry import ANALYSES, Analysis, Finding, Runs
 from tarsim.scenarios.stats import (
@@ -35,6 +34,7 @@ from tarsim.scenarios.stats import (
     window_edges,
     windows,
 )
+from tarsim.vocabulary import MODES, AgentEvent, Outcome
 
 ONLY = ""
 """The label of the one variant of an analysis that simulates the scenario's model as is."""
@@ -100,7 +100,7 @@ def _latencies(records: Sequence[RunRecords], pick: Any = None) -> np.ndarray:
     parts = []
     for rec in records:
         req = rec.request_columns
-        keep = ((req["outcome"] == OK) & (req["arrival"] >= rec.warmup_s)
+        keep = ((req["outcome"] == Outcome.OK) & (req["arrival"] >= rec.warmup_s)
                 & (req["arrival"] < rec.duration_s))
         if pick is not None:
             keep &= pick(rec)
@@ -542,7 +542,7 @@ class RateLimits(Analysis):
         window = s["duration_s"] - s["warmup_s"]
         met = _latencies(run.records, lambda rec: rec.request_columns["rate_limited"] > 0)
         clear = _latencies(run.records, lambda rec: rec.request_columns["rate_limited"] == 0)
-        failed = s["errors"].get(RATE_LIMITED, 0)
+        failed = s["errors"].get(Outcome.RATE_LIMITED, 0)
         key = (f"429s {num(s['api']['rate_limited'])} ({num(s['api']['rate_limited'] / window)}/s)"
                f", retries {num(s['api']['retries'])}, failed rate_limited {num(failed)} "
                f"({pct(failed / s['arrived'] if s['arrived'] else math.nan)}); "
@@ -653,13 +653,13 @@ def spawn_latencies(rec: RunRecords) -> tuple[np.ndarray, int]:
     agents = rec.agent_columns
     for t, agent, event in zip(agents["t"].tolist(), agents["agent"].tolist(),
                                agents["event"].tolist(), strict=True):
-        if event == "spawn":
+        if event == AgentEvent.SPAWN:
             started[agent] = t
             times.append(t)
             deltas.append(1.0)
-        elif event in ("up", "cancel") and agent in started:
+        elif event in (AgentEvent.UP, AgentEvent.CANCEL) and agent in started:
             begun = started.pop(agent)
-            if event == "up":
+            if event == AgentEvent.UP:
                 latencies.append(t - begun)
             times.append(t)
             deltas.append(-1.0)
