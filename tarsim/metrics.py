@@ -17,6 +17,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tarsim.run import RunRecords
+from tarsim.summary import (
+    IDENTITY_KEYS,
+    Agents,
+    Api,
+    Autoscale,
+    Cache,
+    Cost,
+    InSystem,
+    Latency,
+    Memory,
+    ModeChange,
+    Modes,
+    Queue,
+    RunSummary,
+    Wait,
+    flatten,
+    unflatten,
+)
 from tarsim.vocabulary import ERROR_CAUSES, MODES, RANK, AgentEvent, Outcome
 
 if TYPE_CHECKING:
@@ -150,6 +168,12 @@ def _mode_seconds(rec: RunRecords, a: float, b: float) -> dict[str, float]:
 
 # ---------------------------------------------------------------- one replication
 def summarize(rec: RunRecords) -> dict[str, Any]:
+    """The ``tarsim run`` metrics of one replication as the JSON object of DESIGN.md's
+    contract (:meth:`RunSummary.tree` of :func:`run_summary`)."""
+    return run_summary(rec).tree()
+
+
+def run_summary(rec: RunRecords) -> RunSummary:
     """The ``tarsim run`` metrics of one replication (see DESIGN.md's JSON contract)."""
     a, b = rec.warmup_s, rec.duration_s
     window = b - a
@@ -190,69 +214,69 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
     scaling = rec.scaling_columns
     decided = (scaling["t"] >= a) & (scaling["t"] < b) if len(scaling.get("t", ())) else None
     mode_log = rec.mode_columns
-    summary: dict[str, Any] = {
-        "model": rec.model.name,
-        "seed": rec.seed,
-        "duration_s": rec.duration_s,
-        "warmup_s": rec.warmup_s,
-        "replications": 1,
-        "arrived": arrived,
-        "completed": completed,
-        "throughput": completed / window,
-        "latency": _quantiles(latency),
-        "error_rate": int(failed.sum()) / arrived if arrived else 0.0,
-        "errors": errors,
-        "cost": {
-            "total_usd": total_usd,
-            "per_request_usd": total_usd / n_ok if n_ok else math.nan,
-            "per_hour_usd": total_usd / window * 3600.0,
-            "tokens_usd": tokens_usd,
-            "infra_usd": infra_usd,
-            "input_tokens": int(req["input_tokens"][in_window].sum()),
-            "output_tokens": int(req["output_tokens"][in_window].sum()),
+    memory = levels.get("memory")
+    return RunSummary(
+        model=rec.model.name,
+        seed=rec.seed,
+        duration_s=rec.duration_s,
+        warmup_s=rec.warmup_s,
+        replications=1,
+        arrived=arrived,
+        completed=completed,
+        throughput=completed / window,
+        latency=_quantiles(latency),
+        error_rate=int(failed.sum()) / arrived if arrived else 0.0,
+        errors=errors,
+        cost=Cost(
+            total_usd=total_usd,
+            per_request_usd=total_usd / n_ok if n_ok else math.nan,
+            per_hour_usd=total_usd / window * 3600.0,
+            tokens_usd=tokens_usd,
+            infra_usd=infra_usd,
+            input_tokens=int(req["input_tokens"][in_window].sum()),
+            output_tokens=int(req["output_tokens"][in_window].sum()),
             **_cost_by_item(rec),
-        },
-        "memory": {
-            "peak_mb": levels["memory"].max(a, b) / MB if "memory" in levels else math.nan,
-            "mean_mb": levels["memory"].mean(a, b) / MB if "memory" in levels else math.nan,
-        },
-        "agents": {
-            "mean": agents_mean,
-            "max": levels["agents"].max(a, b),
-            "spawns": int(((spawn_t >= a) & (spawn_t < b)).sum()),
-            "crashes": int(((crash_t >= a) & (crash_t < b)).sum()),
-            "agent_seconds": agent_seconds,
-            "utilization": busy_mean / (agents_mean * concurrency) if agents_mean else 0.0,
-        },
-        "autoscale": {
-            "scale_ups": 0 if decided is None else
+        ),
+        memory=Memory(
+            peak_mb=memory.max(a, b) / MB if memory is not None else math.nan,
+            mean_mb=memory.mean(a, b) / MB if memory is not None else math.nan,
+        ),
+        agents=Agents(
+            mean=agents_mean,
+            max=levels["agents"].max(a, b),
+            spawns=int(((spawn_t >= a) & (spawn_t < b)).sum()),
+            crashes=int(((crash_t >= a) & (crash_t < b)).sum()),
+            agent_seconds=agent_seconds,
+            utilization=busy_mean / (agents_mean * concurrency) if agents_mean else 0.0,
+        ),
+        autoscale=Autoscale(
+            scale_ups=0 if decided is None else
             int((decided & (scaling["desired"] > scaling["current"])).sum()),
-            "scale_downs": 0 if decided is None else
+            scale_downs=0 if decided is None else
             int((decided & (scaling["desired"] < scaling["current"])).sum()),
-        },
-        "modes": {**_mode_seconds(rec, a, b), "changes": len(mode_log.get("t", ()))},
-        "mode_changes": [{"t": float(t), "mode": str(m)} for t, m in
-                         zip(mode_log.get("t", []), mode_log.get("mode", []), strict=True)],
-        "queue": {"mean": levels["queue"].mean(a, b), "max": levels["queue"].max(a, b)},
-        "api": {
-            "calls": int(req["api_calls"][in_window].sum()),
-            "tool_calls": int(req["tool_calls"][in_window].sum()),
-            "rate_limited": int(req["rate_limited"][in_window].sum()),
-            "retries": int(req["retries"][in_window].sum()),
-        },
-        "cache": {"hit_rate": hits / lookups if lookups else math.nan, "lookups": lookups},
-        "wait": {
-            "mean": float(waits.mean()) if len(waits) else math.nan,
-            "p99": float(np.quantile(waits, 0.99)) if len(waits) else math.nan,
-        },
-        "in_system": {
-            "mean": levels["in_system"].mean(a, b),
-            "sojourn_mean": float(np.nanmean(sojourn)) if len(sojourn) else math.nan,
-        },
-        "unfinished": unfinished,
-        "events": rec.events,
-    }
-    return summary
+        ),
+        modes=Modes(**_mode_seconds(rec, a, b), changes=len(mode_log.get("t", ()))),
+        mode_changes=[ModeChange(float(t), str(m)) for t, m in
+                      zip(mode_log.get("t", []), mode_log.get("mode", []), strict=True)],
+        queue=Queue(mean=levels["queue"].mean(a, b), max=levels["queue"].max(a, b)),
+        api=Api(
+            calls=int(req["api_calls"][in_window].sum()),
+            tool_calls=int(req["tool_calls"][in_window].sum()),
+            rate_limited=int(req["rate_limited"][in_window].sum()),
+            retries=int(req["retries"][in_window].sum()),
+        ),
+        cache=Cache(hit_rate=hits / lookups if lookups else math.nan, lookups=lookups),
+        wait=Wait(
+            mean=float(waits.mean()) if len(waits) else math.nan,
+            p99=float(np.quantile(waits, 0.99)) if len(waits) else math.nan,
+        ),
+        in_system=InSystem(
+            mean=levels["in_system"].mean(a, b),
+            sojourn_mean=float(np.nanmean(sojourn)) if len(sojourn) else math.nan,
+        ),
+        unfinished=unfinished,
+        events=rec.events,
+    )
 
 
 def _cost_by_item(rec: RunRecords) -> dict[str, dict[str, float]]:
@@ -268,12 +292,12 @@ def _cost_by_item(rec: RunRecords) -> dict[str, dict[str, float]]:
     return {"by_model": by_model, "by_tool": by_tool}
 
 
-def _quantiles(values: np.ndarray) -> dict[str, float]:
+def _quantiles(values: np.ndarray) -> Latency:
     if not len(values):
-        return {k: math.nan for k in ("mean", "p50", "p90", "p95", "p99", "max")}
+        return Latency(*[math.nan] * 6)
     p50, p90, p95, p99 = np.quantile(values, [0.5, 0.9, 0.95, 0.99])
-    return {"mean": float(values.mean()), "p50": float(p50), "p90": float(p90),
-            "p95": float(p95), "p99": float(p99), "max": float(values.max())}
+    return Latency(mean=float(values.mean()), p50=float(p50), p90=float(p90),
+                   p95=float(p95), p99=float(p99), max=float(values.max()))
 
 
 # ---------------------------------------------------------------- time series
@@ -323,30 +347,7 @@ def _mode_bins(rec: RunRecords, edges: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- replications
-IDENTITY_KEYS = ("model", "seed", "duration_s", "warmup_s", "replications")
 NOT_AVERAGED = ("events",)
-
-
-def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, path + "."))
-        else:
-            flat[path] = value
-    return flat
-
-
-def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for path, value in flat.items():
-        node = tree
-        *parents, leaf = path.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return tree
 
 
 def t_halfwidth(values: np.ndarray, level: float = 0.95) -> float:

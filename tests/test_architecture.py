@@ -10,8 +10,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tarsim"
 
-LAYERS = ["vocabulary", "config", "components", "run", "metrics", "sweep", "calibrate",
-          "scenarios", "report", "api", "cli"]
+LAYERS = ["vocabulary", "config", "components", "run", "summary", "metrics", "sweep",
+          "calibrate", "scenarios", "report", "api", "cli"]
 """Lowest first. `tarsim/__init__.py` and `__main__.py` stand outside the layers."""
 
 
