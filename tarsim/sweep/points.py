@@ -26,6 +26,7 @@ from tarsim.sweep.experiment import ExperimentSpec, TierSpec
 RATE, USERS, MODEL_LOAD = "rate", "users", "model"
 """How a point's load is given: an open-loop rate, closed-loop users, or the model's own."""
 DEFAULT_TIER = "all"
+PRICE = "agents.price_per_hour"
 """The one tier of an experiment that names none."""
 
 
@@ -205,6 +206,10 @@ def expand(spec: ExperimentSpec, model: Model) -> list[Point]:
     points: list[Point] = []
     problems: list[Problem] = []
     warmup = spec.warmup_s
+    # the experiment's agent price, when it gives one, is the price every run
+    # charges its measured agent-seconds at (a grid axis on it still wins)
+    price: Assignment = ({PRICE: spec.costs.agent_per_hour_usd}
+                         if spec.costs.agent_per_hour_usd > 0 else {})
     for tier, loads in _tiers(spec, model):
         groups = _axis_groups(spec.grid, spec.zip) + _axis_groups(tier.grid, tier.zip)
         for combo in itertools.product(*groups):
@@ -212,7 +217,8 @@ def expand(spec: ExperimentSpec, model: Model) -> list[Point]:
             for assignment in combo:
                 params.update(assignment)
             for kind, load in loads:
-                overrides = {**params, **load_overrides(model, kind, load, tier.think_time)}
+                overrides = {**price, **params,
+                             **load_overrides(model, kind, load, tier.think_time)}
                 try:
                     point_model = with_overrides(model, overrides) if overrides else model
                 except ConfigError as exc:

@@ -2,11 +2,12 @@
 meet the SLOs at every load of the tier, its predicted metrics at the tier's
 highest load, what binds it, and the runner-up.
 
-Cheapest means the lowest cost per hour at the tier's highest load (tokens, plus
-agents at the experiment's price per agent-hour), then the fewest agent slots,
-then the experiment's order. What binds a configuration is the SLO closest to
-its limit: for a latency SLO, the most utilised resource (a ``*.utilization``
-metric); for the error-rate SLO, the dominant cause of error.
+Cheapest means the lowest cost per hour at the tier's highest load (tokens and
+tools, plus the agent-seconds each run measured at the price per agent-hour),
+then the fewest agent slots, then the experiment's order. What binds a
+configuration is the SLO closest to its limit: for a latency SLO, the most
+utilised resource (a ``*.utilization`` metric); for the error-rate SLO, the
+dominant cause of error.
 """
 
 from __future__ import annotations
@@ -17,22 +18,24 @@ from typing import Any
 
 import pandas as pd
 
-from tarsim.sweep.stats import column, meets, slo_ratios, upper_bound
+from tarsim.sweep.stats import ERROR_COLUMNS, column, meets, slo_ratios, upper_bound
 
 UTILIZATION = "_utilization"
-ERRORS = "errors_"
 
 
 def total_costs(summary: pd.DataFrame, agent_per_hour_usd: float) -> pd.DataFrame:
-    """*summary* with ``total_per_hour_usd`` and ``total_per_request_usd``: token
-    costs plus the agents' own cost."""
+    """*summary* with ``total_per_hour_usd`` and ``total_per_request_usd``: token and
+    tool costs plus the agents' own cost.
+
+    The agents are already in the runs' costs: each run charges the agent-seconds it
+    measured (from each cold start to each stop) at ``agents.price_per_hour``, which
+    the sweep sets to the experiment's *agent_per_hour_usd* when that is given
+    (:func:`tarsim.sweep.points.expand`). Adding ``agents.count`` times the price
+    here would count them twice, and price an autoscaled tier at its upper bound."""
+    del agent_per_hour_usd  # priced in the runs (see above); kept for the callers
     frame = summary.copy()
-    agents_hourly = frame["agents_count"] * agent_per_hour_usd
-    frame["total_per_hour_usd"] = frame["cost_per_hour_usd"].fillna(0.0) + agents_hourly
-    served_per_hour = frame["throughput"] * 3600.0
-    per_request_agents = agents_hourly / served_per_hour.where(served_per_hour > 0)
-    frame["total_per_request_usd"] = frame["cost_per_request_usd"] + per_request_agents.fillna(
-        0.0 if agent_per_hour_usd == 0 else math.inf)
+    frame["total_per_hour_usd"] = frame["cost_per_hour_usd"].fillna(0.0)
+    frame["total_per_request_usd"] = frame["cost_per_request_usd"]
     return frame
 
 
@@ -43,9 +46,9 @@ def bottleneck(row: Mapping[str, Any], limits: Mapping[str, float]) -> tuple[str
         return "", _busiest(row)[0]
     binding = max(ratios, key=lambda k: ratios[k])
     if column(binding) == "error_rate":
-        causes = {k[len(ERRORS):]: float(v) for k, v in row.items()
-                  if k.startswith(ERRORS) and not k.endswith("_ci95")
-                  and isinstance(v, int | float) and v > 0}
+        counts = {cause: row.get(name) for cause, name in ERROR_COLUMNS.items()}
+        causes = {cause: float(v) for cause, v in counts.items()
+                  if isinstance(v, int | float) and v > 0}
         if causes:
             cause = max(causes, key=lambda k: causes[k])
             share = causes[cause] / sum(causes.values())
