@@ -53,6 +53,15 @@ NO_ROOM = object()
 
 
 class AgentPool:
+    """Agents of ``concurrency`` slots each, and the router's queue in front of them.
+
+    :meth:`acquire` hands a request a free slot's agent, or a :class:`Waiter` to
+    yield on (first come first served, or by priority), or ``NO_ROOM`` when the
+    queue is at ``queue_capacity``; :meth:`release` gives the slot to the next
+    waiter. ``warm`` agents are up at t = 0; the rest of ``count`` are spawned on
+    demand after a ``spawn_latency`` cold start (at most ``max_spawning`` at once),
+    and the recorder logs each agent's ``spawn`` and ``up``."""
+
     def __init__(
         self,
         env: simpy.Environment,

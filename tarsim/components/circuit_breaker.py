@@ -2,8 +2,10 @@
 
 Closed: attempts pass; their outcomes over the last ``window`` seconds are kept,
 and when at least ``min_calls`` were seen and ``failure_ratio`` of them failed
-the breaker opens. Open: attempts fail at once with ``circuit_open`` until
-``open_for`` has passed; the next attempt finds it half-open. Half-open: up to
+the breaker opens (which failures count: the spec's ``count``, by default
+``api_error`` and ``timeout``, not 429s). Open: attempts fail at once with
+``circuit_open``, and are not recorded, until ``open_for`` has passed; the next
+attempt finds it half-open. Half-open: up to
 ``probes`` attempts pass; the first failure re-opens it, ``probes`` successes
 close it. Outcomes of attempts admitted under an earlier state are ignored
 (they say nothing about the provider since the state changed).
@@ -19,6 +21,11 @@ from tarsim.vocabulary import BreakerState
 
 
 class CircuitBreaker:
+    """One provider's breaker: :meth:`admit` before each attempt (None: fail fast
+    with ``circuit_open``, else a ticket), :meth:`record` with the ticket and the
+    attempt's status after it. The statuses that count as failures are those the
+    spec's ``count`` names (``api_error`` includes overload errors, 529/503)."""
+
     def __init__(self, spec: BreakerSpec) -> None:
         self.failure_ratio = spec.failure_ratio
         self.window = spec.window

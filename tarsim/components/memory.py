@@ -25,6 +25,15 @@ from tarsim.vocabulary import AgentState, Outcome
 
 
 class MemoryTracker:
+    """Follows the process's memory through the run and crashes agents past the limit.
+
+    Bytes are held by the process (``base``, cache entries), by each live agent (``per_agent``),
+    by each request in a slot (``per_request`` and its tokens, growing step by
+    step), by garbage awaiting the collector and by leaks; every change is
+    recorded as the new total. The system calls :meth:`admit`, :meth:`grow` and
+    :meth:`release` around each request's steps; a False answer means the request's
+    agent ran out of memory (the request fails with ``oom``)."""
+
     def __init__(self, env: simpy.Environment, spec: Memory, pool: ManagedAgentPool,
                  recorder: Recorder) -> None:
         self.env = env

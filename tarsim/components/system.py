@@ -62,6 +62,12 @@ def needs_managed_pool(model: Model) -> bool:
 
 
 class System:
+    """The simulated system of one replication: builds the workload, router, agent
+    pool, providers, role runners and, when the model has them, the memory tracker,
+    degradation controller and autoscaler, and runs each request through them
+    (:meth:`handle`, then :meth:`finish`, which records it). :meth:`flush` records
+    the requests still in flight when the run stops."""
+
     def __init__(self, env: simpy.Environment, model: Model, streams: Streams,
                  recorder: Recorder, horizon: float, warmup: float = 0.0) -> None:
         self.env = env

@@ -38,6 +38,11 @@ Proc = Generator[simpy.Event, Any, None]
 
 
 class Workload:
+    """Submits the requests of one run: at the arrival process's times for an open
+    loop, or from ``users`` virtual users that wait for each answer and think
+    before the next for a closed loop; each request's class is drawn from the
+    class mix (or read from the trace). Arrivals stop at *horizon*."""
+
     def __init__(self, env: simpy.Environment, spec: WorkloadSpec, submit: Submit,
                  streams: Streams, horizon: float, base_dir: Any) -> None:
         self.env = env
