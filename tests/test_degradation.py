@@ -12,13 +12,12 @@ import simpy
 from conftest import request_log, traced_model
 
 from tarsim.components.degradation import DegradationController, Reading, next_mode
-from tarsim.components.providers import Provider
+from tarsim.components.providers import ProviderEndpoint
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.streams import Streams
 from tarsim.components.system import System
-from tarsim.config.model import Degradation
-from tarsim.config.model import Provider as ProviderSpec
+from tarsim.config.model import Degradation, Provider
 from tarsim.config.providers import Retry
 from tarsim.metrics import summarize, timeseries
 from tarsim.run import simulate
@@ -155,20 +154,20 @@ LONG_LOOK = Degradation.model_validate({"interval": 100, "high_load": {"enter": 
 """A controller that does not look (and reset its counts) within the tests below."""
 
 
-def success_rate_after(calls: list[tuple[ProviderSpec, Retry | None]]) -> tuple[list[str], float]:
+def success_rate_after(calls: list[tuple[Provider, Retry | None]]) -> tuple[list[str], float]:
     """Each call made in turn by its own request, through a provider of its spec
     (one provider per distinct spec); the requests' outcomes and the controller's
     API success rate once they are all observed."""
     env = simpy.Environment()
     recorder = Recorder()
-    providers: dict[int, Provider] = {}
+    providers: dict[int, ProviderEndpoint] = {}
     controller = DegradationController(env, LONG_LOOK, queue=lambda: 0.0, memory=None,
                                        apply=lambda actions: None, recorder=recorder)
     outcomes: list[str] = []
 
     def script():
         for i, (spec, retry) in enumerate(calls):
-            provider = providers.setdefault(id(spec), Provider(
+            provider = providers.setdefault(id(spec), ProviderEndpoint(
                 env, f"p{len(providers)}", spec, Streams(1, 0), ".", retry, recorder))
             req = Request(i, 0, 0, env.now, math.inf)
             req.api_calls = 1
@@ -183,8 +182,8 @@ def success_rate_after(calls: list[tuple[ProviderSpec, Retry | None]]) -> tuple[
     return outcomes, rate
 
 
-OVERLOADED = ProviderSpec.model_validate({"network": 1.0, "errors": {"overload": [[0, 1.0]]}})
-HEALTHY = ProviderSpec.model_validate({"network": 1.0})
+OVERLOADED = Provider.model_validate({"network": 1.0, "errors": {"overload": [[0, 1.0]]}})
+HEALTHY = Provider.model_validate({"network": 1.0})
 
 
 def test_api_success_rate_counts_breaker_and_timeout_failures():
@@ -194,11 +193,11 @@ def test_api_success_rate_counts_breaker_and_timeout_failures():
     ``circuit_open``; a fourth call, to a provider that answers after 1 s with a
     0.5-s timeout, times out. Four attempts, all failed: the rate is 0 (counting
     only requests failed by ``api_error`` or ``rate_limited`` says 1 - 2/4)."""
-    breaking = ProviderSpec.model_validate({
+    breaking = Provider.model_validate({
         "network": 1.0, "errors": {"overload": [[0, 1.0]]},
         "circuit_breaker": {"failure_ratio": 0.5, "window": 10, "min_calls": 2,
                             "open_for": 5, "count": ["api_error"]}})
-    slow = ProviderSpec.model_validate({"network": 1.0, "timeout": 0.5})
+    slow = Provider.model_validate({"network": 1.0, "timeout": 0.5})
     outcomes, rate = success_rate_after([(breaking, None)] * 3 + [(slow, None)])
     assert outcomes == ["api_error", "api_error", "circuit_open", "timeout"]
     assert rate == 0.0

@@ -16,17 +16,17 @@ from __future__ import annotations
 from collections import deque
 
 from tarsim.components.retry import statuses_of
-from tarsim.config.providers import CircuitBreaker as BreakerSpec
+from tarsim.config.providers import CircuitBreaker
 from tarsim.vocabulary import BreakerState
 
 
-class CircuitBreaker:
+class Breaker:
     """One provider's breaker: :meth:`admit` before each attempt (None: fail fast
     with ``circuit_open``, else a ticket), :meth:`record` with the ticket and the
     attempt's status after it. The statuses that count as failures are those the
     spec's ``count`` names (``api_error`` includes overload errors, 529/503)."""
 
-    def __init__(self, spec: BreakerSpec) -> None:
+    def __init__(self, spec: CircuitBreaker) -> None:
         self.failure_ratio = spec.failure_ratio
         self.window = spec.window
         self.min_calls = spec.min_calls

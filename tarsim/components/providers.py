@@ -9,7 +9,7 @@ the time to first token, when no output has streamed. It fails with
 ``timeout`` when it would outlast the provider's timeout. Failed calls are not
 billed.
 
-Every call goes through :meth:`Provider.call`, a SimPy generator the role
+Every call goes through :meth:`ProviderEndpoint.call`, a SimPy generator the role
 ``yield from``s. When the provider has no limits, connection pool, circuit
 breaker, overload curve or retries, the call takes the plain path: one attempt,
 no bookkeeping. Otherwise each attempt asks the circuit breaker, waits for a
@@ -30,7 +30,7 @@ from typing import Any
 import simpy
 
 from tarsim.components.cache import Lookup, build_cache
-from tarsim.components.circuit_breaker import CircuitBreaker
+from tarsim.components.circuit_breaker import Breaker
 from tarsim.components.rate_limits import RateLimiter
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
@@ -38,11 +38,8 @@ from tarsim.components.retry import RetryPolicy
 from tarsim.components.routing import Controls, Mixer
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import Draw, batched, is_zero, sampler
-from tarsim.config.model import LLM, Role
-from tarsim.config.model import Provider as ProviderSpec
-from tarsim.config.model import Tool as ToolSpec
-from tarsim.config.providers import Cache as CacheSpec
-from tarsim.config.providers import Retry
+from tarsim.config.model import LLM, Provider, Role, Tool
+from tarsim.config.providers import Cache, Retry
 from tarsim.vocabulary import CAUSE, AttemptStatus, Outcome
 
 CallGen = Generator[simpy.Event, Any, bool]
@@ -72,15 +69,15 @@ class Curve:
         return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
 
-class Provider:
+class ProviderEndpoint:
     """One hosted API (Anthropic, OpenAI, a search API) and its failure modes."""
 
-    def __init__(self, env: simpy.Environment, name: str, spec: ProviderSpec | None,
+    def __init__(self, env: simpy.Environment, name: str, spec: Provider | None,
                  streams: Streams, base_dir: Any, retry: Retry | None = None,
                  recorder: Recorder | None = None) -> None:
         self.env = env
         self.name = name
-        spec = spec or ProviderSpec()
+        spec = spec or Provider()
         self.recorder = recorder if recorder is not None else Recorder()
         self.network: Draw = (
             _zero if is_zero(spec.network)
@@ -97,7 +94,7 @@ class Provider:
         self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
         self.pool = None if spec.connections is None else simpy.Resource(env, spec.connections)
         self.breaker = (
-            None if spec.circuit_breaker is None else CircuitBreaker(spec.circuit_breaker)
+            None if spec.circuit_breaker is None else Breaker(spec.circuit_breaker)
         )
         self.retry = (
             None if retry is None or retry.attempts == 1
@@ -259,9 +256,9 @@ class LLMClient:
     """Calls to one model: its latency, its prices, its own limits, and its
     provider's call path."""
 
-    def __init__(self, env: simpy.Environment, name: str, spec: LLM, provider: Provider,
+    def __init__(self, env: simpy.Environment, name: str, spec: LLM, provider: ProviderEndpoint,
                  streams: Streams, base_dir: Any, recorder: Recorder | None = None,
-                 prompt_cache: CacheSpec | None = None) -> None:
+                 prompt_cache: Cache | None = None) -> None:
         self.name = name
         self.provider = provider
         self.recorder = recorder if recorder is not None else provider.recorder
@@ -319,9 +316,9 @@ class ToolClient:
     """Calls to one tool (web search, browser) through its provider, behind its
     cache if it has one."""
 
-    def __init__(self, env: simpy.Environment, name: str, spec: ToolSpec, provider: Provider,
+    def __init__(self, env: simpy.Environment, name: str, spec: Tool, provider: ProviderEndpoint,
                  streams: Streams, base_dir: Any, recorder: Recorder | None = None,
-                 cache: CacheSpec | None = None,
+                 cache: Cache | None = None,
                  on_cache_change: Callable[[int], None] | None = None) -> None:
         self.env = env
         self.name = name
@@ -367,7 +364,7 @@ class ContextCache:
     """The cache in front of LLM calls: a response cache (a hit skips the call) or
     prompt caching (a hit makes the call cheaper and faster)."""
 
-    def __init__(self, spec: CacheSpec, streams: Streams, base_dir: Any,
+    def __init__(self, spec: Cache, streams: Streams, base_dir: Any,
                  on_change: Callable[[int], None] | None = None) -> None:
         self.lookup = build_cache(spec, streams("cache.context"), on_change).lookup
         self.respond = spec.mode == "response"

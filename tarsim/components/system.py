@@ -33,7 +33,7 @@ from tarsim.components.providers import (
     NO_PROVIDER,
     ContextCache,
     LLMClient,
-    Provider,
+    ProviderEndpoint,
     RoleRunner,
     ToolClient,
     role_mixer,
@@ -42,7 +42,7 @@ from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.routing import Controls
 from tarsim.components.streams import Streams
-from tarsim.components.workload import Workload
+from tarsim.components.workload import LoadGenerator
 from tarsim.config.distributions import is_zero, sampler
 from tarsim.config.model import OPEN_KINDS, Actions, Model
 from tarsim.vocabulary import Outcome
@@ -112,10 +112,10 @@ class System:
         else:
             self.pool = AgentPool(env, **pool_args)
         providers = {
-            name: Provider(env, name, spec, streams, base_dir, model.retry, recorder)
+            name: ProviderEndpoint(env, name, spec, streams, base_dir, model.retry, recorder)
             for name, spec in model.providers.items()
         }
-        providers[NO_PROVIDER] = Provider(env, NO_PROVIDER, None, streams, base_dir,
+        providers[NO_PROVIDER] = ProviderEndpoint(env, NO_PROVIDER, None, streams, base_dir,
                                           model.retry, recorder)
         self.providers = providers
         caches = model.cache
@@ -169,7 +169,7 @@ class System:
         self.arrivals_open = True
         self.done = env.event()
         """Fires when arrivals have stopped and every request has answered."""
-        self.workload = Workload(env, model.workload, self.submit, streams, horizon, base_dir)
+        self.workload = LoadGenerator(env, model.workload, self.submit, streams, horizon, base_dir)
 
     def start(self) -> None:
         self.workload.start()
