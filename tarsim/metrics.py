@@ -122,7 +122,7 @@ def _levels(rec: RunRecords) -> dict[str, Level]:
         "busy": Level.of_intervals(req["dequeued"][held], req["released"][held]),
         "in_system": Level.of_intervals(req["arrival"], req["end"]),
         "agents": Level.combine(agent_change),
-        "starting": Level.combine(_starting_changes(rec.agent_columns)),
+        "starting": Level.combine(starting_changes(rec.agent_columns)),
     }
     memory = rec.memory_columns
     if rec.model.memory is not None and len(memory.get("t", ())):
@@ -131,21 +131,39 @@ def _levels(rec: RunRecords) -> dict[str, Level]:
     return levels
 
 
-def _starting_changes(agents: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """+1 when a cold start begins, -1 when it ends (up) or is called off."""
-    starting: set[int] = set()
-    times, deltas = [], []
+def starting_changes(agents: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """+1 when a cold start begins, -1 when it ends (up) or is called off; at one
+    time, ends before beginnings (a start that ends as another begins is not in
+    progress with it)."""
+    begin, end, _up = cold_starts(agents)
+    ended = end[~np.isnan(end)]
+    times = np.concatenate([ended, begin])
+    deltas = np.concatenate([-np.ones(len(ended)), np.ones(len(begin))])
+    order = np.argsort(times, kind="stable")
+    return times[order], deltas[order]
+
+
+def cold_starts(agents: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each cold start in the agent log: when it began (``spawn``), when it ended
+    (the agent's next ``up``, or ``cancel`` when it was called off; NaN while
+    still starting at the end), and whether it ended up."""
+    open_at: dict[int, int] = {}
+    begin: list[float] = []
+    end: list[float] = []
+    up: list[bool] = []
     for t, agent, event in zip(agents["t"].tolist(), agents["agent"].tolist(),
                                agents["event"].tolist(), strict=True):
         if event == AgentEvent.SPAWN:
-            starting.add(agent)
-            times.append(t)
-            deltas.append(1.0)
-        elif event in (AgentEvent.UP, AgentEvent.CANCEL) and agent in starting:
-            starting.discard(agent)
-            times.append(t)
-            deltas.append(-1.0)
-    return np.array(times, dtype=float), np.array(deltas, dtype=float)
+            open_at[agent] = len(begin)
+            begin.append(t)
+            end.append(math.nan)
+            up.append(False)
+        elif event in (AgentEvent.UP, AgentEvent.CANCEL) and agent in open_at:
+            k = open_at.pop(agent)
+            end[k] = t
+            up[k] = event == AgentEvent.UP
+    return (np.array(begin, dtype=float), np.array(end, dtype=float),
+            np.array(up, dtype=bool))
 
 
 def _mode_changes(rec: RunRecords) -> tuple[np.ndarray, np.ndarray]:

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from tarsim.sweep.stats import ERROR_COLUMNS, column, meets, slo_ratios, upper_bound
+from tarsim.vocabulary import Metric
 
 UTILIZATION = "_utilization"
 
@@ -34,8 +35,8 @@ def total_costs(summary: pd.DataFrame, agent_per_hour_usd: float) -> pd.DataFram
     here would count them twice, and price an autoscaled tier at its upper bound."""
     del agent_per_hour_usd  # priced in the runs (see above); kept for the callers
     frame = summary.copy()
-    frame["total_per_hour_usd"] = frame["cost_per_hour_usd"].fillna(0.0)
-    frame["total_per_request_usd"] = frame["cost_per_request_usd"]
+    frame["total_per_hour_usd"] = frame[column(Metric.COST_PER_HOUR_USD)].fillna(0.0)
+    frame["total_per_request_usd"] = frame[column(Metric.COST_PER_REQUEST_USD)]
     return frame
 
 
@@ -45,7 +46,7 @@ def bottleneck(row: Mapping[str, Any], limits: Mapping[str, float]) -> tuple[str
     if not ratios:
         return "", _busiest(row)[0]
     binding = max(ratios, key=lambda k: ratios[k])
-    if column(binding) == "error_rate":
+    if binding == Metric.ERROR_RATE:
         counts = {cause: row.get(name) for cause, name in ERROR_COLUMNS.items()}
         causes = {cause: float(v) for cause, v in counts.items()
                   if isinstance(v, int | float) and v > 0}
@@ -54,16 +55,23 @@ def bottleneck(row: Mapping[str, Any], limits: Mapping[str, float]) -> tuple[str
             share = causes[cause] / sum(causes.values())
             return binding, f"errors: {cause} ({share:.0%} of errors)"
     busiest, level = _busiest(row)
-    if column(binding).startswith("latency") and level < QUEUEING_UTILIZATION:
+    if binding in LATENCY_METRICS and level < QUEUEING_UTILIZATION:
         # a latency SLO missed with resources this idle: the time is in the calls
         # themselves, or in backing off from 429s, not in waiting for a slot
-        calls = float(row.get("api_calls", 0.0) or 0.0) + float(row.get("api_tool_calls", 0.0)
-                                                                  or 0.0)
-        limited = float(row.get("api_rate_limited", 0.0) or 0.0)
+        calls = _count(row, Metric.API_CALLS) + _count(row, Metric.API_TOOL_CALLS)
+        limited = _count(row, Metric.API_RATE_LIMITED)
         if calls > 0 and limited / calls > RETRY_SHARE:
             return binding, f"rate limits: 429s on {limited / calls:.0%} of calls, retried"
         return binding, f"service time, not queueing ({busiest})"
     return binding, busiest
+
+
+LATENCY_METRICS = frozenset({Metric.LATENCY_MEAN, Metric.LATENCY_P50, Metric.LATENCY_P90,
+                             Metric.LATENCY_P95, Metric.LATENCY_P99, Metric.LATENCY_MAX})
+
+
+def _count(row: Mapping[str, Any], metric: Metric) -> float:
+    return float(row.get(column(metric), 0.0) or 0.0)
 
 
 RETRY_SHARE = 0.01
