@@ -39,7 +39,7 @@ from tarsim.config.providers import (
     Routing,
     SlowdownPoint,
     ToolPrice,
-    _check_shares,
+    check_shares,
     increasing_loads,
 )
 from tarsim.vocabulary import MODES
@@ -321,7 +321,7 @@ class Role(Frozen):
             raise ValueError(f"calls is {self.calls} but no llm is named")
         return self
 
-    _mix_sums = field_validator("mix")(_check_shares)
+    _mix_sums = field_validator("mix")(check_shares)
 
     @property
     def llm_calls(self) -> int:

@@ -148,7 +148,8 @@ def _axis_sources(where: PathKey, grid: Mapping[str, list[Any]],
             yield (*where, "zip", z, axis), axis, values
 
 
-def _wrap(problem: Problem, at: PathKey, axis: str, lines: Mapping[PathKey, int]) -> Problem:
+def restate_at_axis(problem: Problem, at: PathKey, axis: str,
+                    lines: Mapping[PathKey, int]) -> Problem:
     """A problem the model reported, restated at the experiment's axis value."""
     inner = "" if problem.path == axis else f"{problem.path}: "
     line = None
@@ -178,7 +179,7 @@ def check_axes(spec: ExperimentSpec, model: Model,
             try:
                 with_overrides(model, {axis: value})
             except ConfigError as exc:
-                problems += [_wrap(p, (*where, i), axis, lines) for p in exc.problems]
+                problems += [restate_at_axis(p, (*where, i), axis, lines) for p in exc.problems]
     for t, tier in enumerate(spec.tiers):
         shared = set(tier.grid) | {a for g in tier.zip for a in g}
         clash = sorted(shared & (set(spec.grid) | {a for g in spec.zip for a in g}))
