@@ -233,11 +233,12 @@ def file_kind(path: str | Path) -> str:
     if not isinstance(data, dict):
         return "model"  # its loader says what a file must hold
     keys = set(data)
-    schemas = dict(zip(FILE_KINDS, (Model, ExperimentSpec, ScenarioFile), strict=True))
-    known = {kind: {f.alias or name for name, f in schema.model_fields.items()}
-             for kind, schema in schemas.items()}
-    required = {kind: {f.alias or name for name, f in schema.model_fields.items()
-                       if f.is_required()} for kind, schema in schemas.items()}
+    fields = {kind: schema.model_fields for kind, schema in
+              (("model", Model), ("experiment", ExperimentSpec), ("scenario file", ScenarioFile))}
+    known = {kind: {f.alias or name for name, f in found.items()}
+             for kind, found in fields.items()}
+    required = {kind: {f.alias or name for name, f in found.items() if f.is_required()}
+                for kind, found in fields.items()}
     fitting = [kind for kind in FILE_KINDS if keys <= known[kind]]
     if len(fitting) > 1:
         fitting = [kind for kind in fitting if required[kind] <= keys] or fitting

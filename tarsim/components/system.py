@@ -263,8 +263,8 @@ class System:
                         break
                     if not ok:
                         break
-        except simpy.Interrupt as crash:
-            req.fail(crash.cause)
+        except simpy.Interrupt as crash:  # the agent crashed
+            req.fail(Outcome(str(crash.cause)))
             req.released = env.now
             self.finish(req)
             return
