@@ -281,6 +281,19 @@ class ManagedAgentPool(AgentPool):
             self.waiting_area += self.waiting * dt
             self._t = now
 
+    def areas(self) -> tuple[float, float, float]:
+        """The time integrals, up to now, of busy slots, slot capacity (agents up
+        times concurrency) and requests waiting: the autoscaler's metrics are their
+        differences over its period."""
+        self._account()
+        return self.busy_area, self.capacity_area, self.waiting_area
+
+    def follow_memory(self, tracker: Any) -> list[ManagedAgent]:
+        """Tell *tracker* (a memory tracker) of every agent that comes up, stops or
+        crashes from now on; the agents up now, which it must take in itself."""
+        self.memory = tracker
+        return [a for a in self._agents.values() if a.state is AgentState.UP]
+
     # ------------------------------------------------------------ slots
     def acquire(self, priority: int) -> Agent | Waiter | object:
         if self.shed_above is not None and priority > self.shed_above:

@@ -21,7 +21,7 @@ from tarsim.components.agent_pool import ManagedAgent, ManagedAgentPool
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.config.model import Memory
-from tarsim.vocabulary import AgentState, Outcome
+from tarsim.vocabulary import Outcome
 
 
 class MemoryTracker:
@@ -49,10 +49,8 @@ class MemoryTracker:
         self._requests: dict[Request, tuple[float, int, int]] = {}
         """Bytes each request in a slot holds, and the input and output tokens counted."""
         recorder.memory_level(env.now, max(self.spec.reserved, self.total))
-        pool.memory = self
-        for agent in list(pool._agents.values()):
-            if agent.state is AgentState.UP:
-                self.agent_up(agent)
+        for agent in pool.follow_memory(self):
+            self.agent_up(agent)
         if spec.gc is not None:
             env.process(self._collector(spec.gc.interval, spec.gc.reclaim))
 
