@@ -193,6 +193,10 @@ class AgentPool:
 
 # ---------------------------------------------------------------- managed pool
 
+AGENT_UP, AGENT_DRAINING = AgentState.UP, AgentState.DRAINING
+"""Bound once for :meth:`ManagedAgentPool.release`, run for every request: a module
+global is read several times faster than an enum member."""
+
 TURNED_AWAY = object()
 """Returned by :meth:`ManagedAgentPool.acquire`, and given to a waiter shed from the
 queue: backpressure or a degraded mode turned the request away."""
@@ -328,7 +332,7 @@ class ManagedAgentPool(AgentPool):
     def release(self, agent: Agent) -> None:
         assert isinstance(agent, ManagedAgent)
         self._account()
-        if agent.state is AgentState.UP and agent.busy + agent.free <= self.concurrency:
+        if agent.state is AGENT_UP and agent.busy + agent.free <= self.concurrency:
             waiter = self._next_waiter()
             if waiter is not None:
                 waiter.event.succeed(agent)
@@ -343,7 +347,7 @@ class ManagedAgentPool(AgentPool):
         # a slot the agent should no longer offer: drop it
         agent.busy -= 1
         self.busy -= 1
-        if agent.state is AgentState.DRAINING and agent.busy == 0:
+        if agent.state is AGENT_DRAINING and agent.busy == 0:
             self.draining -= 1
             self._down(agent)
 
