@@ -10,6 +10,7 @@ as in the sweep report.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from tarsim.report.html import _cell, _finite, chart_specs, script_json
+from tarsim.metrics import json_safe
+from tarsim.report.html import chart_specs, script_json
 from tarsim.sensitivity.analysis import what_decides
 from tarsim.sensitivity.runner import StudyResult
 
@@ -27,6 +29,15 @@ OUTPUT_TITLES = {"throughput": "throughput (req/s)", "p99": "p99 latency (s)",
                  "cost": "cost per request (USD)", "cost_per_hour": "cost per hour (USD)",
                  "wait_mean": "mean wait (s)", "wait_p99": "p99 wait (s)",
                  "memory": "peak memory (MB)", "slo": "meets the SLOs (0/1)"}
+
+
+def _cell(value: Any) -> str:
+    """A table cell: 4 significant digits, "-" for a missing number."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return "∞" if math.isinf(value) else f"{value:.4g}"
+    return str(value)
 
 
 def tornado_chart(frame: pd.DataFrame, output: str) -> alt.Chart:
@@ -183,7 +194,7 @@ def page(result: StudyResult, facts: Mapping[str, Any],
     bundle = bundle.replace("</script", "<\\/script")
     return PAGE.format(title=html.escape(f"Study: {result.study.spec.name}"), bundle=bundle,
                        facts=fact_html, sections=_sections(result), divs=divs,
-                       specs=script_json(_finite(dict(specs))))
+                       specs=script_json(json_safe(dict(specs))))
 
 
 def write_report(result: StudyResult, out: Path) -> list[Path]:
@@ -191,7 +202,7 @@ def write_report(result: StudyResult, out: Path) -> list[Path]:
     import vl_convert
 
     study = result.study
-    specs = {name: _finite(spec) for name, spec in chart_specs(study_charts(result)).items()}
+    specs = {name: json_safe(spec) for name, spec in chart_specs(study_charts(result)).items()}
     facts = {"model": study.model.name, "method": study.spec.method,
              "design points": len(result.design),
              "runs": len(result.design) * study.spec.replications,

@@ -27,8 +27,11 @@ from tarsim.config import ConfigError, Problem, load_data
 from tarsim.sweep.executors import Executor, SerialExecutor
 from tarsim.sweep.loader import Experiment, experiment_from_data
 from tarsim.sweep.runner import SweepResult, run_sweep
+from tarsim.sweep.stats import column
+from tarsim.vocabulary import Metric
 
-METRICS = ("throughput", "latency_p99", "latency_mean", "error_rate", "cost_per_request_usd")
+METRICS = tuple(column(m) for m in (Metric.THROUGHPUT, Metric.LATENCY_P99, Metric.LATENCY_MEAN,
+                                    Metric.ERROR_RATE, Metric.COST_PER_REQUEST_USD))
 """The metrics compared (summary columns)."""
 KEY = ["tier", "config", "load_kind", "load"]
 
@@ -92,7 +95,7 @@ def _recommendations(names: list[str], sweeps: list[SweepResult]) -> pd.DataFram
             row = rows.setdefault(str(rec["tier"]), {"tier": rec["tier"]})
             label = rec["config"] if rec["status"] == "ok" else f"none meets ({rec['config']})"
             row[name] = label
-            row[f"{name}_p99"] = rec["latency_p99"]
+            row[f"{name}_p99"] = rec[column(Metric.LATENCY_P99)]
             row[f"{name}_cost_per_hour_usd"] = rec["cost_per_hour_usd"]
     frame = pd.DataFrame(list(rows.values()))
     frame["differs"] = frame[names].nunique(axis=1) > 1

@@ -22,7 +22,7 @@ from tarsim.config.model import did_you_mean
 from tarsim.sensitivity.study import ENSEMBLE, OUTPUT_NAMES, ParameterSpec, StudySpec
 from tarsim.sweep.experiment import SLOSpec
 from tarsim.sweep.loader import Experiment, load_experiment
-from tarsim.sweep.points import RATE, _wrap, load_overrides
+from tarsim.sweep.points import RATE, load_overrides, restate_at_axis
 
 Z975 = float(stats.norm.ppf(0.975))
 EDGE = 1e-9
@@ -235,7 +235,7 @@ def _target(spec: StudySpec, where: Path, lines: Mapping[tuple[Any, ...], int],
         try:
             _with_overrides(model, {key: value})
         except ConfigError as exc:
-            problems += [_wrap(p, ("set", key), key, lines) for p in exc.problems]
+            problems += [restate_at_axis(p, ("set", key), key, lines) for p in exc.problems]
     if len(problems) == before and spec.overrides:
         model = _with_overrides(model, spec.overrides)
         fixed = {**fixed, **spec.overrides}
@@ -274,7 +274,7 @@ def _resolve(model: Model, path: str, param: ParameterSpec,
             _with_overrides(model, {path: resolved.setting(value)})
         except ConfigError as exc:
             if not found:
-                problems += [_wrap(p, (*at, name), path, lines) for p in exc.problems]
+                problems += [restate_at_axis(p, (*at, name), path, lines) for p in exc.problems]
             found = True
     return None if found else resolved
 

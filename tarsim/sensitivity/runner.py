@@ -28,7 +28,7 @@ from tarsim.sensitivity.study import ENSEMBLE, OUTPUTS, SLO
 from tarsim.sweep.executors import Executor, RunTask, SerialExecutor
 from tarsim.sweep.points import point_key, show_value
 from tarsim.sweep.runner import SweepResult
-from tarsim.sweep.stats import meets
+from tarsim.sweep.stats import column, meets
 from tarsim.sweep.store import RUNS_FILE, RunStore
 
 Progress = Callable[[int, int], None]
@@ -168,7 +168,7 @@ def outputs_table(study: Study, design: Design, keys: list[str],
             means[path] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
         for name in study.outputs:
             if name == SLO:
-                flat = {p.replace(".", "_"): means[p] for p in limits}
+                flat = {column(p): means[p] for p in limits}
                 row[SLO] = float(meets(flat, limits))
             else:
                 row[name] = means[OUTPUTS[name]]

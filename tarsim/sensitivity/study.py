@@ -19,22 +19,23 @@ from pydantic import Field, field_validator, model_validator
 from tarsim.config.base import Frozen, NonNegSeconds, PosSeconds
 from tarsim.config.units import parse_duration, parse_rate, parse_size
 from tarsim.sweep.experiment import SLOSpec
+from tarsim.vocabulary import Metric
 
 OAT, MORRIS, SOBOL, ENSEMBLE = "oat", "morris", "sobol", "ensemble"
 METHODS = (OAT, MORRIS, SOBOL, ENSEMBLE)
 
-OUTPUTS: dict[str, str] = {
-    "throughput": "throughput",
-    "p50": "latency.p50",
-    "p95": "latency.p95",
-    "p99": "latency.p99",
-    "latency_mean": "latency.mean",
-    "error_rate": "error_rate",
-    "cost": "cost.per_request_usd",
-    "cost_per_hour": "cost.per_hour_usd",
-    "wait_mean": "wait.mean",
-    "wait_p99": "wait.p99",
-    "memory": "memory.peak_mb",
+OUTPUTS: dict[str, Metric] = {
+    "throughput": Metric.THROUGHPUT,
+    "p50": Metric.LATENCY_P50,
+    "p95": Metric.LATENCY_P95,
+    "p99": Metric.LATENCY_P99,
+    "latency_mean": Metric.LATENCY_MEAN,
+    "error_rate": Metric.ERROR_RATE,
+    "cost": Metric.COST_PER_REQUEST_USD,
+    "cost_per_hour": Metric.COST_PER_HOUR_USD,
+    "wait_mean": Metric.WAIT_MEAN,
+    "wait_p99": Metric.WAIT_P99,
+    "memory": Metric.MEMORY_PEAK_MB,
 }
 """Output name -> the run summary's metric path. ``slo`` (1 when the design point
 meets every SLO, else 0) is computed from these."""
