@@ -486,7 +486,7 @@ wide; the ordering of the top parameters is what to read here.
     ("py", """
 sobol = api.sensitivity(api.load_study(STUDY, {**SMALL, "samples": SOBOL_N}),
                         executor="serial")
-decides = api.what_decides(sobol)
+decides = sobol.analysis["decides"]   # per output, the top three by total-order index
 decides
 """),
     ("py", """

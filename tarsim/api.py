@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tarsim import metrics
+
+# the sensitivity part of the API lives in its own module (split by concept)
+from tarsim.api_studies import hypotheses as hypotheses
+from tarsim.api_studies import load_study as load_study
+from tarsim.api_studies import sensitivity as sensitivity
+from tarsim.api_studies import study_charts as study_charts
 from tarsim.config import ConfigError, Model, Problem
 from tarsim.config import load_model as _load_model
 from tarsim.config import validate as _validate
@@ -35,9 +41,6 @@ if TYPE_CHECKING:
     # Calibration, sweeps and reports need pandas (and more): they are imported inside the
     # functions that use them, so that `tarsim run` starts as fast as the engine allows.
     from tarsim.scenarios import Plan, ScenarioResult
-    from tarsim.sensitivity.hypotheses import Hypotheses
-    from tarsim.sensitivity.loader import Study
-    from tarsim.sensitivity.runner import StudyResult
     from tarsim.sweep.runner import Progress, SweepResult
 
 DEFAULT_DURATION_S = 300.0
@@ -310,7 +313,7 @@ def _runs_store_check(folder: Path, resume: bool) -> None:
     runs = folder / RUNS_FILE
     if not resume and runs.exists() and runs.stat().st_size > 0:
         raise ConfigError([Problem(
-            "--out", "already holds runs: add --resume to continue them, "
+            "--out", "already holds the runs of a sweep: add --resume to continue them, "
             "or choose another folder", str(folder))])
 
 
@@ -460,73 +463,3 @@ def recommend(result: SweepResult, slo: Mapping[str, Any] | None = None) -> pd.D
                                                                       source="slo")
     return _recommend(result.summary, objectives.limits(),
                       result.experiment.spec.costs.agent_per_hour_usd)
-
-
-def load_study(path: str | Path, replace: Mapping[str, Any] | None = None) -> Study:
-    """Read and validate a sensitivity study file (with the top-level keys in
-    *replace*, such as ``{"method": "oat"}``, replaced)."""
-    from tarsim.sensitivity.loader import load_study as _load_study
-
-    return _load_study(path, replace)
-
-
-def sensitivity(study: Study | str | Path, *, out: str | Path | None = None,
-                executor: str = LOCAL, workers: int | None = None,
-                scheduler: str | None = None, client: Any = None, resume: bool = False,
-                progress: Progress | None = None, command: list[str] | None = None,
-                write_report: bool = True) -> StudyResult:
-    """Run a study's design on *executor* (as :func:`sweep`) and analyse it by its
-    method; with *out*, write its tables, manifest, report and charts there."""
-    from tarsim.sensitivity.loader import Study as _Study
-    from tarsim.sensitivity.runner import run_study, write_tables
-
-    if not isinstance(study, _Study):
-        study = load_study(study)
-    folder = Path(out) if out is not None else None
-    if folder is not None:
-        _runs_store_check(folder, resume)  # fails fast, before workers start
-    swept = None
-    if study.experiment is not None:  # an ensemble over every tier: the sweep first
-        swept = sweep(study.experiment, out=folder / "sweep" if folder else None,
-                      executor=executor, workers=workers, scheduler=scheduler, client=client,
-                      resume=resume, write_report=False)
-    engine = make_executor(executor, workers=workers, scheduler=scheduler, client=client)
-    result = run_study(study, engine, out=folder, resume=folder is not None,
-                       progress=progress, sweep=swept)
-    if folder is not None:
-        files = write_tables(result, folder, command)
-        if write_report:
-            from tarsim.report.sensitivity import write_report as _write_report
-
-            files += _write_report(result, folder)
-        result.files = files
-    return result
-
-
-def hypotheses(experiment_file: str | Path, model_files: Sequence[str | Path], *,
-               executor: str = LOCAL, workers: int | None = None,
-               scheduler: str | None = None, client: Any = None) -> Hypotheses:
-    """Sweep one experiment over several models that fit the same baseline: where
-    their recommendations differ and which measurement would tell them apart."""
-    from tarsim.sensitivity.hypotheses import compare
-
-    return compare(experiment_file, model_files, lambda: make_executor(
-        executor, workers=workers, scheduler=scheduler, client=client))
-
-
-def study_charts(result: StudyResult) -> dict[str, alt.Chart]:
-    """A study's charts by name: ``tornado_<output>``, ``sobol_<output>`` or
-    ``morris_<output>``."""
-    from tarsim.report.sensitivity import study_charts as _charts  # altair: only when used
-
-    return _charts(result)
-
-
-def what_decides(result: StudyResult, top: int = 3) -> pd.DataFrame:
-    """A Sobol study's "what decides this answer" table: per output (p99, cost) the
-    *top* parameters by total-order index."""
-    import pandas as pd
-
-    from tarsim.sensitivity.analysis import what_decides as _decides
-
-    return _decides(result.analysis.get("sobol", pd.DataFrame()), top=top)

@@ -20,7 +20,6 @@ import pandas as pd
 
 from tarsim.metrics import json_safe
 from tarsim.report.html import chart_specs, script_json
-from tarsim.sensitivity.analysis import what_decides
 from tarsim.sensitivity.runner import StudyResult
 
 OUTPUT_TITLES = {"throughput": "throughput (req/s)", "p99": "p99 latency (s)",
@@ -169,13 +168,14 @@ def _sections(result: StudyResult) -> str:
         parts.append("<h2>What decides this answer</h2><p>The three parameters with the "
                      "largest total-order Sobol index for p99 and for cost per request "
                      "(± the 95% CI half-width).</p>")
-        parts.append(table_html(what_decides(result.analysis["sobol"])))
+        parts.append(table_html(result.analysis.get("decides", pd.DataFrame())))
     titles = {"tornado": "One at a time", "sobol": "Sobol indices",
               "morris": "Morris screening", "bands": "Prediction bands over the ensemble",
               "tiers": "Each tier's recommendation under the ensemble",
               "slo": "Probability of meeting the SLOs"}
     for name, frame in result.analysis.items():
-        parts.append(f"<h2>{html.escape(titles.get(name, name))}</h2>{table_html(frame)}")
+        if name != "decides":
+            parts.append(f"<h2>{html.escape(titles.get(name, name))}</h2>{table_html(frame)}")
     if result.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>"
                                                     for n in result.notes) + "</ul>")
@@ -231,7 +231,7 @@ def table_text(result: StudyResult) -> str:
     lines = []
     frames = result.analysis
     if "sobol" in frames:
-        decides = what_decides(frames["sobol"])
+        decides = frames.get("decides", pd.DataFrame())
         lines.append("what decides this answer (total-order Sobol index ± 95% CI):")
         for _, r in decides.iterrows():
             where = f"[{r['tier']}] " if "tier" in r else ""

@@ -47,8 +47,10 @@ def analyse(study: Study, design: Design,
             notes.append(f"{name}: the same at every design point ({y[0]:g}), not analysed")
             continue
         frames.append((sobol if method == SOBOL else morris)(study, design, name, y))
-    key = "sobol" if method == SOBOL else "morris"
-    return {key: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()}, notes
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if method == SOBOL:
+        return {"sobol": frame, "decides": what_decides(frame)}, notes
+    return {"morris": frame}, notes
 
 
 def sobol(study: Study, design: Design, name: str, y: np.ndarray) -> pd.DataFrame:

@@ -206,12 +206,11 @@ def manifest(result: StudyResult, command: list[str] | None = None) -> dict[str,
 
 def write_tables(result: StudyResult, out: Path,
                  command: list[str] | None = None) -> list[Path]:
-    """design.csv (every point's values and outputs), one CSV per analysis table,
-    decides.csv (Sobol: the top three per output) and manifest.json."""
+    """design.csv (every point's values and outputs), one CSV per analysis table
+    (Sobol's decides.csv: the top three per output) and manifest.json."""
     import json
 
     from tarsim.metrics import json_safe
-    from tarsim.sensitivity.analysis import what_decides
 
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "design.csv"]
@@ -219,11 +218,34 @@ def write_tables(result: StudyResult, out: Path,
     for name, frame in result.analysis.items():
         frame.to_csv(out / f"{name}.csv", index=False)
         written.append(out / f"{name}.csv")
-    if "sobol" in result.analysis:
-        decides = what_decides(result.analysis["sobol"])
-        decides.to_csv(out / "decides.csv", index=False)
-        written.append(out / "decides.csv")
     text = json.dumps(json_safe(manifest(result, command)), indent=2)
     (out / "manifest.json").write_text(text + "\n", encoding="utf-8")
     written.append(out / "manifest.json")
     return written
+
+
+def run_and_store(study: Study, make_executor: Callable[[], Executor], *,
+                  out: str | Path | None = None, resume: bool = False,
+                  progress: Progress | None = None,
+                  command: list[str] | None = None) -> StudyResult:
+    """:func:`run_study` on an executor from *make_executor*; with *out*, its runs in
+    *out*'s store (and a study of several tiers' sweep in ``out/sweep``), its tables
+    and manifest written there. A study of several tiers runs the sweep first, on
+    an executor of its own."""
+    from tarsim.sweep.runner import run_sweep
+    from tarsim.sweep.runner import write_tables as write_sweep_tables
+
+    folder = Path(out) if out is not None else None
+    if folder is not None:
+        open_store(folder, resume)  # fails fast, before workers start
+    swept = None
+    if study.experiment is not None:
+        where = folder / "sweep" if folder is not None else None
+        swept = run_sweep(study.experiment, make_executor(), out=where, resume=resume)
+        if where is not None:
+            write_sweep_tables(swept, where, command)
+    result = run_study(study, make_executor(), out=folder, resume=folder is not None,
+                       progress=progress, sweep=swept)
+    if folder is not None:
+        result.files = write_tables(result, folder, command)
+    return result
