@@ -455,3 +455,18 @@ def test_a_study_of_several_tiers_studies_each_recommendation(mmc_dir: Path) -> 
                          int(point["agents.concurrency"])).mean_wait
             sim = row[f"at_{end}"]
             assert abs(sim - theory) <= max(0.25 * theory, 0.01), (row.to_dict(), theory)
+
+
+def test_unknown_tier_is_named_with_did_you_mean(mmc_dir: Path) -> None:
+    """A tier the experiment lacks is named by its place in the list, with the
+    experiment's tiers and the closest one."""
+    experiment = {"name": "two", "model": "mmc.yaml", "slo": {"p99": 30.0},
+                  "tiers": [{"name": "light", "rate": 0.2}, {"name": "heavy", "rate": 1.0}]}
+    (mmc_dir / "exp.yaml").write_text(yaml.safe_dump(experiment, sort_keys=False))
+    data = mmc_study(method="oat")
+    del data["model"]
+    data.update({"experiment": "exp.yaml", "tier": ["light", "heavvy"]})
+    found = problems_of(data, mmc_dir)
+    assert any(p.startswith("tier[1]") and "did you mean 'heavy'" in p for p in found), found
+    data["tier"] = None
+    assert any("experiment needs tier" in p for p in problems_of(data, mmc_dir))
