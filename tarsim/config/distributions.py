@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BeforeValidator, Discriminator, Field, Tag, create_model, model_validator
 
 from tarsim.config.base import Frozen, Number, Seconds
+from tarsim.config.limits import check_data_file
 
 Z99 = 2.3263478740408408
 """The standard normal 0.99 quantile: a lognormal's p99 = median * exp(Z99 * sigma)."""
@@ -234,6 +235,7 @@ def load_empirical(spec: Any, base_dir: Path) -> np.ndarray:
     Raises ``ValueError`` naming the file, the column and what is wrong.
     """
     path = (base_dir / spec.file) if not Path(spec.file).is_absolute() else Path(spec.file)
+    check_data_file(path)
     try:
         with path.open(newline="") as handle:
             rows = list(csv.DictReader(handle))

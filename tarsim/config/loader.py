@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from tarsim.config.distributions import load_empirical
 from tarsim.config.errors import ConfigError, Problem
+from tarsim.config.limits import MAX_DEPTH, check_graph, read_text
 from tarsim.config.model import Model, TraceArrivals, cross_check, did_you_mean
 
 Key = str | int
@@ -50,9 +51,15 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
         loader = _LineLoader(text)
         try:
             node = loader.get_single_node()
+            bound = check_graph(node) if node is not None else None
+            if bound is not None:
+                raise ConfigError([bound], source)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except RecursionError:
+        raise ConfigError([Problem("", f"nests deeper than {MAX_DEPTH} levels",
+                                   has_value=False)], source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -63,16 +70,22 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
     lines: dict[PathKey, int] = {}
     problems: list[Problem] = []
     if node is not None:
-        _note_lines(node, (), lines, problems)
+        _note_lines(node, (), lines, problems, set())
     if problems:
         raise ConfigError(problems, source)
     return data, lines
 
 
 def _note_lines(
-    node: yaml.Node, path: PathKey, lines: dict[PathKey, int], problems: list[Problem]
+    node: yaml.Node, path: PathKey, lines: dict[PathKey, int], problems: list[Problem],
+    seen_nodes: set[int],
 ) -> None:
+    """Note the line of every key and item, walking each composed node once: the
+    values under a repeated alias take the line of the path that refers to them."""
     lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in seen_nodes:
+        return
+    seen_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
@@ -84,10 +97,10 @@ def _note_lines(
                 )
             seen.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
-            _note_lines(value_node, (*path, key), lines, problems)
+            _note_lines(value_node, (*path, key), lines, problems, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _note_lines(item, (*path, index), lines, problems)
+            _note_lines(item, (*path, index), lines, problems, seen_nodes)
 
 
 def format_path(path: Iterable[Key]) -> str:
@@ -104,11 +117,10 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not path.strip():
         raise ConfigError([Problem("--set", "must look like PATH=VALUE", text)])
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            [Problem(path.strip(), f"override value is not valid YAML ({exc})", value)]
-        ) from None
+        parsed = _read_yaml(value, "--set")[0] if value.strip() else None
+    except ConfigError as exc:
+        rule = "; ".join(p.rule for p in exc.problems)
+        raise ConfigError([Problem(path.strip(), f"override value: {rule}", value)]) from None
     return path.strip(), parsed
 
 
@@ -268,6 +280,7 @@ def _rule(kind: str, msg: str, ctx: Mapping[str, Any]) -> str:
         "int_from_float": lambda: "must be a whole number",
         "float_type": lambda: "must be a number",
         "float_parsing": lambda: "must be a number",
+        "finite_number": lambda: "must be a finite number",
         "string_type": lambda: "must be a string",
         "bool_type": lambda: "must be true or false",
         "bool_parsing": lambda: "must be true or false",
@@ -381,22 +394,6 @@ def _item_type(typ: Any) -> Any:
 
 
 # ---------------------------------------------------------------- files
-def read_text(path: str | Path) -> str:
-    file = Path(path)
-    try:
-        return file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(str(path), "no such file", has_value=False)]) from None
-    except IsADirectoryError:
-        raise ConfigError(
-            [Problem(str(path), "is a directory, not a file", has_value=False)]
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            [Problem(str(path), f"cannot be read ({exc})", has_value=False)]
-        ) from None
-
-
 def load_data(path: str | Path) -> tuple[Any, dict[PathKey, int]]:
     """The raw data and line map of a YAML file."""
     return _read_yaml(read_text(path), str(path))
