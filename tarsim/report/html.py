@@ -20,6 +20,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from tarsim.config.outputs import atomic_write, atomic_write_text
 from tarsim.report.charts import sweep_charts
 
 TABLE_COLUMNS = [
@@ -143,12 +144,13 @@ def write_report(out: Path, summary: pd.DataFrame, recommendations: pd.DataFrame
     specs = {name: _finite(spec) for name, spec in specs.items()}
     out.mkdir(parents=True, exist_ok=True)
     report = out / "report.html"
-    report.write_text(page(title, facts, recommendations, specs), encoding="utf-8")
+    atomic_write_text(report, page(title, facts, recommendations, specs))
     written = [report]
     charts = out / "charts"
     charts.mkdir(exist_ok=True)
     for name, spec in specs.items():
         path = charts / f"{name}.png"
-        path.write_bytes(vl_convert.vegalite_to_png(spec, scale=1.5))
+        png = vl_convert.vegalite_to_png(spec, scale=1.5)
+        atomic_write(path, lambda out, png=png: out.write(png), binary=True)
         written.append(path)
     return written

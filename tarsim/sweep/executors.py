@@ -1,21 +1,31 @@
-"""Where runs execute: in this process, on a local process pool, or on a Dask
-distributed cluster — with the same results on each.
+"""Where runs execute: one way for every command, on :mod:`concurrent.futures` -
+in this process (serial), on a local process pool, or on a Dask cluster through
+``Client.get_executor()`` - with the same results on each.
 
 A run is a :class:`RunTask` (a model, the horizon, the warm-up, the seed and the
 replication); its result is the flat summary of that replication. Runs take
 their random numbers from streams keyed by (seed, replication, source), so the
 executor, the worker and the order of completion cannot change a result.
+
+A :class:`Runner` submits tasks to any ``concurrent.futures.Executor`` and hands
+back each :class:`Outcome` as it finishes. A run that raises is an outcome with
+its error, not an exception: the caller records it and goes on. A worker that
+dies (killed by the OOM killer, say) breaks a process pool; the runner starts a
+new pool and runs the tasks that were in flight again, and a task that was in
+flight when a pool broke twice is reported as failed (it is the likely killer).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import threading
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from tarsim import metrics
 from tarsim.config import ConfigError, Model, Problem, model_from_data
@@ -23,6 +33,8 @@ from tarsim.run import simulate
 
 SERIAL, LOCAL, DASK = "serial", "local", "dask"
 EXECUTORS = (SERIAL, LOCAL, DASK)
+BREAKS_ALLOWED = 1
+"""Pool breaks a task may be in flight for before it is reported as failed."""
 
 
 @dataclass(frozen=True)
@@ -59,133 +71,204 @@ def execute(task: RunTask) -> dict[str, Any]:
             if key not in metrics.IDENTITY_KEYS and not isinstance(value, list)}
 
 
-Done = tuple[RunTask, dict[str, Any]]
+RunFunction = Callable[[RunTask], dict[str, Any]]
 
 
-class Executor(Protocol):
-    """Runs tasks and hands back each result as it finishes."""
+@dataclass(frozen=True)
+class Outcome:
+    """A finished task: its metrics, or the error it ended with."""
 
-    workers: int
+    task: RunTask
+    metrics: dict[str, Any] | None
+    error: str | None = None
 
-    def submit(self, task: RunTask) -> None: ...
-
-    def next_done(self) -> Done:
-        """Block until a submitted task finishes; its task and result."""
-        ...
-
-    def pending(self) -> int: ...
-
-    def close(self) -> None: ...
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
 
-class SerialExecutor:
-    """Runs each task in this process, in submission order."""
+class SerialExecutor(cf.Executor):
+    """A ``concurrent.futures`` executor that runs each task in this process, in
+    submission order, when its result is first waited for (so a sweep stores
+    each run as it finishes rather than all at the end)."""
 
-    workers = 1
+    def __init__(self) -> None:
+        self._queue: deque[tuple[cf.Future[Any], Callable[[], Any]]] = deque()
+        self._lock = threading.Lock()
 
-    def __init__(self, run: Callable[[RunTask], dict[str, Any]] = execute) -> None:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        future: cf.Future[Any] = cf.Future()
+        self._queue.append((future, lambda: fn(*args, **kwargs)))
+        return future
+
+    def run_next(self) -> None:
+        """Run the oldest task not yet run."""
+        with self._lock:
+            future, call = self._queue.popleft()
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(call())
+        except Exception as exc:  # the runner reports it as the run's error
+            future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        while self._queue:
+            self._queue.popleft()[0].cancel()
+
+
+class Runner:
+    """Tasks in, outcomes out, on one ``concurrent.futures`` executor.
+
+    *own* says whether :meth:`close` shuts the executor down; *restart* makes a
+    fresh executor after a process pool broke (None: no restart)."""
+
+    def __init__(self, executor: cf.Executor, workers: int, *, own: bool = True,
+                 restart: Callable[[], cf.Executor] | None = None,
+                 run: RunFunction = execute) -> None:
+        self.executor = executor
+        self.workers = workers
+        self._own = own
+        self._restart = restart
         self._run = run
-        self._queue: deque[RunTask] = deque()
+        self._futures: dict[cf.Future[Any], RunTask] = {}
+        self._breaks: dict[tuple[str, int], int] = {}
+        self._ready: deque[Outcome] = deque()
 
     def submit(self, task: RunTask) -> None:
-        self._queue.append(task)
-
-    def next_done(self) -> Done:
-        task = self._queue.popleft()
-        return task, self._run(task)
+        self._futures[self.executor.submit(self._run, task)] = task
 
     def pending(self) -> int:
-        return len(self._queue)
+        return len(self._futures) + len(self._ready)
 
-    def close(self) -> None:
-        self._queue.clear()
+    def next_done(self) -> Outcome:
+        """Block until a submitted task finishes; its outcome."""
+        while not self._ready:
+            if isinstance(self.executor, SerialExecutor):
+                self.executor.run_next()
+            done, _ = cf.wait(self._futures, return_when=cf.FIRST_COMPLETED)
+            self._collect(done)
+        return self._ready.popleft()
 
+    def _collect(self, done: set[cf.Future[Any]]) -> None:
+        broken: list[RunTask] = []
+        for future in sorted(done, key=lambda f: _order(self._futures[f])):
+            task = self._futures.pop(future)
+            error = future.exception()
+            if error is None:
+                self._ready.append(Outcome(task, future.result()))
+            elif isinstance(error, BrokenProcessPool):
+                broken.append(task)
+            else:
+                self._ready.append(Outcome(task, None, _describe(error)))
+        if broken:
+            self._recover(broken)
 
-class LocalExecutor:
-    """A pool of worker processes on this machine."""
-
-    def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or os.cpu_count() or 1
-        self._pool = cf.ProcessPoolExecutor(max_workers=self.workers)
-        self._futures: dict[cf.Future[dict[str, Any]], RunTask] = {}
-
-    def submit(self, task: RunTask) -> None:
-        self._futures[self._pool.submit(execute, task)] = task
-
-    def next_done(self) -> Done:
-        done, _ = cf.wait(self._futures, return_when=cf.FIRST_COMPLETED)
-        future = min(done, key=lambda f: _order(self._futures[f]))
-        task = self._futures.pop(future)
-        return task, future.result()
-
-    def pending(self) -> int:
-        return len(self._futures)
-
-    def close(self) -> None:
-        for future in self._futures:
-            future.cancel()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-class DaskExecutor:
-    """Workers of a Dask distributed cluster (``tcp://host:8786``), or a given client."""
-
-    def __init__(self, scheduler: str | None = None, client: Any = None) -> None:
-        from distributed import Client
-
-        if client is None:
-            if not scheduler:
-                raise ConfigError([Problem("--scheduler", "is required with --executor dask "
-                                           "(the address of a Dask scheduler)", scheduler)])
-            try:
-                client = Client(scheduler, timeout="10s")
-            except OSError as exc:
-                raise ConfigError([Problem("--scheduler", f"cannot be reached ({exc})",
-                                           scheduler)]) from None
-            self._own = True
-        else:
-            self._own = False
-        self._client = client
-        self.workers = max(1, sum(client.nthreads().values()))
-        self._futures: dict[Any, RunTask] = {}
-
-    def submit(self, task: RunTask) -> None:
-        # pure=False: never let Dask merge two submissions by content.
-        future = self._client.submit(execute, task, pure=False)
-        self._futures[future] = task
-
-    def next_done(self) -> Done:
-        from distributed import wait
-
-        done, _ = wait(list(self._futures), return_when="FIRST_COMPLETED")
-        future = min(done, key=lambda f: _order(self._futures[f]))
-        task = self._futures.pop(future)
-        return task, future.result()
-
-    def pending(self) -> int:
-        return len(self._futures)
+    def _recover(self, broken: list[RunTask]) -> None:
+        """A worker died: every task in flight on the pool failed with it. Start a
+        new pool and run them again, except those already caught in a break."""
+        in_flight = broken + list(self._futures.values())
+        self._futures.clear()
+        if self._restart is not None:
+            _shutdown(self.executor, wait=False)
+            self.executor = self._restart()
+        for task in sorted(in_flight, key=_order):
+            ident = _order(task)
+            breaks = self._breaks.get(ident, 0) + (task in broken)
+            self._breaks[ident] = breaks
+            if self._restart is None or breaks > BREAKS_ALLOWED:
+                self._ready.append(Outcome(task, None, "the worker running it died "
+                                           "(BrokenProcessPool: killed, or out of memory?)"))
+            else:
+                self.submit(task)
 
     def close(self) -> None:
         for future in self._futures:
             future.cancel()
         self._futures.clear()
         if self._own:
-            self._client.close()
+            _shutdown(self.executor)
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _shutdown(executor: cf.Executor, wait: bool = True) -> None:
+    try:
+        executor.shutdown(wait=wait, cancel_futures=True)
+    except TypeError:  # Dask's ClientExecutor: shutdown(wait=False) cancels what is left
+        executor.shutdown(wait=False)
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")[:500]
 
 
 def _order(task: RunTask) -> tuple[str, int]:
     return task.key, task.replication
 
 
+def _local_pool(workers: int) -> cf.Executor:
+    return cf.ProcessPoolExecutor(max_workers=workers)
+
+
+def _dask_executor(scheduler: str | None, client: Any) -> tuple[cf.Executor, int, Any]:
+    from distributed import Client
+
+    own_client = None
+    if client is None:
+        if not scheduler:
+            raise ConfigError([Problem("--scheduler", "is required with --executor dask "
+                                       "(the address of a Dask scheduler)", scheduler)])
+        if "://" in scheduler and not scheduler.startswith(("tcp://", "tls://", "inproc://",
+                                                            "ucx://", "ws://", "wss://")):
+            raise ConfigError([Problem("--scheduler", "must be a Dask scheduler address "
+                                       "(tcp://host:8786)", scheduler)])
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError([Problem("--scheduler", f"cannot be reached ({exc})",
+                                       scheduler)]) from None
+        own_client = client
+    workers = max(1, sum(client.nthreads().values()))
+    # pure=False: never let Dask merge two submissions by content.
+    return client.get_executor(pure=False), workers, own_client
+
+
+class _DaskRunner(Runner):
+    """A runner on a Dask client's executor; closes the client it opened."""
+
+    def __init__(self, executor: cf.Executor, workers: int, client: Any,
+                 run: RunFunction) -> None:
+        super().__init__(executor, workers, own=True, run=run)
+        self._client = client
+
+    def close(self) -> None:
+        super().close()
+        if self._client is not None:
+            self._client.close()
+
+
 def make_executor(kind: str = LOCAL, *, workers: int | None = None,
-                  scheduler: str | None = None, client: Any = None) -> Executor:
-    """An executor by name: ``serial``, ``local`` (default) or ``dask``."""
+                  scheduler: str | None = None, client: Any = None,
+                  run: RunFunction = execute) -> Runner:
+    """A runner on an executor named ``serial``, ``local`` (default) or ``dask``."""
     if kind == SERIAL:
-        return SerialExecutor()
+        return Runner(SerialExecutor(), 1, run=run)
     if kind == LOCAL:
         if workers is not None and workers < 1:
             raise ConfigError([Problem("--workers", "must be >= 1", workers)])
-        return LocalExecutor(workers)
+        count = workers or os.cpu_count() or 1
+        return Runner(_local_pool(count), count, restart=lambda: _local_pool(count), run=run)
     if kind == DASK:
-        return DaskExecutor(scheduler, client)
+        executor, count, own_client = _dask_executor(scheduler, client)
+        return _DaskRunner(executor, count, own_client, run)
     raise ConfigError([Problem("--executor", f"must be one of {', '.join(EXECUTORS)}", kind)])
+
+
+Executor = Runner
+"""What runs a sweep's or a search's tasks (the name callers type)."""
