@@ -11,8 +11,8 @@ A :class:`Runner` submits tasks to any ``concurrent.futures.Executor`` and hands
 back each :class:`Outcome` as it finishes. A run that raises is an outcome with
 its error, not an exception: the caller records it and goes on. A worker that
 dies (killed by the OOM killer, say) breaks a process pool; the runner starts a
-new pool and runs the tasks that were in flight again, and a task that was in
-flight when a pool broke twice is reported as failed (it is the likely killer).
+new pool and runs the tasks that were in flight again one at a time, so the task
+that kills its worker is found and reported as failed, and the others finish.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ from tarsim.run import simulate
 
 SERIAL, LOCAL, DASK = "serial", "local", "dask"
 EXECUTORS = (SERIAL, LOCAL, DASK)
-BREAKS_ALLOWED = 1
-"""Pool breaks a task may be in flight for before it is reported as failed."""
 
 
 @dataclass(frozen=True)
@@ -121,34 +119,60 @@ class Runner:
     """Tasks in, outcomes out, on one ``concurrent.futures`` executor.
 
     *own* says whether :meth:`close` shuts the executor down; *restart* makes a
-    fresh executor after a process pool broke (None: no restart)."""
+    fresh executor after a process pool broke (None: no restart).
+
+    When a worker dies, every task in flight fails with the pool and none can be
+    blamed. The runner then runs those tasks again one at a time on a fresh pool
+    (holding back new ones): a task that breaks the pool alone is the one that
+    kills its worker, and is reported as failed; the others finish normally."""
 
     def __init__(self, executor: cf.Executor, workers: int, *, own: bool = True,
                  restart: Callable[[], cf.Executor] | None = None,
-                 run: RunFunction = execute) -> None:
+                 run: RunFunction | None = None) -> None:
         self.executor = executor
         self.workers = workers
         self._own = own
         self._restart = restart
-        self._run = run
+        self._run = run or execute
         self._futures: dict[cf.Future[Any], RunTask] = {}
-        self._breaks: dict[tuple[str, int], int] = {}
         self._ready: deque[Outcome] = deque()
+        self._suspects: deque[RunTask] = deque()
+        self._held: deque[RunTask] = deque()
+        self._isolating = False
 
     def submit(self, task: RunTask) -> None:
+        if self._isolating or self._suspects:
+            self._held.append(task)
+        else:
+            self._send(task)
+
+    def _send(self, task: RunTask) -> None:
         self._futures[self.executor.submit(self._run, task)] = task
 
     def pending(self) -> int:
-        return len(self._futures) + len(self._ready)
+        return len(self._futures) + len(self._ready) + len(self._suspects) + len(self._held)
 
     def next_done(self) -> Outcome:
         """Block until a submitted task finishes; its outcome."""
         while not self._ready:
+            self._pump()
             if isinstance(self.executor, SerialExecutor):
                 self.executor.run_next()
             done, _ = cf.wait(self._futures, return_when=cf.FIRST_COMPLETED)
             self._collect(done)
         return self._ready.popleft()
+
+    def _pump(self) -> None:
+        """After a break: the next suspect alone, or, when all are cleared, the held."""
+        if self._futures:
+            return
+        if self._suspects:
+            self._isolating = True
+            self._send(self._suspects.popleft())
+        elif self._isolating or self._held:
+            self._isolating = False
+            while self._held:
+                self._send(self._held.popleft())
 
     def _collect(self, done: set[cf.Future[Any]]) -> None:
         broken: list[RunTask] = []
@@ -162,25 +186,20 @@ class Runner:
             else:
                 self._ready.append(Outcome(task, None, _describe(error)))
         if broken:
-            self._recover(broken)
+            self._recover(broken + list(self._futures.values()))
 
-    def _recover(self, broken: list[RunTask]) -> None:
-        """A worker died: every task in flight on the pool failed with it. Start a
-        new pool and run them again, except those already caught in a break."""
-        in_flight = broken + list(self._futures.values())
+    def _recover(self, in_flight: list[RunTask]) -> None:
         self._futures.clear()
+        alone = self._isolating and len(in_flight) == 1
+        if self._restart is None or alone:
+            for task in in_flight:
+                self._ready.append(Outcome(task, None, "the worker running it died "
+                                           "(BrokenProcessPool: killed, or out of memory?)"))
+        else:
+            self._suspects.extend(sorted(in_flight, key=_order))
         if self._restart is not None:
             _shutdown(self.executor, wait=False)
             self.executor = self._restart()
-        for task in sorted(in_flight, key=_order):
-            ident = _order(task)
-            breaks = self._breaks.get(ident, 0) + (task in broken)
-            self._breaks[ident] = breaks
-            if self._restart is None or breaks > BREAKS_ALLOWED:
-                self._ready.append(Outcome(task, None, "the worker running it died "
-                                           "(BrokenProcessPool: killed, or out of memory?)"))
-            else:
-                self.submit(task)
 
     def close(self) -> None:
         for future in self._futures:
@@ -243,7 +262,7 @@ class _DaskRunner(Runner):
     """A runner on a Dask client's executor; closes the client it opened."""
 
     def __init__(self, executor: cf.Executor, workers: int, client: Any,
-                 run: RunFunction) -> None:
+                 run: RunFunction | None) -> None:
         super().__init__(executor, workers, own=True, run=run)
         self._client = client
 
@@ -255,7 +274,7 @@ class _DaskRunner(Runner):
 
 def make_executor(kind: str = LOCAL, *, workers: int | None = None,
                   scheduler: str | None = None, client: Any = None,
-                  run: RunFunction = execute) -> Runner:
+                  run: RunFunction | None = None) -> Runner:
     """A runner on an executor named ``serial``, ``local`` (default) or ``dask``."""
     if kind == SERIAL:
         return Runner(SerialExecutor(), 1, run=run)
