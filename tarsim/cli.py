@@ -179,12 +179,14 @@ def calibrate(model_file: str, baseline_file: str, paths: tuple[str, ...],
               warmup: float | None, replications: int, seed: int, iterations: int,
               agents: int | None, load: float | None, fmt: str) -> None:
     """Check a measured BASELINE, fit MODEL to it and say how well it fits and predicts."""
-    from pathlib import Path
 
     from tarsim import api
-    from tarsim.calibrate.writer import calibrated_yaml
+    from tarsim.calibrate.writer import write_calibrated
+    from tarsim.config.outputs import check_output_file
     from tarsim.report.calibration import calibration_report
 
+    if out is not None:
+        check_output_file(out, "--write")  # before any work
     model = api.load_model(model_file)
     options = {k: v for k, v in (("agents", agents), ("load", load)) if v is not None}
     baseline = api.read_baseline(baseline_file, **options)
@@ -195,19 +197,22 @@ def calibrate(model_file: str, baseline_file: str, paths: tuple[str, ...],
                            duration=duration, warmup=warmup, replications=replications,
                            seed=seed, max_iterations=iterations)
     data = result.as_dict()
+    notes: list[str] = []
     if out is not None:
-        text = calibrated_yaml(result, model_file, baseline_file)
         try:
-            Path(out).write_text(text, encoding="utf-8")
+            notes = write_calibrated(result, model_file, baseline_file, out)
         except OSError as exc:
             raise _problem("--write", f"cannot be written ({exc.strerror})", out) from None
         data["written"] = out
+        data["write_notes"] = notes
     if fmt == "json":
         click.echo(json.dumps(json_safe(data), indent=2))
     else:
         click.echo(calibration_report(data))
         if out is not None:
             click.echo(f"\ncalibrated model written to {out}")
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
 
 
 @main.command()

@@ -149,6 +149,9 @@ def apply_overrides(data: Any, overrides: Mapping[str, Any]) -> Any:
         for depth, key in enumerate(keys[:-1]):
             child = _child(node, key)
             if child is None:
+                if depth == 1 and keys[0] in NAMED_SECTIONS and isinstance(node, dict):
+                    problems.append(_no_such_name(keys, node))
+                    break
                 if isinstance(node, dict) and node.get(key) is None:
                     node[key] = {}
                     child = node[key]
@@ -171,6 +174,20 @@ def apply_overrides(data: Any, overrides: Mapping[str, Any]) -> Any:
     if problems:
         raise ConfigError(problems)
     return result
+
+
+NAMED_SECTIONS = ("roles", "llms", "providers", "tools")
+"""Sections of entries by name: a path into a name that is not there is a typo (it
+would create an entry nothing refers to), not a way to add one."""
+
+
+def _no_such_name(keys: PathKey, entries: dict[Any, Any]) -> Problem:
+    section, name = keys[0], keys[1]
+    known = [str(k) for k in entries]
+    hint = did_you_mean(str(name), known) or (f" (known: {', '.join(known)})" if known else "")
+    return Problem(format_path(keys[:2]), f"no such entry in {section}: setting "
+                   f"{format_path(keys)} would create one that nothing refers to (give the "
+                   "whole entry to add one)", has_value=False, hint=hint)
 
 
 def _child(node: Any, key: Key) -> Any:
