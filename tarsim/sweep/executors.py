@@ -33,6 +33,8 @@ from tarsim.run import simulate
 
 SERIAL, LOCAL, DASK = "serial", "local", "dask"
 EXECUTORS = (SERIAL, LOCAL, DASK)
+SCHEDULER_TIMEOUT_S = 10.0
+"""How long a Dask scheduler may take to answer a first connection."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,21 @@ def _local_pool(workers: int) -> cf.Executor:
     return cf.ProcessPoolExecutor(max_workers=workers)
 
 
+def _handshake(address: str, seconds: float) -> None:
+    """Open and close one Dask connection to *address* within *seconds*: a server
+    that accepts the connection but never answers as a scheduler would (an HTTP
+    server, say) would otherwise hold ``Client()`` forever."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def attempt() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=seconds), seconds)
+        await comm.close()
+
+    asyncio.run(attempt())
+
+
 def _dask_executor(scheduler: str | None, client: Any) -> tuple[cf.Executor, int, Any]:
     from distributed import Client
 
@@ -248,9 +265,11 @@ def _dask_executor(scheduler: str | None, client: Any) -> tuple[cf.Executor, int
             raise ConfigError([Problem("--scheduler", "must be a Dask scheduler address "
                                        "(tcp://host:8786)", scheduler)])
         try:
-            client = Client(scheduler, timeout="10s")
+            _handshake(scheduler, SCHEDULER_TIMEOUT_S)
+            client = Client(scheduler, timeout=f"{SCHEDULER_TIMEOUT_S}s")
         except (OSError, TimeoutError, ValueError) as exc:
-            raise ConfigError([Problem("--scheduler", f"cannot be reached ({exc})",
+            raise ConfigError([Problem("--scheduler", f"cannot be reached, or is not a Dask "
+                                       f"scheduler ({exc or type(exc).__name__})",
                                        scheduler)]) from None
         own_client = client
     workers = max(1, sum(client.nthreads().values()))
