@@ -138,6 +138,11 @@ def _family(prefix: str, value: Any) -> Any:
             scale=(Annotated[float, Field(gt=0)], 1.0),
         ),
     }
+    for model in members.values():
+        # Module attributes, so that models holding distributions pickle (to worker
+        # processes) by reference, like any other class.
+        model.__module__ = __name__
+        globals()[model.__name__] = model
     tagged = tuple(Annotated[model, Tag(name)] for name, model in members.items())
     known = ", ".join(members)
     return Annotated[

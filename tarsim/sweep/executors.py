@@ -24,11 +24,10 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from tarsim import metrics
-from tarsim.config import ConfigError, Model, Problem, model_from_data
+from tarsim.config import ConfigError, Model, Problem
 from tarsim.run import simulate
 
 SERIAL, LOCAL, DASK = "serial", "local", "dask"
@@ -39,14 +38,13 @@ SCHEDULER_TIMEOUT_S = 10.0
 
 @dataclass(frozen=True)
 class RunTask:
-    """One replication of one point. The model travels as plain data (what its
-    YAML would say) and is validated again in the worker: plain data pickles to
-    any process or machine, whatever classes the config layer builds."""
+    """One replication of one point. The validated model travels as it is (it
+    pickles to any process or machine running tarsim), so a run never validates
+    its model again or re-reads data files to check them."""
 
     key: str
     replication: int
-    model_data: dict[str, Any]
-    base_dir: str
+    model: Model
     duration: float
     warmup: float
     seed: int
@@ -54,17 +52,13 @@ class RunTask:
     @classmethod
     def of(cls, key: str, replication: int, model: Model, duration: float, warmup: float,
            seed: int) -> RunTask:
-        return cls(key, replication, model.model_dump(by_alias=True, exclude_none=True),
-                   str(model.base_dir), duration, warmup, seed)
-
-    def model(self) -> Model:
-        return model_from_data(self.model_data, base_dir=Path(self.base_dir))
+        return cls(key, replication, model, duration, warmup, seed)
 
 
 def execute(task: RunTask) -> dict[str, Any]:
     """Simulate one replication; its summary with flat metric paths
     (``latency.p99``), identity fields and logs (such as ``mode_changes``) dropped."""
-    records = simulate(task.model(), duration=task.duration, warmup=task.warmup,
+    records = simulate(task.model, duration=task.duration, warmup=task.warmup,
                        seed=task.seed, replication=task.replication)
     flat = metrics.flatten(metrics.summarize(records))
     return {key: value for key, value in flat.items()
