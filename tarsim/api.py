@@ -17,7 +17,12 @@ from tarsim.config import ConfigError, Model, Problem
 from tarsim.config import load_model as _load_model
 from tarsim.config import validate as _validate
 from tarsim.config import with_overrides as _with_overrides
-from tarsim.config.outputs import check_output_file, check_output_folder, folder_lock
+from tarsim.config.outputs import (
+    atomic_write,
+    check_output_file,
+    check_output_folder,
+    folder_lock,
+)
 from tarsim.run import RunRecords, simulate
 from tarsim.sweep.budget import check_work
 from tarsim.sweep.capacity import Capacity, Probe
@@ -129,10 +134,8 @@ def write_timeline(result: RunResult, path: str | Path, step: float = 1.0) -> Pa
     path = check_timeline_path(path)
     frame = timeline(result, step)
     if path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, index=False)
-    return path
+        return atomic_write(path, lambda out: frame.to_csv(out, index=False))
+    return atomic_write(path, lambda out: frame.to_parquet(out, index=False), binary=True)
 
 
 def _check_run_args(duration: float, warmup: float, seed: int, replications: int) -> None:
