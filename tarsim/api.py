@@ -27,7 +27,7 @@ from tarsim.run import RunRecords, simulate
 from tarsim.sweep.budget import check_work
 from tarsim.sweep.capacity import Capacity, Probe
 from tarsim.sweep.capacity import search as _search
-from tarsim.sweep.executors import LOCAL, make_executor
+from tarsim.sweep.executors import LOCAL, SERIAL, RunTask, make_executor, record_run, summary_run
 from tarsim.sweep.experiment import SLOSpec
 from tarsim.sweep.loader import Experiment, experiment_from_data
 from tarsim.sweep.loader import load_experiment as _load_experiment
@@ -85,8 +85,11 @@ def run(
     replications: int = 1,
     keep_records: bool = True,
     force: bool = False,
+    executor: str = SERIAL,
+    workers: int | None = None,
 ) -> RunResult:
-    """Simulate *model* for *replications* independent replications.
+    """Simulate *model* for *replications* independent replications, on *executor*
+    (``serial`` in this process, or ``local`` with *workers* processes).
 
     *duration* is the simulated horizon in seconds; the first *warmup* seconds
     (default 10% of it) are not measured. Replication r uses streams keyed by
@@ -98,14 +101,20 @@ def run(
     warmup = duration * DEFAULT_WARMUP_FRACTION if warmup is None else warmup
     _check_run_args(duration, warmup, seed, replications)
     if not force:
-        check_work([model], duration, replications)
-    summaries, kept = [], []
-    for r in range(replications):
-        rec = simulate(model, duration=duration, warmup=warmup, seed=seed, replication=r)
-        summaries.append(metrics.summarize(rec))
-        if keep_records:
-            kept.append(rec)
-    return RunResult(metrics.aggregate(summaries), summaries, kept)
+        check_work([model], duration, replications, workers or 1)
+    done: dict[int, Any] = {}
+    with make_executor(executor, workers=workers,
+                       run=record_run if keep_records else summary_run) as runner:
+        for r in range(replications):
+            runner.submit(RunTask.of("run", r, model, duration, warmup, seed))
+        while runner.pending():
+            outcome = runner.next_done()
+            if outcome.error is not None:
+                raise outcome.exception or RuntimeError(outcome.error)
+            done[outcome.task.replication] = outcome.metrics
+    results = [done[r] for r in range(replications)]
+    summaries = [metrics.summarize(rec) for rec in results] if keep_records else results
+    return RunResult(metrics.aggregate(summaries), summaries, results if keep_records else [])
 
 
 TIMELINE_SUFFIXES = (".csv", ".parquet")

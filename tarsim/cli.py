@@ -77,9 +77,12 @@ def main() -> None:
 @click.option("--timeline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write the per-second time series (.csv or .parquet).")
 @click.option("--force", is_flag=True, help="Start even if the work looks far too large.")
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Run the replications on a local pool of this many processes.")
 @user_errors
 def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: float | None,
-        seed: int, replications: int, fmt: str, timeline: str | None, force: bool) -> None:
+        seed: int, replications: int, fmt: str, timeline: str | None, force: bool,
+        workers: int | None) -> None:
     """Simulate MODEL once (or R times) and print its metrics."""
     from tarsim import api
     from tarsim.config.loader import parse_override
@@ -90,7 +93,8 @@ def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: fl
     parsed = dict(parse_override(text) for text in overrides)
     model = api.load_model(model_file, parsed)
     result = api.run(model, duration=duration, warmup=warmup, seed=seed,
-                     replications=replications, keep_records=timeline is not None, force=force)
+                     replications=replications, keep_records=timeline is not None, force=force,
+                     executor="local" if workers else "serial", workers=workers)
     if timeline is not None:
         api.write_timeline(result, timeline)
     if fmt == "json":

@@ -188,3 +188,16 @@ def test_second_sweep_on_a_locked_folder_is_refused(tmp_path):
     with folder_lock(out), pytest.raises(ConfigError, match="in use by another tarsim sweep"):
         api.sweep(path, out=out, executor="serial", resume=True)
     api.sweep(path, out=out, executor="serial", resume=True, write_report=False)
+
+
+def test_run_replications_on_a_pool_equal_serial(tmp_path):
+    """``api.run`` goes through the same executors: its replications on a local
+    pool of 2 give the summary of the serial run, to the last bit."""
+    from tarsim.config import model_from_data
+
+    model = model_from_data(mmc_data(2.0, 1.0, 3), base_dir=tmp_path)
+    serial = api.run(model, duration=60.0, replications=3, keep_records=False)
+    pooled = api.run(model, duration=60.0, replications=3, keep_records=False,
+                     executor="local", workers=2)
+    assert serial.summary == pooled.summary
+    assert serial.replications[0] != serial.replications[1]  # replications differ

@@ -23,7 +23,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tarsim import metrics
@@ -65,7 +65,20 @@ def execute(task: RunTask) -> dict[str, Any]:
             if key not in metrics.IDENTITY_KEYS and not isinstance(value, list)}
 
 
-RunFunction = Callable[[RunTask], dict[str, Any]]
+def summary_run(task: RunTask) -> dict[str, Any]:
+    """Simulate one replication; its whole summary (as ``tarsim run`` prints it)."""
+    return metrics.summarize(simulate(task.model, duration=task.duration,
+                                      warmup=task.warmup, seed=task.seed,
+                                      replication=task.replication))
+
+
+def record_run(task: RunTask) -> Any:
+    """Simulate one replication; its records (for time series and request rows)."""
+    return simulate(task.model, duration=task.duration, warmup=task.warmup, seed=task.seed,
+                    replication=task.replication)
+
+
+RunFunction = Callable[[RunTask], Any]
 
 
 @dataclass(frozen=True)
@@ -73,8 +86,9 @@ class Outcome:
     """A finished task: its metrics, or the error it ended with."""
 
     task: RunTask
-    metrics: dict[str, Any] | None
+    metrics: Any
     error: str | None = None
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
 
     @property
     def failed(self) -> bool:
@@ -180,7 +194,7 @@ class Runner:
             elif isinstance(error, BrokenProcessPool):
                 broken.append(task)
             else:
-                self._ready.append(Outcome(task, None, _describe(error)))
+                self._ready.append(Outcome(task, None, _describe(error), error))
         if broken:
             self._recover(broken + list(self._futures.values()))
 
