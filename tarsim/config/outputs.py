@@ -79,7 +79,7 @@ def safe_name(name: str) -> str:
     return cleaned[:100] or "experiment"
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], *,
+def atomic_write(path: str | Path, write: Callable[[IO[Any]], object], *,
                  binary: bool = False) -> Path:
     """Write *path* through *write* on a temporary file in the same folder, then
     rename it into place: the old file stays whole until the new one is."""
@@ -87,8 +87,12 @@ def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], *,
     handle, tmp = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.",
                                    suffix=".tmp")
     try:
-        with os.fdopen(handle, "wb" if binary else "w",
-                       **({} if binary else {"encoding": "utf-8", "newline": ""})) as out:
+        out: IO[Any]
+        if binary:
+            out = os.fdopen(handle, "wb")
+        else:
+            out = os.fdopen(handle, "w", encoding="utf-8", newline="")
+        with out:
             write(out)
             out.flush()
             os.fsync(out.fileno())

@@ -10,6 +10,7 @@ name can close the script element or inject markup.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -134,6 +135,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _write_bytes(data: bytes, out: Any) -> None:
+    out.write(data)
+
+
 def write_report(out: Path, summary: pd.DataFrame, recommendations: pd.DataFrame,
                  limits: Mapping[str, float], facts: Mapping[str, Any],
                  title: str) -> list[Path]:
@@ -150,7 +155,7 @@ def write_report(out: Path, summary: pd.DataFrame, recommendations: pd.DataFrame
     charts.mkdir(exist_ok=True)
     for name, spec in specs.items():
         path = charts / f"{name}.png"
-        png = vl_convert.vegalite_to_png(spec, scale=1.5)
-        atomic_write(path, lambda out, png=png: out.write(png), binary=True)
+        png: bytes = vl_convert.vegalite_to_png(spec, scale=1.5)
+        atomic_write(path, functools.partial(_write_bytes, png), binary=True)
         written.append(path)
     return written

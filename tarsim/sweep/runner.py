@@ -11,6 +11,7 @@ the runs were scheduled, interrupted and resumed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import platform
@@ -338,17 +339,23 @@ def write_tables(result: SweepResult, out: Path,
     written = []
     for name, frame in (("runs", result.runs), ("summary", result.summary)):
         written.append(atomic_write(out / f"{name}.parquet",
-                                    lambda f, frame=frame: frame.to_parquet(f, index=False),
-                                    binary=True))
-        written.append(atomic_write(out / f"{name}.csv",
-                                    lambda f, frame=frame: frame.to_csv(f, index=False)))
+                                    functools.partial(_parquet, frame), binary=True))
+        written.append(atomic_write(out / f"{name}.csv", functools.partial(_csv, frame)))
     written.append(atomic_write(out / "recommendations.csv",
-                                lambda f: result.recommendations.to_csv(f, index=False)))
+                                functools.partial(_csv, result.recommendations)))
     text = json.dumps(json_safe(manifest(result, command)), indent=2)
     written.append(atomic_write_text(out / "manifest.json", text + "\n"))
     return written
 
 
+
+
+def _parquet(frame: pd.DataFrame, out: Any) -> None:
+    frame.to_parquet(out, index=False)
+
+
+def _csv(frame: pd.DataFrame, out: Any) -> None:
+    frame.to_csv(out, index=False)
 
 
 def estimate(experiment: Experiment, seconds_per_arrival: float,

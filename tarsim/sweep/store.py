@@ -60,8 +60,9 @@ class RunStore:
         """The store in *folder*: emptied when *fresh*, else read (forgetting its
         failed runs when *retry_failed*, so that they are run again)."""
         folder.mkdir(parents=True, exist_ok=True)
-        store = cls(folder / RUNS_FILE)
-        db = sqlite3.connect(store.path, isolation_level=None, timeout=30.0)
+        path = folder / RUNS_FILE
+        store = cls(path)
+        db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute(_SCHEMA)
