@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
 from tarsim.config.errors import ConfigError, Problem
 
-MAX_YAML_BYTES = 4 * 1024 * 1024
+MAX_YAML_BYTES = 1024 * 1024
 """A model or experiment file: the largest shipped is under 20 KB."""
 MAX_DATA_BYTES = 256 * 1024 * 1024
 """A data file (empirical samples, arrival traces, baselines)."""
-MAX_NODES = 200_000
+MAX_NODES = 100_000
 """Values a YAML document may stand for once its aliases are expanded."""
 MAX_DEPTH = 64
 """Nesting of mappings and lists in a YAML document."""
@@ -89,40 +90,37 @@ def check_graph(root: yaml.Node) -> Problem | None:
     """A problem if the composed document *root* refers to itself, nests deeper
     than :data:`MAX_DEPTH`, or expands to more than :data:`MAX_NODES` values."""
     sizes: dict[int, int] = {}
-    depths: dict[int, int] = {}
-    open_nodes: set[int] = set()
-    # Iterative post-order walk: each distinct node is expanded once.
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    """Distinct node -> values it stands for, aliases expanded."""
+    on_path: set[int] = {id(root)}
+    stack: list[tuple[yaml.Node, Iterator[yaml.Node]]] = [(root, iter(_children(root)))]
+    # Depth-first, without recursion: each distinct node is expanded once.
     while stack:
-        node, children_done = stack.pop()
-        ident = id(node)
-        if children_done:
-            kids = _children(node)
-            sizes[ident] = 1 + sum(sizes[id(k)] for k in kids)
-            depths[ident] = 1 + max((depths[id(k)] for k in kids), default=0)
-            open_nodes.discard(ident)
-            if sizes[ident] > MAX_NODES:
-                return _too_big(node)
-            if depths[ident] > MAX_DEPTH:
-                return Problem("", f"nests deeper than {MAX_DEPTH} levels",
-                               line=node.start_mark.line + 1, has_value=False)
-            continue
-        if ident in sizes:
-            continue
-        if ident in open_nodes:
-            return Problem("", "refers to itself (an alias inside its own anchor)",
-                           line=node.start_mark.line + 1, has_value=False)
-        open_nodes.add(ident)
-        stack.append((node, True))
-        if len(open_nodes) > MAX_DEPTH:
-            return Problem("", f"nests deeper than {MAX_DEPTH} levels",
-                           line=node.start_mark.line + 1, has_value=False)
-        for kid in _children(node):
-            if id(kid) in open_nodes:
+        node, kids = stack[-1]
+        for kid in kids:
+            ident = id(kid)
+            if ident in sizes:
+                continue
+            if isinstance(kid, yaml.ScalarNode):
+                sizes[ident] = 1
+                continue
+            if ident in on_path:
                 return Problem("", "refers to itself (an alias inside its own anchor)",
                                line=kid.start_mark.line + 1, has_value=False)
-            if id(kid) not in sizes:
-                stack.append((kid, False))
+            if len(stack) >= MAX_DEPTH:
+                return Problem("", f"nests deeper than {MAX_DEPTH} levels",
+                               line=kid.start_mark.line + 1, has_value=False)
+            on_path.add(ident)
+            stack.append((kid, iter(_children(kid))))
+            break
+        else:
+            stack.pop()
+            on_path.discard(id(node))
+            size = 1 + sum(sizes[id(k)] for k in _children(node))
+            sizes[id(node)] = size
+            if len(sizes) > MAX_NODES:
+                return _too_big(node, aliases=False)
+            if size > MAX_NODES:
+                return _too_big(node, aliases=True)
     return None
 
 
@@ -134,6 +132,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def _too_big(node: yaml.Node) -> Problem:
-    return Problem("", f"stands for more than {MAX_NODES:,} values once its aliases are "
-                   "expanded (an alias bomb?)", line=node.start_mark.line + 1, has_value=False)
+def _too_big(node: yaml.Node, *, aliases: bool) -> Problem:
+    rule = (f"stands for more than {MAX_NODES:,} values once its aliases are expanded "
+            "(an alias bomb?)" if aliases else f"holds more than {MAX_NODES:,} values")
+    return Problem("", rule, line=node.start_mark.line + 1, has_value=False)
