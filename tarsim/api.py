@@ -287,9 +287,13 @@ def sweep(
                            client=client) as engine:
             result = run_sweep(experiment, engine, out=folder, resume=resume,
                                retry_failed=retry_failed, progress=progress)
-        result.files = write_tables(result, folder, command)
-        if write_report:
-            result.files += report(folder, result)
+        try:
+            result.files = write_tables(result, folder, command)
+            if write_report:
+                result.files += report(folder, result)
+        except OSError as exc:  # a full disk, a folder made read-only
+            raise ConfigError([Problem("--out", f"cannot be written ({exc.strerror})",
+                                       str(folder))]) from None
     return result
 
 

@@ -201,3 +201,13 @@ def test_run_replications_on_a_pool_equal_serial(tmp_path):
                      executor="local", workers=2)
     assert serial.summary == pooled.summary
     assert serial.replications[0] != serial.replications[1]  # replications differ
+
+
+def test_a_store_that_is_not_a_database_is_a_message(tmp_path):
+    """A runs.sqlite that is not a database (damaged, or a user's file of that name)
+    is refused with a message naming --out, not a sqlite3 traceback."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "runs.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ConfigError, match="cannot hold the results store"):
+        api.sweep(experiment_file(tmp_path), out=out, executor="serial", resume=True)

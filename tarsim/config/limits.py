@@ -29,6 +29,9 @@ MAX_NODES = 100_000
 """Values a YAML document may stand for once its aliases are expanded."""
 MAX_DEPTH = 64
 """Nesting of mappings and lists in a YAML document."""
+MAX_PROBLEMS = 50
+"""Problems explained one by one; the rest are counted (a file of 45,000 unknown
+keys is one mistake, not 45,000 messages)."""
 
 
 def regular_file(path: Path, limit: int, field: str | None = None) -> Problem | None:

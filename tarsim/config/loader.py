@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from tarsim.config.distributions import load_empirical
 from tarsim.config.errors import ConfigError, Problem
-from tarsim.config.limits import MAX_DEPTH, check_graph, read_text
+from tarsim.config.limits import MAX_DEPTH, MAX_PROBLEMS, check_graph, read_text
 from tarsim.config.model import Model, TraceArrivals, cross_check, did_you_mean
 
 Key = str | int
@@ -58,7 +58,7 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
-    except RecursionError:
+    except RecursionError:  # a parser without libyaml, on brackets nested thousands deep
         raise ConfigError([Problem("", f"nests deeper than {MAX_DEPTH} levels",
                                    has_value=False)], source) from None
     except yaml.YAMLError as exc:
@@ -183,10 +183,9 @@ would create an entry nothing refers to), not a way to add one."""
 
 
 def _no_such_name(keys: PathKey, entries: dict[Any, Any]) -> Problem:
-    section, name = keys[0], keys[1]
     known = [str(k) for k in entries]
-    hint = did_you_mean(str(name), known) or (f" (known: {', '.join(known)})" if known else "")
-    return Problem(format_path(keys[:2]), f"no such entry in {section}: setting "
+    hint = did_you_mean(str(keys[1]), known) or (f" (known: {', '.join(known)})" if known else "")
+    return Problem(format_path(keys[:2]), f"no such entry in {keys[0]}: setting "
                    f"{format_path(keys)} would create one that nothing refers to (give the "
                    "whole entry to add one)", has_value=False, hint=hint)
 
@@ -202,11 +201,6 @@ def _child(node: Any, key: Key) -> Any:
 
 
 # ---------------------------------------------------------------- validation
-MAX_PROBLEMS = 50
-"""Problems explained one by one; the rest are counted (a file of 45,000 unknown
-keys is one mistake, not 45,000 messages)."""
-
-
 def validate(
     cls: type[M],
     data: Any,

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tarsim.config import ConfigError, Problem
+
 RUNS_FILE = "runs.sqlite"
 OLD_RUNS_FILE = "runs.jsonl"
 """The JSON-lines store of earlier versions: its keys are stale, so it is never read."""
@@ -62,10 +64,14 @@ class RunStore:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / RUNS_FILE
         store = cls(path)
-        db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute(_SCHEMA)
+        try:
+            db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigError([Problem("--out", f"cannot hold the results store ({exc})",
+                                       str(path))]) from None
         store._db = db
         if fresh:
             db.execute("DELETE FROM runs")
@@ -115,8 +121,12 @@ class RunStore:
 
     def _write(self, key: str, replication: int, text: str | None, error: str | None) -> None:
         if self._db is not None:
-            self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)",
-                             (key, replication, text, error))
+            try:
+                self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)",
+                                 (key, replication, text, error))
+            except sqlite3.Error as exc:  # a full disk, a folder made read-only
+                raise ConfigError([Problem("--out", f"cannot store a run ({exc})",
+                                           str(self.path))]) from None
 
     def close(self) -> None:
         if self._db is not None:
