@@ -165,9 +165,9 @@ def _digest(path: str, mtime_ns: int, size: int) -> str:
 
 
 def tarsim_version() -> str:
-    from tarsim import __version__
+    import tarsim
 
-    return __version__
+    return str(tarsim.__version__)
 
 
 # ---------------------------------------------------------------- expansion
