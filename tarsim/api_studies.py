@@ -35,8 +35,8 @@ def sensitivity(study: Study | str | Path, *, out: str | Path | None = None,
                 scheduler: str | None = None, client: Any = None, resume: bool = False,
                 progress: Progress | None = None, command: list[str] | None = None,
                 write_report: bool = True) -> StudyResult:
-    """Run a study's design on *executor* (as :func:`tarsim.api.sweep`) and analyse it by its
-    method; with *out*, write its tables, manifest, report and charts there."""
+    """Run a study's design on *executor* (as :func:`tarsim.api.sweep`) and analyse
+    it by its method; with *out*, write its tables, manifest, report and charts there."""
     from tarsim.sensitivity.runner import run_and_store
 
     study = load_study(study) if isinstance(study, str | Path) else study

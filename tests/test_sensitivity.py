@@ -28,7 +28,7 @@ from tarsim.config import ConfigError
 from tarsim.sensitivity.design import make_design
 from tarsim.sensitivity.loader import study_from_data
 from tarsim.sensitivity.runner import run_study
-from tarsim.sweep.executors import LocalExecutor
+from tarsim.sweep.executors import make_executor
 
 LAM = (0.3, 0.6)
 SERVICE = (0.5, 1.0)
@@ -302,7 +302,8 @@ def test_resume_reuses_the_store_and_local_pool_equals_serial(mmc_dir: Path,
     again = run_study(study, out=out, resume=True)
     assert first.executed == 7 and again.executed == 0 and again.reused == 7
     assert first.table.equals(again.table)
-    pooled = run_study(study, LocalExecutor(2))
+    with make_executor("local", workers=2) as pool:
+        pooled = run_study(study, pool)
     assert pooled.table.equals(first.table)
     with pytest.raises(ConfigError, match="--resume"):
         run_study(study, out=out)

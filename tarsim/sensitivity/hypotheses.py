@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from tarsim.config import ConfigError, Problem, load_data
-from tarsim.sweep.executors import Executor, SerialExecutor
+from tarsim.sweep.executors import SERIAL, make_executor
 from tarsim.sweep.loader import Experiment, experiment_from_data
 from tarsim.sweep.runner import SweepResult, run_sweep
 from tarsim.sweep.stats import column
@@ -72,18 +72,19 @@ def experiment_with_model(experiment_file: str | Path, model_file: str | Path) -
 
 def compare(experiment_file: str | Path, model_files: Sequence[str | Path],
             executor_factory: Any = None) -> Hypotheses:
-    """Sweep *experiment_file* once per model of *model_files* and compare."""
+    """Sweep *experiment_file* once per model of *model_files* (on one runner from
+    *executor_factory*, serial when None) and compare."""
     if len(model_files) < 2:
         raise ConfigError([Problem("MODEL", "give at least two models to compare",
                                    [str(m) for m in model_files])])
     names = [Path(m).stem for m in model_files]
     if len(set(names)) < len(names):
         names = [str(m) for m in model_files]
+    experiments = [experiment_with_model(experiment_file, m) for m in model_files]
     sweeps = []
-    for model_file in model_files:
-        experiment = experiment_with_model(experiment_file, model_file)
-        executor: Executor = executor_factory() if executor_factory else SerialExecutor()
-        sweeps.append(run_sweep(experiment, executor))
+    with (executor_factory() if executor_factory else make_executor(SERIAL)) as runner:
+        for experiment in experiments:
+            sweeps.append(run_sweep(experiment, runner))
     return Hypotheses(names, sweeps, _recommendations(names, sweeps),
                       _separation(names, sweeps))
 

@@ -25,11 +25,11 @@ from tarsim.config import ConfigError, Model, Problem, with_overrides
 from tarsim.sensitivity.design import Design, make_design
 from tarsim.sensitivity.loader import Study
 from tarsim.sensitivity.study import ENSEMBLE, OUTPUTS, SLO
-from tarsim.sweep.executors import Executor, RunTask, SerialExecutor
+from tarsim.sweep.executors import SERIAL, Executor, RunTask, make_executor
 from tarsim.sweep.points import point_key, show_value
-from tarsim.sweep.runner import SweepResult
+from tarsim.sweep.runner import SweepResult, holds_runs
 from tarsim.sweep.stats import column, meets
-from tarsim.sweep.store import RUNS_FILE, RunStore
+from tarsim.sweep.store import RunStore
 
 Progress = Callable[[int, int], None]
 
@@ -50,19 +50,15 @@ class StudyResult:
     files: list[Path] = field(default_factory=list)
 
 
-class _MemoryStore(RunStore):
-    def add(self, key: str, replication: int, metrics: dict[str, Any]) -> None:
-        self.runs[(key, replication)] = metrics
-
-
 def open_store(out: Path | None, resume: bool) -> RunStore:
-    """The results store in *out* (as a sweep's), or one in memory."""
+    """The results store in *out* (a sweep's, so a study resumes as a sweep does),
+    or one in memory. Without *resume*, a folder whose store holds runs is refused,
+    so that no results are overwritten by accident."""
     if out is None:
-        return _MemoryStore(Path(RUNS_FILE))
+        return RunStore.memory()
     if out.exists() and not out.is_dir():
         raise ConfigError([Problem("--out", "is a file, not a folder", str(out))])
-    existing = out / RUNS_FILE
-    if not resume and existing.exists() and existing.stat().st_size > 0:
+    if not resume and holds_runs(out):
         raise ConfigError([Problem(
             "--out", "already holds the runs of a study: add --resume to continue them, "
             "or choose another folder", str(out))])
@@ -92,28 +88,30 @@ def point_models(study: Study, design: Design, base: Model | None = None) -> lis
     return models
 
 
-def run_models(models: list[Model], study: Study, executor: Executor, store: RunStore,
+def run_models(models: list[Model], study: Study, runner: Executor, store: RunStore,
                progress: Progress | None = None) -> tuple[list[str], int, int]:
-    """Simulate *models* (each ``replications`` times, on the study's seeds) unless
-    their runs are in *store* already; (their keys, runs executed, runs reused)."""
+    """Simulate *models* (each ``replications`` times, on the study's seeds) on
+    *runner* unless their runs are in *store* already (a run that fails is stored
+    as failed); (their keys, runs executed, runs reused)."""
     keys = [point_key(m, study.horizon, study.warmup, study.spec.seed) for m in models]
     reps = study.spec.replications
     wanted = {(key, r): model for key, model in zip(keys, models, strict=True)
               for r in range(reps)}
     missing = [(key, r) for (key, r) in wanted if not store.has(key, r)]
     executed = 0
-    try:
-        for key, r in missing:
-            executor.submit(RunTask.of(key, r, wanted[(key, r)], study.horizon, study.warmup,
-                                       study.spec.seed))
-        while executor.pending():
-            task, metrics = executor.next_done()
-            store.add(task.key, task.replication, metrics)
-            executed += 1
-            if progress is not None:
-                progress(executed, len(missing))
-    finally:
-        executor.close()
+    for key, r in missing:
+        runner.submit(RunTask.of(key, r, wanted[(key, r)], study.horizon, study.warmup,
+                                 study.spec.seed))
+    while runner.pending():
+        outcome = runner.next_done()
+        task = outcome.task
+        if outcome.metrics is None:
+            store.add_failure(task.key, task.replication, outcome.error or "failed")
+        else:
+            store.add(task.key, task.replication, outcome.metrics)
+        executed += 1
+        if progress is not None:
+            progress(executed, len(missing))
     return keys, executed, len(wanted) - len(missing)
 
 
@@ -121,32 +119,48 @@ def run_study(study: Study, executor: Executor | None = None, *, out: Path | Non
               resume: bool = False, progress: Progress | None = None,
               sweep: SweepResult | None = None) -> StudyResult:
     """Simulate every design point of *study* (the runs not already in *out*'s
-    store) and analyse the outputs by the study's method. An ensemble over an
-    experiment without a tier runs the experiment's sweep first and then the
-    ensemble on each tier's recommended configuration."""
+    store) on *executor* (left open for its owner; a serial one when None) and
+    analyse the outputs by the study's method. A study of several tiers takes the
+    experiment's *sweep* (run here when not given) and runs on each tier's
+    recommended configuration (see :mod:`tarsim.sensitivity.tiers`)."""
     from tarsim.sensitivity.analysis import analyse
 
     started = time.perf_counter()
     design = make_design(study)
+    runner = executor or make_executor(SERIAL)
     store = open_store(out, resume)
-    if study.experiment is not None:
-        from tarsim.sensitivity.tiers import run_tier_ensembles, run_tier_studies
-
-        if sweep is None:
+    try:
+        if study.experiment is not None:
+            from tarsim.sensitivity.tiers import run_tier_ensembles, run_tier_studies
             from tarsim.sweep.runner import run_sweep
 
-            sweep = run_sweep(study.experiment)
-        run_tiers = run_tier_ensembles if study.spec.method == ENSEMBLE else run_tier_studies
-        result = run_tiers(study, design, sweep, store, executor or SerialExecutor(), progress)
-        result.wall_s = time.perf_counter() - started
-        return result
-    models = point_models(study, design)
-    keys, executed, reused = run_models(models, study, executor or SerialExecutor(), store,
-                                        progress)
-    table = outputs_table(study, design, keys, store)
-    analysis, notes = analyse(study, design, table)
-    return StudyResult(study, design, table, analysis, notes, executed, reused,
-                       time.perf_counter() - started)
+            if sweep is None:
+                sweep = run_sweep(study.experiment, runner)
+            run_tiers = (run_tier_ensembles if study.spec.method == ENSEMBLE
+                         else run_tier_studies)
+            result = run_tiers(study, design, sweep, store, runner, progress)
+        else:
+            models = point_models(study, design)
+            keys, executed, reused = run_models(models, study, runner, store, progress)
+            table = outputs_table(study, design, keys, store)
+            analysis, notes = analyse(study, design, table)
+            result = StudyResult(study, design, table, analysis, notes, executed, reused)
+    finally:
+        store.close()
+        if executor is None:
+            runner.close()
+    result.notes += failure_notes(store)
+    result.wall_s = time.perf_counter() - started
+    return result
+
+
+def failure_notes(store: RunStore) -> list[str]:
+    """A note on the runs that failed (their design points' outputs are undefined)."""
+    if not store.failures:
+        return []
+    (key, r), error = next(iter(sorted(store.failures.items())))
+    return [f"{len(store.failures)} run(s) failed (their design points have no outputs); "
+            f"first: point {key} replication {r}: {error}"]
 
 
 def outputs_table(study: Study, design: Design, keys: list[str],
@@ -156,7 +170,8 @@ def outputs_table(study: Study, design: Design, keys: list[str],
     limits = study.slo.limits()
     rows = []
     for k, key in enumerate(keys):
-        runs = [store.runs[(key, r)] for r in range(study.spec.replications)]
+        done = store.runs_of(key)
+        runs = [done[r] for r in range(study.spec.replications) if r in done]
         row: dict[str, Any] = {"point": k % len(design)}
         if design.roles:
             row["role"] = design.roles[k]
@@ -224,28 +239,28 @@ def write_tables(result: StudyResult, out: Path,
     return written
 
 
-def run_and_store(study: Study, make_executor: Callable[[], Executor], *,
+def run_and_store(study: Study, make_runner: Callable[[], Executor], *,
                   out: str | Path | None = None, resume: bool = False,
                   progress: Progress | None = None,
                   command: list[str] | None = None) -> StudyResult:
-    """:func:`run_study` on an executor from *make_executor*; with *out*, its runs in
-    *out*'s store (and a study of several tiers' sweep in ``out/sweep``), its tables
-    and manifest written there. A study of several tiers runs the sweep first, on
-    an executor of its own."""
-    from tarsim.sweep.runner import run_sweep
+    """:func:`run_study` on a runner from *make_runner*; with *out* (checked and
+    locked as a sweep's), its runs in *out*'s store (a study of several tiers' sweep
+    in ``out/sweep``), its tables and manifest written there."""
+    from tarsim.config.outputs import check_output_folder, folder_lock
+    from tarsim.sweep.runner import made_by_tarsim, run_sweep
     from tarsim.sweep.runner import write_tables as write_sweep_tables
 
-    folder = Path(out) if out is not None else None
-    if folder is not None:
-        open_store(folder, resume)  # fails fast, before workers start
-    swept = None
-    if study.experiment is not None:
-        where = folder / "sweep" if folder is not None else None
-        swept = run_sweep(study.experiment, make_executor(), out=where, resume=resume)
-        if where is not None:
-            write_sweep_tables(swept, where, command)
-    result = run_study(study, make_executor(), out=folder, resume=folder is not None,
-                       progress=progress, sweep=swept)
-    if folder is not None:
+    if out is None:
+        with make_runner() as runner:
+            return run_study(study, runner, progress=progress)
+    folder = check_output_folder(out, "--out", ours=made_by_tarsim, reuse=resume)
+    open_store(folder, resume).close()  # refuses a folder holding runs, before any work
+    with folder_lock(folder), make_runner() as runner:
+        swept = None
+        if study.experiment is not None:
+            swept = run_sweep(study.experiment, runner, out=folder / "sweep", resume=resume)
+            write_sweep_tables(swept, folder / "sweep", command)
+        result = run_study(study, runner, out=folder, resume=True, progress=progress,
+                           sweep=swept)
         result.files = write_tables(result, folder, command)
     return result
