@@ -44,6 +44,7 @@ class Request:
         "dequeued",
         "end",
         "entry",
+        "flow",
         "id",
         "input_tokens",
         "outcome",
@@ -69,6 +70,8 @@ class Request:
         self.outcome = OK
         self.agent: Any = None
         self.entry: Any = None
+        self.flow: Any = None
+        """Seconds by phase (``workflow.PHASES``) when its class runs a workflow."""
         self.responded: Any = None
         self.input_tokens = 0
         self.output_tokens = 0

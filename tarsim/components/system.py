@@ -34,9 +34,7 @@ from tarsim.components.providers import (
     ContextCache,
     LLMClient,
     Provider,
-    RoleRunner,
     ToolClient,
-    role_mixer,
 )
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import (
@@ -48,11 +46,14 @@ from tarsim.components.requests import (
 )
 from tarsim.components.requests import QUEUE_FULL as QUEUE_FULL_ERROR
 from tarsim.components.requests import SHED as SHED_ERROR
+from tarsim.components.roles import RoleRunner, role_mixer
 from tarsim.components.routing import Controls
 from tarsim.components.streams import Streams
+from tarsim.components.workflow import Compiler, Engine
 from tarsim.components.workload import Workload
 from tarsim.config.distributions import is_zero, sampler
 from tarsim.config.model import OPEN_KINDS, Actions, Model
+from tarsim.config.workflow import is_plain
 
 
 def _capped(draw: Callable[[], int], cap: int) -> Callable[[], int]:
@@ -152,7 +153,7 @@ class System:
             )
             for name, spec in model.roles.items()
         }
-        self.class_steps = [[runners[s] for s in c.steps] for c in model.workload.classes]
+        self.class_steps = self._class_steps(model, runners, streams, recorder)
         self.llms = llms
         self.runners = runners
         self._normal_tokens = {name: r.output_tokens for name, r in runners.items()}
@@ -171,6 +172,19 @@ class System:
         self.done = env.event()
         """Fires when arrivals have stopped and every request has answered."""
         self.workload = Workload(env, model.workload, self.submit, streams, horizon, base_dir)
+
+    def _class_steps(self, model: Model, runners: dict[str, RoleRunner], streams: Streams,
+                     recorder: Recorder) -> list[list[Any]]:
+        """What each class runs in its slot: its roles in order, or (for a class
+        with any workflow form) one compiled workflow."""
+        classes = model.workload.classes
+        if all(is_plain(c.steps) for c in classes):
+            return [[runners[s] for s in c.steps] for c in classes]
+        spawn = sampler(model.agents.spawn, streams("workflow.spawn"), model.base_dir)
+        engine = Engine(self.env, self.pool, recorder, spawn, self.memory)
+        compiler = Compiler(engine, runners, streams, model.base_dir)
+        return [[runners[s] for s in c.steps] if is_plain(c.steps)
+                else [compiler.workflow(c.name, c.steps)] for c in classes]
 
     def start(self) -> None:
         self.workload.start()
