@@ -1,0 +1,194 @@
+"""Workflows against theory and hand calculation.
+
+Statistical claims are checked with 99.9 % confidence intervals from the
+simulated samples themselves (independent requests where nothing queues; batch
+means where a queue correlates them); exact claims use constant distributions.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tarsim import api
+from tarsim.config import model_from_data
+from tarsim.config.model import Model
+from tarsim.run import RunRecords, simulate
+
+Z = 3.29
+"""Two-sided 99.9 % normal quantile: a correct engine fails one check in 1,000."""
+
+BASE: dict[str, Any] = {
+    "name": "flow",
+    "workload": {"arrivals": {"kind": "poisson", "rate": 1.0},
+                 "classes": [{"name": "job", "steps": ["server"]}]},
+    "agents": {"count": 1, "concurrency": 1000},
+    "roles": {"server": {"work": {"dist": "exponential", "mean": 1.0}}},
+}
+
+
+def _model(steps: list[Any], **sections: Any) -> Model:
+    data = copy.deepcopy(BASE)
+    data["workload"]["classes"][0]["steps"] = steps
+    for key, value in sections.items():
+        if key == "arrivals":
+            data["workload"]["arrivals"] = value
+        else:
+            data[key] = value
+    return model_from_data(data, base_dir=".")
+
+
+def _ok_latencies(rec: RunRecords) -> np.ndarray:
+    req = rec.request_columns
+    keep = (req["outcome"] == "ok") & (req["arrival"] >= rec.warmup_s)
+    return (req["end"] - req["arrival"])[keep]
+
+
+def _mean_ci(values: np.ndarray) -> tuple[float, float]:
+    return float(values.mean()), Z * float(values.std(ddof=1)) / math.sqrt(len(values))
+
+
+def _batch_ci(values: np.ndarray, batches: int = 30) -> tuple[float, float]:
+    """Mean and 99.9 % half-width by non-overlapping batch means (t quantile, 29 df)."""
+    usable = len(values) - len(values) % batches
+    means = values[:usable].reshape(batches, -1).mean(axis=1)
+    return float(values.mean()), 3.66 * float(means.std(ddof=1)) / math.sqrt(batches)
+
+
+def test_k_parallel_exponentials_take_the_harmonic_number_over_mu() -> None:
+    """k = 4 parallel steps with Exp(mu) work, in the caller's slot (nothing queues):
+    the request takes the max of 4 exponentials, mean H_4 / mu = 2.0833 / mu."""
+    mu = 2.0
+    model = _model([{"parallel": ["server"] * 4, "agent": "same"}],
+                   roles={"server": {"work": {"dist": "exponential", "mean": 1 / mu}}})
+    latency = _ok_latencies(simulate(model, duration=3000, warmup=10, seed=3))
+    mean, half = _mean_ci(latency)
+    expected = sum(1 / i for i in range(1, 5)) / mu
+    assert abs(mean - expected) <= half, (mean, half, expected)
+
+
+def test_k_parallel_in_pool_slots_with_room_to_spare_is_the_same_max() -> None:
+    """The same 3-way fork with each step taking its own slot from a pool far larger
+    than the load: still no queueing, so the mean is H_3 / mu = 1.8333 / mu."""
+    model = _model([{"parallel": ["server"] * 3}])
+    latency = _ok_latencies(simulate(model, duration=3000, warmup=10, seed=4))
+    mean, half = _mean_ci(latency)
+    assert abs(mean - (1 + 1 / 2 + 1 / 3)) <= half, (mean, half)
+
+
+@pytest.mark.slow
+def test_two_way_fork_join_of_mm1_queues_matches_nelson_tantawi() -> None:
+    """Two branches, each a tool call queueing for its own single-connection provider
+    (an M/M/1 queue, FIFO), joined when both finish: the mean response time is
+    (12 - rho) / 8 x 1 / (mu - lambda) (Nelson and Tantawi 1985, exact for two)."""
+    lam, mu = 0.4, 1.0
+    rho = lam / mu
+    model = _model(
+        [{"parallel": ["left", "right"], "agent": "same"}],
+        arrivals={"kind": "poisson", "rate": lam},
+        roles={"left": {"tools": {"a": 1}}, "right": {"tools": {"b": 1}}},
+        tools={"a": {"provider": "pa", "work": {"dist": "exponential", "mean": 1 / mu}},
+               "b": {"provider": "pb", "work": {"dist": "exponential", "mean": 1 / mu}}},
+        providers={"pa": {"connections": 1}, "pb": {"connections": 1}},
+    )
+    latency = _ok_latencies(simulate(model, duration=60_000, warmup=500, seed=5))
+    mean, half = _batch_ci(latency)
+    expected = (12 - rho) / 8 / (mu - lam)
+    assert abs(mean - expected) <= half, (mean, half, expected)
+
+
+def test_geometric_loop_obeys_walds_identity_for_latency_and_tokens() -> None:
+    """A loop that stops with probability p after each round runs N ~ Geometric(p)
+    rounds, independent of the rounds' durations: E[latency] = E[N] E[round] =
+    (1/p) x first-token mean, and E[input tokens] = E[N] x 100 (Wald's identity)."""
+    p = 0.25
+    model = _model(
+        [{"repeat": ["thinker"], "stop": p}],
+        roles={"thinker": {"llm": "m", "input_tokens": 100, "output_tokens": 10}},
+        llms={"m": {"first_token": {"dist": "exponential", "mean": 0.5}}},
+    )
+    rec = simulate(model, duration=3000, warmup=10, seed=6)
+    latency = _ok_latencies(rec)
+    mean, half = _mean_ci(latency)
+    assert abs(mean - 0.5 / p) <= half, (mean, half)
+    req = rec.request_columns
+    tokens = req["input_tokens"][req["outcome"] == "ok"].astype(float)
+    mean, half = _mean_ci(tokens)
+    assert abs(mean - 100 / p) <= half, (mean, half)
+    assert set(np.unique(tokens % 100)) == {0.0}  # whole rounds only
+
+
+def test_branch_probabilities_show_in_class_counts_within_binomial_cis() -> None:
+    """Each alternative of a 0.2 / 0.5 / 0.3 branch is taken by a Binomial(n, p)
+    share of the class's requests."""
+    probs = {"a": 0.2, "b": 0.5, "c": 0.3}
+    model = _model([{"branch": [{"p": p, "name": k, "steps": ["server"]}
+                                for k, p in probs.items()]}],
+                   roles={"server": {"work": 0.1}})
+    summary = api.run(model, duration=3000, warmup=0, seed=7, keep_records=False).summary
+    entry = summary["workflow"]["classes"]["job"]
+    n = entry["requests"]
+    assert n == summary["arrived"]
+    for name, p in probs.items():
+        half = Z * math.sqrt(n * p * (1 - p))
+        assert abs(entry["branches"][name] - n * p) <= half, (name, entry["branches"])
+
+
+def test_growing_context_token_totals_are_the_arithmetic_series() -> None:
+    """Five rounds of one call (100 in, 10 out) and one tool call, with the context
+    growing by 50 a round and carrying all output and 20 tokens per tool result:
+    round r sends 100 + (50 + 10 + 20) r tokens, so a request sends
+    5 x 100 + 80 x (0+1+2+3+4) = 1,300 input tokens and 50 output tokens; at $1 and
+    $5 per MTok it costs 1,300e-6 + 250e-6 USD."""
+    model = _model(
+        [{"repeat": ["thinker"], "times": 5,
+          "context": {"grow": 50, "carry": 1.0, "tool_tokens": 20}}],
+        roles={"thinker": {"llm": "m", "input_tokens": 100, "output_tokens": 10,
+                           "tools": {"look": 1}}},
+        llms={"m": {"first_token": 0.1, "price": {"input_per_mtok": 1, "output_per_mtok": 5}}},
+        tools={"look": {"work": 0.05}},
+    )
+    req = simulate(model, duration=50, warmup=0, seed=8).request_columns
+    assert len(req["id"]) > 20
+    assert set(req["input_tokens"].tolist()) == {1300}
+    assert set(req["output_tokens"].tolist()) == {50}
+    assert np.allclose(req["cost_usd"], 1300e-6 + 250e-6)
+
+
+def test_prompt_caching_bills_the_carried_prefix_as_cache_reads() -> None:
+    """With prompt caching on (every lookup a miss, no cached share of the role's own
+    prompt), the tokens a loop carries are read from the cache: 3 rounds with
+    100 fresh tokens and 40 carried per earlier round bill 300 fresh tokens at
+    $1/MTok and 40 x (0+1+2) = 120 at the 0.1 cache-read factor."""
+    model = _model(
+        [{"repeat": ["thinker"], "times": 3, "context": {"grow": 40}}],
+        roles={"thinker": {"llm": "m", "input_tokens": 100}},
+        llms={"m": {"first_token": 0.1, "price": {"input_per_mtok": 1, "cache_read": 0.1}}},
+        cache={"context": {"mode": "prompt", "hit_rate": 0.0, "prefix": 0.0}},
+    )
+    req = simulate(model, duration=20, warmup=0, seed=9).request_columns
+    assert set(req["input_tokens"].tolist()) == {420}
+    assert np.allclose(req["cost_usd"], 300e-6 + 120 * 0.1e-6)
+
+
+def test_join_first_k_and_spawned_sub_agents_by_hand() -> None:
+    """Constant times: three spawned sub-agents (2 s cold start) doing 1, 2 and 3 s
+    of work, joined at the first 2: each request takes 2 + 2 = 4 s; its phases hold
+    3 x 2 s of spawning and 4 s held at the join; a sub-agent's span says spawn."""
+    model = _model(
+        [{"parallel": ["one", "two", "three"], "join": 2, "agent": "spawn", "spawn": 2}],
+        arrivals={"kind": "deterministic", "rate": 0.1},
+        roles={"one": {"work": 1}, "two": {"work": 2}, "three": {"work": 3}},
+    )
+    rec = simulate(model, duration=100, warmup=0, seed=1)
+    latency = _ok_latencies(rec)
+    assert np.allclose(latency, 4.0)
+    flows = rec.flow_columns
+    assert np.allclose(flows["spawning"], 6.0)
+    assert np.allclose(flows["join"], 4.0)
+    assert set(rec.span_columns["kind"].tolist()) == {"spawn"}
+    assert rec.subagent_columns["in_flight"].max() == 3
