@@ -192,3 +192,25 @@ def test_join_first_k_and_spawned_sub_agents_by_hand() -> None:
     assert np.allclose(flows["join"], 4.0)
     assert set(rec.span_columns["kind"].tolist()) == {"spawn"}
     assert rec.subagent_columns["in_flight"].max() == 3
+
+
+def test_spans_from_the_api_show_each_step_its_agent_and_branch() -> None:
+    """Constant times, one request every 10 s: a main step (1 s) in the request's
+    slot, two pooled steps at once (2 s each, in other slots), then a branch whose
+    alternative 'fix' (p 1) runs a 1 s step: spans at 0-1, 1-3 (twice), 3-4."""
+    model = _model(
+        ["server", {"parallel": ["slow", "slow"]},
+         {"branch": [{"p": 1.0, "name": "fix", "steps": ["server"]}, {"p": 0.0}]}],
+        arrivals={"kind": "deterministic", "rate": 0.1},
+        roles={"server": {"work": 1}, "slow": {"work": 2}},
+    )
+    result = api.run(model, duration=30, warmup=0, seed=1)
+    spans = result.spans()
+    first = spans[spans["id"] == spans["id"].min()].sort_values(["start", "role"])
+    start = first["start"].min()
+    assert (first["start"] - start).tolist() == pytest.approx([0, 1, 1, 3])
+    assert (first["end"] - start).tolist() == pytest.approx([1, 3, 3, 4])
+    assert first["kind"].tolist() == ["main", "pool", "pool", "main"]
+    assert first["branch"].tolist() == ["", "", "", "fix"]
+    assert set(first["class"]) == {"job"}
+    assert result.subagents()["in_flight"].max() == 2
