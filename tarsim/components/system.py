@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, cast
 
 import simpy
 
@@ -179,11 +179,11 @@ class System:
         with any workflow form) one compiled workflow."""
         classes = model.workload.classes
         if all(is_plain(c.steps) for c in classes):
-            return [[runners[s] for s in c.steps] for c in classes]
+            return [[runners[cast(str, s)] for s in c.steps] for c in classes]
         spawn = sampler(model.agents.spawn, streams("workflow.spawn"), model.base_dir)
         engine = Engine(self.env, self.pool, recorder, spawn, self.memory)
         compiler = Compiler(engine, runners, streams, model.base_dir)
-        return [[runners[s] for s in c.steps] if is_plain(c.steps)
+        return [[runners[cast(str, s)] for s in c.steps] if is_plain(c.steps)
                 else [compiler.workflow(c.name, c.steps)] for c in classes]
 
     def start(self) -> None:

@@ -25,7 +25,7 @@ import simpy
 
 from tarsim.components.agent_pool import QUEUE_FULL, SHED, AgentPool, ManagedAgentPool, Waiter
 from tarsim.components.recorder import FLOW_PHASES, Recorder
-from tarsim.components.requests import OK, Request
+from tarsim.components.requests import OK, OOM, Request
 from tarsim.components.requests import QUEUE_FULL as QUEUE_FULL_ERROR
 from tarsim.components.requests import SHED as SHED_ERROR
 from tarsim.components.roles import RoleRunner
@@ -278,7 +278,7 @@ class ParallelNode:
             engine.subagents(-1)
             self._merge(req, shadow, join, False)
             return
-        agent = got
+        agent: Any = got
         if isinstance(got, Waiter):
             agent = yield got.event
             if agent is None or agent is SHED:
@@ -287,10 +287,11 @@ class ParallelNode:
                 self._merge(req, shadow, join, False)
                 return
         flow[QUEUEING] += env.now - start
-        managed = isinstance(pool, ManagedAgentPool)
+        managed = pool if isinstance(pool, ManagedAgentPool) else None
         inner = Frame(agent.id, "pool", frame.label, frame.loop)
-        if managed and not pool.attach(agent, shadow, env.active_process):
-            shadow.fail("oom")
+        if managed is not None and not managed.attach(agent, shadow,
+                                                      env.active_process):  # type: ignore[arg-type]
+            shadow.fail(OOM)  # its agent crashed before the step could start
             ok = False
         else:
             try:
@@ -300,8 +301,8 @@ class ParallelNode:
                 engine.subagents(-1)
                 self._merge(req, shadow, join, False)
                 return
-            if managed:
-                pool.detach(agent, shadow)
+            if managed is not None:
+                managed.detach(agent, shadow)
             pool.release(agent)
         engine.subagents(-1)
         self._merge(req, shadow, join, ok)
