@@ -214,3 +214,42 @@ def test_spans_from_the_api_show_each_step_its_agent_and_branch() -> None:
     assert first["branch"].tolist() == ["", "", "", "fix"]
     assert set(first["class"]) == {"job"}
     assert result.subagents()["in_flight"].max() == 2
+
+
+@pytest.mark.parametrize(("join", "outcome", "calls", "latency"),
+                         [("first_success", "ok", 2, 0.5), ("all", "api_error", 1, 0.1)])
+def test_a_failing_branch_fails_the_request_only_when_the_join_says_so(
+        join: str, outcome: str, calls: int, latency: float) -> None:
+    """One branch's call fails after 0.1 s (its provider always errors), the other's
+    succeeds after 0.5 s. Joined at the first success, the request is ok at 0.5 s,
+    with both calls counted; joined when all finish, it fails at once, at 0.1 s, with
+    the branch's api_error and only the call made by then counted."""
+    model = _model(
+        [{"parallel": ["good", "bad"], "join": join}],
+        arrivals={"kind": "deterministic", "rate": 1.0},
+        roles={"good": {"llm": "fine", "input_tokens": 10}, "bad": {"llm": "broken"}},
+        llms={"fine": {"provider": "up", "first_token": 0.5},
+              "broken": {"provider": "down", "first_token": 0.1}},
+        providers={"up": {}, "down": {"errors": {"rate": 1.0}}},
+    )
+    req = simulate(model, duration=20, warmup=0, seed=1).request_columns
+    assert set(req["outcome"].tolist()) == {outcome}
+    assert set(req["api_calls"].tolist()) == {calls}
+    assert np.allclose(req["end"] - req["arrival"], latency)
+
+
+def test_each_spawned_sub_agent_holds_its_memory_while_it_lives() -> None:
+    """Two sub-agents spawned per request (1 s cold start, 2 s of work), one request
+    at a time: memory is base + per_agent x agents, plus per_agent for each live
+    sub-agent: 10 + 1 x 1 MB, and 13 MB while a pair lives."""
+    model = _model(
+        [{"parallel": ["server", "server"], "agent": "spawn", "spawn": 1}],
+        arrivals={"kind": "deterministic", "rate": 0.1},
+        roles={"server": {"work": 2}},
+        memory={"base": "10MB", "per_agent": "1MB"},
+    )
+    summary = api.run(model, duration=100, warmup=0, seed=1, keep_records=False).summary
+    assert summary["memory"]["peak_mb"] == pytest.approx(13.0)
+    # requests arrive at 10, 20, ..., 90 s (one every 1/rate, the first after one
+    # gap): 9 pairs of sub-agents living 3 s each, 54 MB-s over 100 s
+    assert summary["memory"]["mean_mb"] == pytest.approx(11 + 9 * 2 * 3 / 100)
