@@ -253,3 +253,46 @@ def test_each_spawned_sub_agent_holds_its_memory_while_it_lives() -> None:
     # requests arrive at 10, 20, ..., 90 s (one every 1/rate, the first after one
     # gap): 9 pairs of sub-agents living 3 s each, 54 MB-s over 100 s
     assert summary["memory"]["mean_mb"] == pytest.approx(11 + 9 * 2 * 3 / 100)
+
+
+class _Sent:
+    """A provider stand-in that records the input tokens each call puts to its
+    rate limiters, and answers at once."""
+
+    def __init__(self) -> None:
+        self.recorder = None
+        self.limited: list[float] = []
+
+    def call(self, req: Any, target: str, first: Any, streaming: float,
+             input_tokens: float = 0.0, *_: Any) -> Any:
+        self.limited.append(input_tokens)
+        return True
+        yield  # a generator, as Provider.call is
+
+
+@pytest.mark.parametrize(("prompt_cache", "limited"), [(None, 1000), ({"prefix": 0.0}, 400)])
+def test_carried_context_counts_toward_input_limits_unless_prompt_cached(
+        prompt_cache: dict[str, float] | None, limited: int) -> None:
+    """A call of 1,000 input tokens of which 600 are a loop's carried context puts all
+    1,000 to the input-token limiters without prompt caching, and only the 400 fresh
+    ones with it (cache reads do not count toward ITPM)."""
+    import simpy
+
+    from tarsim.components.providers import LLMClient
+    from tarsim.components.recorder import Recorder
+    from tarsim.components.requests import Request
+    from tarsim.components.streams import Streams
+    from tarsim.config.model import LLM
+    from tarsim.config.providers import Cache
+
+    env = simpy.Environment()
+    sent = _Sent()
+    cache = None if prompt_cache is None else Cache.model_validate(
+        {"mode": "prompt", "hit_rate": 0.0, **prompt_cache})
+    client = LLMClient(env, "m", LLM.model_validate({}), sent,  # type: ignore[arg-type]
+                       Streams(1, 0), ".", Recorder(), cache)
+    req = Request(0, 0, 0, 0.0, math.inf)
+    env.process(client.call(req, 1000, 10, None, None if cache is None else False, 600))
+    env.run()
+    assert sent.limited == [limited]
+    assert req.input_tokens == 1000
