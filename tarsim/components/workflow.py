@@ -23,16 +23,21 @@ from typing import Any
 import numpy as np
 import simpy
 
-from tarsim.components.agent_pool import QUEUE_FULL, SHED, AgentPool, ManagedAgentPool, Waiter
+from tarsim.components.agent_pool import (
+    NO_ROOM,
+    TURNED_AWAY,
+    AgentPool,
+    ManagedAgentPool,
+    Waiter,
+)
 from tarsim.components.recorder import FLOW_PHASES, Recorder
-from tarsim.components.requests import OK, OOM, Request
-from tarsim.components.requests import QUEUE_FULL as QUEUE_FULL_ERROR
-from tarsim.components.requests import SHED as SHED_ERROR
+from tarsim.components.requests import OK, Request
 from tarsim.components.roles import RoleRunner
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import Draw, is_zero, sampler
 from tarsim.config.workflow import Branch, Parallel, Repeat, RoleStep, Sequence
 from tarsim.config.workflow import Context as ContextSpec
+from tarsim.vocabulary import Outcome
 
 NodeGen = Generator[simpy.Event, Any, bool]
 
@@ -211,7 +216,7 @@ class Join:
         self.outcome = OK
         """The first failure's cause among the branches that count."""
 
-    def end(self, ok: bool, outcome: str) -> None:
+    def end(self, ok: bool, outcome: Outcome) -> None:
         if self.event.triggered:
             return
         self.done += 1
@@ -273,16 +278,16 @@ class ParallelNode:
         pool = engine.pool
         start = env.now
         got = pool.acquire_child(req.priority)
-        if got is QUEUE_FULL or got is SHED:
-            shadow.fail(QUEUE_FULL_ERROR if got is QUEUE_FULL else SHED_ERROR)
+        if got is NO_ROOM or got is TURNED_AWAY:
+            shadow.fail(Outcome.QUEUE_FULL if got is NO_ROOM else Outcome.SHED)
             engine.subagents(-1)
             self._merge(req, shadow, join, False)
             return
         agent: Any = got
         if isinstance(got, Waiter):
             agent = yield got.event
-            if agent is None or agent is SHED:
-                shadow.fail(SHED_ERROR)
+            if agent is None or agent is TURNED_AWAY:
+                shadow.fail(Outcome.SHED)
                 engine.subagents(-1)
                 self._merge(req, shadow, join, False)
                 return
@@ -291,13 +296,13 @@ class ParallelNode:
         inner = Frame(agent.id, "pool", frame.label, frame.loop)
         if managed is not None and not managed.attach(agent, shadow,
                                                       env.active_process):  # type: ignore[arg-type]
-            shadow.fail(OOM)  # its agent crashed before the step could start
+            shadow.fail(Outcome.OOM)  # its agent crashed before the step could start
             ok = False
         else:
             try:
                 ok = yield from node.run(shadow, inner)
             except simpy.Interrupt as crash:  # its agent crashed under it
-                shadow.fail(str(crash.cause))
+                shadow.fail(Outcome(str(crash.cause)))
                 engine.subagents(-1)
                 self._merge(req, shadow, join, False)
                 return
