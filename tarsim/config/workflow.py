@@ -106,7 +106,7 @@ class Context(Frozen):
     @model_validator(mode="after")
     def _grows(self) -> Context:
         if self.grow == 0 and self.carry == 0:
-            raise ValueError("give grow, carry or both (both 0: the context never grows)")
+            raise ValueError("give grow, carry or both, got both 0 (the context never grows)")
         return self
 
 
@@ -125,11 +125,13 @@ class Repeat(Frozen):
     def _stops(self) -> Repeat:
         if self.times is None and self.stop is None:
             raise ValueError("a loop needs a stopping rule: times (rounds drawn per "
-                             "request) or stop (the probability of stopping after a round)")
+                             "request) or stop (the probability of stopping after a "
+                             "round), got neither")
         if self.times is not None and self.stop is not None:
-            raise ValueError("give times or stop, not both")
+            raise ValueError("give times or stop, not both, got both")
         if self.stop == 0 and self.max is None:
-            raise ValueError("stop 0 never stops: give stop > 0 or a max")
+            raise ValueError("stop 0 never stops: give stop > 0 or a max, got stop 0 "
+                             "and no max")
         return self
 
     def mean_rounds(self) -> float:
