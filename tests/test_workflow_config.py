@@ -125,3 +125,14 @@ def test_a_context_that_never_grows_is_refused() -> None:
     """context with grow and carry both 0 says nothing: refused."""
     message = _problem([{"repeat": ["server"], "times": 3, "context": {"tool_tokens": 10}}])
     assert "never grows" in message
+
+
+def test_a_loop_takes_times_or_stop_not_both() -> None:
+    """times and stop together are two stopping rules: refused."""
+    assert "not both" in _problem([{"repeat": ["server"], "times": 3, "stop": 0.5}])
+
+
+def test_branch_alternative_names_are_unique() -> None:
+    """Two alternatives named alike could not be told apart in counts: refused."""
+    message = _problem([{"branch": [{"p": 0.5, "name": "x"}, {"p": 0.5, "name": "x"}]}])
+    assert "names must be unique" in message
