@@ -110,9 +110,15 @@ def test_nesting_past_the_limit_is_refused() -> None:
 
 
 def test_a_misspelt_form_gets_a_did_you_mean() -> None:
-    """{paralel: [...]} is no form; the message lists the forms and suggests one."""
-    message = _problem([{"paralel": ["server"]}])
-    assert "did you mean 'parallel'" in message
+    """{paralel: [...]} is read as a parallel step with an unknown key, which gets a
+    "did you mean"; a mapping like no form lists the forms."""
+    with pytest.raises(ConfigError) as caught:
+        _load([{"paralel": ["server"]}])
+    messages = [str(p) for p in caught.value.problems]
+    assert ("workload.classes[0].steps[0].paralel: unknown key; did you mean 'parallel'?"
+            in messages)
+    message = _problem([{"whatever": ["server"]}])
+    assert "one of parallel, repeat, branch, role, steps" in message
 
 
 def test_join_k_cannot_exceed_the_parallel_steps() -> None:

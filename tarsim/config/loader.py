@@ -22,7 +22,6 @@ from tarsim.config.distributions import load_empirical
 from tarsim.config.errors import ConfigError, Problem
 from tarsim.config.limits import MAX_DEPTH, MAX_PROBLEMS, check_graph, read_text
 from tarsim.config.model import Model, TraceArrivals, cross_check, did_you_mean
-from tarsim.config.workflow import STEP_FORMS
 
 Key = str | int
 PathKey = tuple[Key, ...]
@@ -283,9 +282,6 @@ def _problem(
                        rule.replace(f"{field} ", "", 1), given,
                        line=_line_of((*path, field), lines) or line,
                        hint=did_you_mean(str(given), choices))
-    if kind == "unknown_step" and isinstance(value, dict):  # a misspelt form key
-        hints = (did_you_mean(str(key), list(STEP_FORMS)) for key in value)
-        return Problem(shown, rule, value, line=line, hint=next((h for h in hints if h), ""))
     has_value = ", got " not in rule
     return Problem(shown, rule, value, line=line, has_value=has_value)
 

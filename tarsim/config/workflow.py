@@ -23,6 +23,7 @@ together with every other problem.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
@@ -47,10 +48,17 @@ STEP_FORMS = ("parallel", "repeat", "branch", "role", "steps")
 
 
 def _step_form(value: Any) -> str | None:
+    """The form a raw step names; for a mapping with no form key, the form its keys
+    look like a misspelling of (validation then says "unknown key; did you mean")."""
     if isinstance(value, str):
         return "name"
     if isinstance(value, dict):
-        return next((form for form in STEP_FORMS if form in value), None)
+        named = next((form for form in STEP_FORMS if form in value), None)
+        if named is None:
+            close = (difflib.get_close_matches(str(key), STEP_FORMS, n=1, cutoff=0.6)
+                     for key in value)
+            named = next((match[0] for match in close if match), None)
+        return named
     for form, cls in _FORM_CLASSES.items():
         if isinstance(value, cls):
             return form
