@@ -296,3 +296,19 @@ def test_carried_context_counts_toward_input_limits_unless_prompt_cached(
     env.run()
     assert sent.limited == [limited]
     assert req.input_tokens == 1000
+
+
+def test_a_sequence_form_runs_exactly_as_the_plain_role_list() -> None:
+    """`[{steps: [researcher, analyst]}]` runs the same roles in the same slot with the
+    same random draws as `[researcher, analyst]`: the same events, latencies and
+    cost (only the workflow records are added)."""
+    from pathlib import Path
+
+    tars = api.load_model(Path(__file__).resolve().parent.parent / "models" / "tars.yaml")
+    wrapped = api.with_overrides(
+        tars, {"workload.classes[1].steps": [{"steps": ["researcher", "analyst"]}]})
+    plain = api.run(tars, duration=60, warmup=10, seed=2, keep_records=False).summary
+    flow = api.run(wrapped, duration=60, warmup=10, seed=2, keep_records=False).summary
+    assert "workflow" not in plain
+    assert flow.pop("workflow")["classes"]["analysis"]["requests"] > 0
+    assert flow == plain
