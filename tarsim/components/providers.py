@@ -63,7 +63,7 @@ from tarsim.config.model import LLM, Role
 from tarsim.config.model import Provider as ProviderSpec
 from tarsim.config.model import Tool as ToolSpec
 from tarsim.config.providers import Cache as CacheSpec
-from tarsim.config.providers import Retry
+from tarsim.config.providers import REJECT_SERVER_S, Retry
 
 CallGen = Generator[simpy.Event, Any, bool]
 AttemptGen = Generator[simpy.Event, Any, tuple[str, float]]
@@ -219,8 +219,8 @@ class Provider:
                 req.rate_limited += 1
                 for limiter in limits:
                     limiter.rejected += 1
-                if network > 0:
-                    yield env.timeout(network)
+                yield env.timeout(self._rejection(now, limits, network, input_tokens,
+                                                  reserve))
                 status, retry_after = S_RATE_LIMITED, wait
             else:
                 for limiter in limits:
@@ -237,6 +237,16 @@ class Provider:
         if breaker is not None:
             breaker.record(env.now, ticket, status)
         return status, retry_after
+
+    @staticmethod
+    def _rejection(now: float, limits: tuple[RateLimiter, ...], network: float,
+                   input_tokens: float, reserve: float) -> float:
+        """How long a 429 takes: the first rejecting scope's ``rejected_after``, else
+        the network's way back (half the round trip) plus the server's answer time."""
+        for limiter in limits:
+            if limiter.rejected_after is not None and limiter.wait(now, input_tokens, reserve):
+                return limiter.rejected_after
+        return 0.5 * network + REJECT_SERVER_S
 
     def _timed(self, head: float, streaming: float) -> Generator[simpy.Event, Any, str]:
         """The timed part of an admitted attempt; its status."""
