@@ -162,12 +162,15 @@ def scenarios(path: str | Path | Plan, only: Sequence[str] = ()) -> list[Scenari
     return run_plan(plan, only)
 
 
-def read_baseline(path: str | Path, **import_options: Any) -> Baseline:
-    """A measured baseline from the plain CSV, a Locust ``*_stats.csv`` /
-    ``*_stats_history.csv`` or a k6 summary JSON (``agents``, ``load``, ``load_kind``
-    complete what a load tool does not record)."""
-    from tarsim.calibrate.baseline import read_baseline as _read_baseline
-    return _read_baseline(path, **import_options)
+def read_baseline(path: str | Path | Sequence[str | Path], **import_options: Any) -> Baseline:
+    """A measured baseline from one or more files or glob patterns: the plain CSV,
+    a Locust run's ``*_stats.csv`` / ``*_stats_history.csv`` / ``*_failures.csv``
+    (read together), a raw per-request CSV, or a k6 summary JSON; *import_options*
+    (``agents``, ``load``, ``load_kind``) label imported rows."""
+    from tarsim.calibrate.sources import read_baselines
+
+    paths = [path] if isinstance(path, str | Path) else list(path)
+    return read_baselines(paths, **import_options)
 
 
 def calibrate(

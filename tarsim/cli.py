@@ -145,9 +145,10 @@ def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
 
 @main.command()
 @click.argument("model_file", metavar="MODEL", type=click.Path(dir_okay=False))
-@click.option("--baseline", "baseline_file", required=True, metavar="FILE",
-              help="Measured results: the baseline CSV, a Locust *_stats.csv / "
-                   "*_stats_history.csv, or a k6 summary JSON.")
+@click.option("--baseline", "baseline_files", required=True, multiple=True, metavar="FILE",
+              help="Measured results, repeatable, globs allowed: the baseline CSV, a Locust "
+                   "run's *_stats.csv / *_stats_history.csv / *_failures.csv (read together), "
+                   "a raw per-request CSV (timestamp,latency,ok,name), or a k6 summary JSON.")
 @click.option("--fit", "paths", multiple=True, metavar="PATH",
               help="A model path to fit (a number, a distribution, or with *); repeatable. "
                    "Default: role work, first-token time, output rate, agent concurrency, "
@@ -169,11 +170,12 @@ def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
 @click.option("--agents", type=click.IntRange(min=1), default=None,
               help="Agents of an imported Locust/k6 baseline (not in their output).")
 @click.option("--load", type=float, default=None,
-              help="Users of an imported Locust *_stats.csv (not in the file).")
+              help="Users of one imported run whose files do not record them (a Locust "
+                   "*_stats.csv without its history, a raw per-request CSV).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @user_errors
-def calibrate(model_file: str, baseline_file: str, paths: tuple[str, ...],
+def calibrate(model_file: str, baseline_files: tuple[str, ...], paths: tuple[str, ...],
               holdout: tuple[int, ...], no_holdout: bool, out: str | None, duration: float,
               warmup: float | None, replications: int, seed: int, iterations: int,
               agents: int | None, load: float | None, fmt: str) -> None:
@@ -186,7 +188,7 @@ def calibrate(model_file: str, baseline_file: str, paths: tuple[str, ...],
 
     model = api.load_model(model_file)
     options = {k: v for k, v in (("agents", agents), ("load", load)) if v is not None}
-    baseline = api.read_baseline(baseline_file, **options)
+    baseline = api.read_baseline(list(baseline_files), **options)
     if warmup is None:
         warmup = 10.0 if duration == 60.0 else duration * 0.1
     result = api.calibrate(model, baseline, fit=list(paths) or None,
@@ -195,7 +197,7 @@ def calibrate(model_file: str, baseline_file: str, paths: tuple[str, ...],
                            seed=seed, max_iterations=iterations)
     data = result.as_dict()
     if out is not None:
-        text = calibrated_yaml(result, model_file, baseline_file)
+        text = calibrated_yaml(result, model_file, ", ".join(baseline_files))
         try:
             Path(out).write_text(text, encoding="utf-8")
         except OSError as exc:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tarsim.calibrate.baseline import format_baseline, parse_baseline, read_baseline
+from tarsim.calibrate.baseline import format_baseline, parse_baseline
+from tarsim.calibrate.sources import read_baseline
 from tarsim.config.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,10 +101,14 @@ def test_locust_stats_import() -> None:
     assert row.p99 == pytest.approx(float(row_data["99%"]) / 1000)
 
 
-def test_locust_stats_import_needs_the_user_count() -> None:
-    """The stats file does not record users: without --load the import says so."""
+def test_locust_stats_import_needs_the_user_count(tmp_path: Path) -> None:
+    """A stats file without its history does not record users: without --load the
+    import says so; beside its history, the history's User Count (5) labels it."""
+    alone = tmp_path / "run_stats.csv"
+    alone.write_text((DATA / "locust_u5_stats.csv").read_text())
     with pytest.raises(ConfigError, match="load: is required"):
-        read_baseline(DATA / "locust_u5_stats.csv")
+        read_baseline(alone)
+    assert read_baseline(DATA / "locust_u5_stats.csv").rows[0].load == 5
 
 
 def test_locust_history_import_finds_each_plateau() -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tarsim.calibrate.baseline import Baseline, BaselineRow, read_baseline
+from tarsim.calibrate.baseline import Baseline, BaselineRow
 from tarsim.calibrate.checks import (
     check_baseline,
     demand_per_request,
@@ -19,6 +19,7 @@ from tarsim.calibrate.checks import (
     rate_limit_findings,
     reading_findings,
 )
+from tarsim.calibrate.sources import read_baseline
 from tarsim.calibrate.usl import fit_usl, usl_throughput
 from tarsim.config import load_model
 

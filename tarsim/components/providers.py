@@ -62,8 +62,8 @@ from tarsim.config.distributions import Draw, batched, is_zero, sampler
 from tarsim.config.model import LLM, Role
 from tarsim.config.model import Provider as ProviderSpec
 from tarsim.config.model import Tool as ToolSpec
-from tarsim.config.providers import Cache as CacheSpec
 from tarsim.config.providers import REJECT_SERVER_S, Retry
+from tarsim.config.providers import Cache as CacheSpec
 
 CallGen = Generator[simpy.Event, Any, bool]
 AttemptGen = Generator[simpy.Event, Any, tuple[str, float]]
