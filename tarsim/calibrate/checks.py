@@ -241,8 +241,8 @@ def rate_limit_findings(baseline: Baseline, model: Any) -> list[Finding]:
                 found.append(Finding(
                     "rate_limit", "problem",
                     f"{key} {limit} limit {cap:.4g}/s ({cap * 3600:.4g}/h): {len(over)} rows "
-                    f"need more — row {worst + 1}'s successful {baseline.rows[worst].throughput:.3g}"
-                    f" req/s x {need:.3g} {unit} per request = {rate:.4g}/s, "
+                    f"need more — row {worst + 1}'s successful "
+                    f"{baseline.rows[worst].throughput:.3g} req/s x {need:.3g} {unit} per request = {rate:.4g}/s, "
                     f"{rate / cap:.3g}x the limit: the limit cannot apply as modelled "
                     "(to every request, without caching); its rate is fitted",
                     tuple(i for i, _ in over), data))
@@ -265,9 +265,8 @@ def rate_limit_findings(baseline: Baseline, model: Any) -> list[Finding]:
 
 def binding_limits(findings: list[Finding]) -> list[str]:
     """Model paths of the limits the rate-limit findings say bind (or cannot apply)."""
-    return [f.data["path"] for f in findings
-            if f.kind == "rate_limit" and f.data.get("binds") or
-            f.kind == "rate_limit" and f.severity == "problem"]
+    return [f.data["path"] for f in findings if f.kind == "rate_limit"
+            and (f.data.get("binds") or f.severity == "problem")]
 
 
 # ---------------------------------------------------------------- trends
