@@ -242,7 +242,8 @@ def rate_limit_findings(baseline: Baseline, model: Any) -> list[Finding]:
                     "rate_limit", "problem",
                     f"{key} {limit} limit {cap:.4g}/s ({cap * 3600:.4g}/h): {len(over)} rows "
                     f"need more — row {worst + 1}'s successful "
-                    f"{baseline.rows[worst].throughput:.3g} req/s x {need:.3g} {unit} per request = {rate:.4g}/s, "
+                    f"{baseline.rows[worst].throughput:.3g} req/s x {need:.3g} {unit} per "
+                    f"request = {rate:.4g}/s, "
                     f"{rate / cap:.3g}x the limit: the limit cannot apply as modelled "
                     "(to every request, without caching); its rate is fitted",
                     tuple(i for i, _ in over), data))
