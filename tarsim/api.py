@@ -187,14 +187,16 @@ def calibrate(
     max_iterations: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Calibration:
-    """Check a baseline, fit *fit* paths of *model* to it (TARS's usual unknowns when
-    None), and measure the prediction error on held-out rows (1-based *holdout*, or
-    leave-one-out). Returns a ``Calibration``: ``.as_dict()`` is the
+    """Check a baseline, fit *fit* paths of *model* to it (when None: the usual
+    unknowns the baseline measures, plus the rate of every limit that binds), and
+    measure the prediction error on held-out rows (1-based *holdout*, or leave-one-out). Returns a ``Calibration``: ``.as_dict()`` is the
     ``tarsim calibrate`` JSON; ``.result.model`` the calibrated model.
 
     Runtime: every evaluation simulates each row for *duration* seconds (default 60)
-    per replication (default 2); the main fit is bounded by *max_iterations* (default
-    8) least-squares evaluations plus their finite differences, each hold-out refit by 3.
+    per replication (default 2); the main fit is a global scan of 4 + 2 points per
+    continuous parameter, then at most *max_iterations* (default 8) least-squares
+    evaluations plus their finite differences; each hold-out refit is the same fit
+    again from the same start values.
     """
     from dataclasses import replace
 

@@ -151,8 +151,10 @@ def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
                    "a raw per-request CSV (timestamp,latency,ok,name), or a k6 summary JSON.")
 @click.option("--fit", "paths", multiple=True, metavar="PATH",
               help="A model path to fit (a number, a distribution, or with *); repeatable. "
-                   "Default: role work, first-token time, output rate, agent concurrency, "
-                   "provider error rates, memory.")
+                   "Default: role work, first-token time, output rate, provider error "
+                   "rates and memory where the baseline measures them, and the rate of "
+                   "every limit that binds; agents and slots stay fixed (the output says "
+                   "which and why).")
 @click.option("--holdout", "holdout", multiple=True, type=int, metavar="N",
               help="Row number (1-based) to leave out of a second fit and predict; "
                    "repeatable. Default: leave each row out in turn.")
@@ -166,7 +168,8 @@ def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
 @click.option("--replications", "-r", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option("--iterations", type=click.IntRange(min=0), default=8, show_default=True,
-              help="Budget of the main fit, in least-squares evaluations.")
+              help="Budget of the main fit, in least-squares evaluations (0: no fit, the "
+                   "model as it is).")
 @click.option("--agents", type=click.IntRange(min=1), default=None,
               help="Agents of an imported Locust/k6 baseline (not in their output).")
 @click.option("--load", type=float, default=None,
