@@ -190,7 +190,8 @@ def calibrate(
     """Check a baseline, fit *fit* paths of *model* to it (when None: the usual
     unknowns the baseline measures, plus the rate of every limit that binds), and
     measure the prediction error on held-out rows (1-based *holdout*, or leave-one-out).
-    Returns a ``Calibration``: ``.as_dict()`` is the ``tarsim calibrate`` JSON; ``.result.model`` the calibrated model.
+    Returns a ``Calibration``: ``.as_dict()`` is the ``tarsim calibrate`` JSON;
+    ``.result.model`` the calibrated model.
 
     Runtime: every evaluation simulates each row for *duration* seconds (default 60)
     per replication (default 2); the main fit is a global scan of 4 + 2 points per

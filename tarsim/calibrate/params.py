@@ -38,7 +38,7 @@ SEARCH_RANGE = 1e3
 start x 1e3."""
 KNOWN_STRUCTURE = ("agents.concurrency", "agents.count")
 """Structure the user knows (slots, agents): never fitted unless asked for."""
-DEFAULT_FIT = ("roles.*.work", "llms.*.first_token", "llms.*.output_rate",
+DEFAULT_FIT = ("router.work", "roles.*.work", "llms.*.first_token", "llms.*.output_rate",
                "providers.*.errors.rate", "memory.base", "memory.per_agent",
                "memory.per_request")
 """The usual unknowns; limits that bind are added, see :func:`default_fit`."""
@@ -183,7 +183,7 @@ def default_fit(model: Model, baseline: Any, binding: Sequence[str] = ()
     for path in DEFAULT_FIT:
         matches = expand(data, path.split("."))
         numbers = [n for _, n in matches if isinstance(n, int | float | dict)]
-        if not numbers:
+        if not numbers or (path == "router.work" and all(n == 0 for n in numbers)):
             continue
         if path in MEMORY_PATHS and not has_memory:
             why.append((path, "fixed: the baseline measures no memory"))

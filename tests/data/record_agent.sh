@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Record the end-to-end calibration example in tests/data/agent: REAL Locust runs against
 # loadtest_server.py's /agent (8 slots, two rate-limited LLM calls per request) on
-# 127.0.0.1, one run per user count, 30 s each. Locust is a recording tool, not a tarsim
+# 127.0.0.1, one run per user count, 60 s each. Locust is a recording tool, not a tarsim
 # dependency: pip install locust.
-# Usage: tests/data/record_agent.sh   (from the repository root; about 4 minutes)
+# Usage: tests/data/record_agent.sh   (from the repository root; about 8 minutes)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -18,7 +18,7 @@ for USERS in 1 2 4 6 8 12 16; do
     SERVER=$!
     sleep 1
     TARSIM_PATH=/agent TARSIM_RAW="agent/u${USERS}_requests.csv" \
-        "$LOCUST" -f locustfile.py --headless -u "$USERS" -r "$USERS" -t 30s \
+        "$LOCUST" -f locustfile.py --headless -u "$USERS" -r "$USERS" -t 60s \
         --host "$TARGET" --csv "agent/u${USERS}" --only-summary --loglevel WARNING \
         --exit-code-on-error 0
     kill "$SERVER"
