@@ -16,9 +16,9 @@ residual: the search moves away from it, nothing raises.
 
 The search (parameters: :mod:`tarsim.calibrate.params`) works on log(theta):
 first a coarse global stage, a Latin-hypercube scan of ``scan_points`` points in
-the box start / 4 .. start x 4 (clipped to the bounds) plus the start itself, then
-scipy's bounded least squares (trf) from the best of them within ``max_iterations``
-evaluations, then a pattern search over each integer parameter between
+the box start / 4 .. start x 4 (clipped to the bounds), then scipy's bounded least
+squares (trf) within ``max_iterations`` evaluations from each of the ``starts`` best
+points (the start itself competing), keeping the best end, then a pattern search over each integer parameter between
 least-squares passes. ``max_iterations = 0`` moves nothing: the model is simulated
 as it is.
 
@@ -95,7 +95,10 @@ class FitSettings:
     """Budget of the local stage, in least-squares evaluations (each costs about one
     simulation of every row per parameter); 0 moves nothing."""
     scan_points: int | None = None
-    """Points of the global stage; None: 4 + 2 per continuous parameter."""
+    """Points of the global stage; None: 8 per continuous parameter, at most 64."""
+    starts: int = 3
+    """The local stage runs from this many of the best points of the global stage
+    (the start among them) and keeps the best end."""
     noise_replications: int = 8
     """Independent replications at the optimum that estimate the noise behind the
     parameter CIs."""
@@ -297,10 +300,16 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
     jac = np.zeros((0, len(cont)))
     message = "no fit: the budget is 0 evaluations, the model is simulated as it is"
     if budget > 0:
-        theta, scanned = _scan(cost_at, params, cont, theta, settings, start_cost)
+        candidates, scanned = _scan(cost_at, params, cont, theta, settings, start_cost)
         nfev += scanned
-        theta, jac, message, more = _least_squares(sim, rows, params, cont, theta, budget)
-        nfev += more
+        best_cost = math.inf
+        for candidate in candidates:
+            end, end_jac, end_message, more = _least_squares(sim, rows, params, cont,
+                                                             candidate, budget)
+            nfev += more
+            end_cost = cost_at(end)
+            if end_cost < best_cost:
+                theta, jac, message, best_cost = end, end_jac, end_message, end_cost
         moved = False
         for k in ints:
             theta, changed = _integer_search(profile, theta, k, params[k])
@@ -387,27 +396,27 @@ def _warnings(params: list[Parameter], first: np.ndarray, theta: np.ndarray,
 
 def _scan(cost_at: Callable[[np.ndarray], float], params: list[Parameter], cont: list[int],
           theta: np.ndarray, settings: FitSettings, start_cost: float
-          ) -> tuple[np.ndarray, int]:
-    """The global stage: the best of the start and a Latin-hypercube scan in log space."""
+          ) -> tuple[list[np.ndarray], int]:
+    """The global stage: a Latin-hypercube scan in log space; the ``starts`` best of
+    it and the start, best first (the local stage runs from each)."""
     if not cont:
-        return theta, 0
+        return [theta], 0
     from scipy.stats import qmc
 
-    count = settings.scan_points if settings.scan_points is not None else 4 + 2 * len(cont)
+    count = settings.scan_points if settings.scan_points is not None \
+        else min(64, 8 * len(cont))
     if count <= 0:
-        return theta, 0
+        return [theta], 0
     u0 = np.log(theta[cont])
     low = np.maximum(u0 - SCAN_HALF_WIDTH, np.log([params[k].lower for k in cont]))
     high = np.minimum(u0 + SCAN_HALF_WIDTH, np.log([params[k].upper for k in cont]))
-    points = qmc.LatinHypercube(len(cont), seed=settings.seed).random(count)
-    best, best_cost = theta, start_cost
-    for unit in points:
+    scored = [(start_cost, 0, theta)]
+    for n, unit in enumerate(qmc.LatinHypercube(len(cont), seed=settings.seed).random(count)):
         trial = theta.copy()
         trial[cont] = np.exp(low + unit * (high - low))
-        cost = cost_at(trial)
-        if cost < best_cost:
-            best, best_cost = trial, cost
-    return best, count
+        scored.append((cost_at(trial), n + 1, trial))
+    scored.sort(key=lambda item: (item[0], item[1]))
+    return [point for _, _, point in scored[:max(1, settings.starts)]], count
 
 
 def _noise_covariance(model: Model, params: list[Parameter], settings: FitSettings,
