@@ -195,7 +195,7 @@ def calibrate(
 
     Runtime: every evaluation simulates each row for *duration* seconds (default 60)
     per replication (default 2); the main fit is a global scan of 4 + 2 points per
-    continuous parameter, then at most *max_iterations* (default 8) least-squares
+    continuous parameter, then at most *max_iterations* (default 20) least-squares
     evaluations plus their finite differences; each hold-out refit is the same fit
     again from the same start values.
     """

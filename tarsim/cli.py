@@ -167,7 +167,7 @@ def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
               help="Initial part not measured [default: 10s, or 10% of --duration].")
 @click.option("--replications", "-r", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
-@click.option("--iterations", type=click.IntRange(min=0), default=8, show_default=True,
+@click.option("--iterations", type=click.IntRange(min=0), default=20, show_default=True,
               help="Budget of the main fit, in least-squares evaluations (0: no fit, the "
                    "model as it is).")
 @click.option("--agents", type=click.IntRange(min=1), default=None,

@@ -66,8 +66,8 @@ def test_rate_first_token_and_errors_recovered_from_three_starts(start: dict[str
     params = resolve(model, ["llms.m.first_token", "providers.p.errors.rate",
                              "providers.p.limits.requests"])
     result = fit(model, measured(), params,
-                 FitSettings(duration_s=60, warmup_s=5, replications=2, seed=5,
-                             max_iterations=8, noise_replications=6, scan_points=12,
+                 FitSettings(duration_s=80, warmup_s=5, replications=2, seed=5,
+                             max_iterations=15, noise_replications=6, scan_points=12,
                              starts=2))
     truth = {"llms.m.first_token.median": TRUE["median"],
              "llms.m.first_token.tail": TRUE["p99"] / TRUE["median"],

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tarsim.calibrate.baseline import Baseline
 from tarsim.calibrate.checks import Finding, binding_limits, check_baseline
 from tarsim.calibrate.fit import FitResult, FitSettings, fit, relative_errors
 from tarsim.calibrate.holdout import Holdout, holdout
-from tarsim.calibrate.params import default_fit, resolve
+from tarsim.calibrate.params import Parameter, default_fit, resolve
 from tarsim.config.errors import ConfigError, Problem
 from tarsim.config.model import Model
 
@@ -96,7 +96,7 @@ def calibrate(model: Model, baseline: Baseline, paths: Sequence[str] | None = No
         chosen, fit_set = list(paths), [(p, "fitted: given with --fit") for p in paths]
     else:
         chosen, fit_set = default_fit(model, baseline, binding_limits(findings))
-    params = resolve(model, chosen)
+    params = [_from_the_data(p, findings) for p in resolve(model, chosen)]
     held = parse_holdout(holdout_rows, len(baseline.rows)) if holdout_rows else None
     result = fit(model, baseline, params, settings)
     if progress is not None:
@@ -107,6 +107,21 @@ def calibrate(model: Model, baseline: Baseline, paths: Sequence[str] | None = No
     elif loo and len(baseline.rows) >= 2:
         hold = holdout(model, baseline, params, settings, None, progress)
     return Calibration(baseline, findings, result, hold, settings, fit_set)
+
+
+LIMIT_HEADROOM = 1.05
+"""A limit the baseline's successes exceeded starts this much above what they needed."""
+
+
+def _from_the_data(param: Parameter, findings: list[Finding]) -> Parameter:
+    """A limit's rate that the rate-limit finding shows too low for what the successful
+    requests needed starts above that need (the data's lower bound on the limit)."""
+    for f in findings:
+        if f.kind == "rate_limit" and f.severity == "problem" and \
+                f.data.get("path") == param.path and param.kind == "value":
+            start = min(f.data["max_needed_per_s"] * LIMIT_HEADROOM, param.upper)
+            return replace(param, start=max(param.start, start))
+    return param
 
 
 def _think_time(model: Model) -> float:

@@ -91,7 +91,7 @@ class FitSettings:
     warmup_s: float = 10.0
     replications: int = 2
     seed: int = 1
-    max_iterations: int = 8
+    max_iterations: int = 20
     """Budget of the local stage, in least-squares evaluations (each costs about one
     simulation of every row per parameter); 0 moves nothing."""
     scan_points: int | None = None
