@@ -19,8 +19,8 @@ first a coarse global stage, a Latin-hypercube scan of ``scan_points`` points in
 the box start / 4 .. start x 4 (clipped to the bounds), then scipy's bounded least
 squares (trf) within ``max_iterations`` evaluations from each of the ``starts`` best
 points (the start itself competing), keeping the best end, then a pattern search
-over each integer parameter between least-squares passes. ``max_iterations = 0`` moves nothing: the model is simulated
-as it is.
+over each integer parameter between least-squares passes. ``max_iterations = 0``
+moves nothing: the model is simulated as it is.
 
 Parameter CIs (continuous ones): the sandwich covariance A^-1 J^T S J A^-1
 (A = J^T J) of the linearised problem in log space, with J the finite-difference
