@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import simpy
 
-from tarsim.components.providers import Provider
+from tarsim.components.providers import ProviderEndpoint
 from tarsim.components.rate_limits import RateLimiter
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
@@ -27,7 +27,7 @@ def run_calls(spec: dict[str, Any], sends: list[float], first: float,
     *spec* with one attempt (no retries); *own* are the model's or tool's own limits.
     Returns (index, end time, ok, outcome) in the order calls end."""
     env = simpy.Environment()
-    provider = Provider(env, "p", ProviderSpec.model_validate(spec), Streams(1, 0), ".",
+    provider = ProviderEndpoint(env, "p", ProviderSpec.model_validate(spec), Streams(1, 0), ".",
                         None, Recorder())
     limits = () if own is None else (RateLimiter(Limits.model_validate(own)),)
     log: list[tuple[int, float, bool, str]] = []

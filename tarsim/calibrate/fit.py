@@ -50,11 +50,11 @@ from pydantic import BaseModel
 from tarsim import metrics
 from tarsim.calibrate.baseline import Baseline, BaselineRow
 from tarsim.calibrate.params import Parameter, default_fit, resolve, values
-from tarsim.components.requests import UNFINISHED
 from tarsim.config.errors import ConfigError
 from tarsim.config.loader import with_overrides
 from tarsim.config.model import Model
 from tarsim.run import RunRecords, simulate
+from tarsim.vocabulary import Outcome
 
 __all__ = [
     "FitResult",
@@ -135,7 +135,7 @@ def _p99_all(rec: RunRecords) -> float:
     """p99 of every request that arrived in the window and finished, failed or not."""
     req = rec.request_columns
     arrival, end, outcome = req["arrival"], req["end"], req["outcome"]
-    done = (arrival >= rec.warmup_s) & (arrival < rec.duration_s) & (outcome != UNFINISHED)
+    done = (arrival >= rec.warmup_s) & (arrival < rec.duration_s) & (outcome != Outcome.UNFINISHED)
     latency = end[done] - arrival[done]
     return float(np.quantile(latency, 0.99)) if len(latency) else math.nan
 
