@@ -129,14 +129,14 @@ def import_locust(run: LocustRun, load: float | None) -> tuple[list[dict[str, An
                    "per-request file" if raw is not None else
                    "p99 is Locust's 99% of all requests (failures included), cumulative"))
     elif stats is not None:
-        users = load if plateaus is None else plateaus[0][0]
-        if users is None:
+        label = load if plateaus is None else plateaus[0][0]
+        if label is None:
             raise ConfigError([Problem("load", "is required for a Locust *_stats.csv without "
                                        "its *_stats_history.csv, which records the user count "
                                        "(give the -u users)", has_value=False)],
                               run.files["locust_stats"][0])
         count, failed, rate, p99_ms = stats
-        rows.append({"load": float(users), "load_kind": "concurrency", "p99_of": "all",
+        rows.append({"load": float(label), "load_kind": "concurrency", "p99_of": "all",
                      "throughput": rate * (1 - failed / count), "p99": p99_ms / 1000.0,
                      "error_rate": failed / count})
         note = ("Locust stats, Aggregated row" + (", users from the history" if plateaus else "")
