@@ -63,6 +63,8 @@ def test_units_are_parsed_and_written_back() -> None:
      "rows[0].memory_mb (line 2): must be a size"),
     ("load,load_kind,throughput,p99\n10,closed,7,2\n", "rows[0].load_kind (line 2): must be one"),
     ("load,load_kind,throughput,p99\n0,concurrency,7,2\n", "rows[0].load (line 2): must be > 0"),
+    ("load,load_kind,throughput,p99\ninf,concurrency,7,2\n",
+     "rows[0].load (line 2): must be > 0 and finite"),
     ("load,load_kind,throughput,p99,agents\n10,concurrency,7,2,1.5\n",
      "rows[0].agents (line 2): must be a whole number"),
     ("load,load_kind,throughput,p99\n10,concurrency,7\n", "must have 4 cells"),

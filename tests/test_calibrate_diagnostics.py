@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from tarsim.calibrate.baseline import Baseline, BaselineRow
 from tarsim.calibrate.calibration import calibrate
@@ -134,3 +135,15 @@ def test_default_fit_set_follows_the_findings(synthetic: Synthetic) -> None:
     assert "providers.p.limits.requests" in paths and "agents.concurrency" not in paths
     assert not any(p.startswith("memory") for p in paths)
     assert math.isfinite(cal.result.cost)
+
+
+def test_a_row_the_model_cannot_run_is_reported_not_penalised(synthetic: Synthetic) -> None:
+    """A baseline row of 0.4 agents cannot be simulated with any parameter values: the
+    fit names that row (a ConfigError) instead of treating every trial as invalid."""
+    from tarsim.config.errors import ConfigError
+
+    model = model_of(synthetic())
+    rows = (BaselineRow(load=2, load_kind="concurrency", throughput=3, p99=1),
+            BaselineRow(load=4, load_kind="concurrency", throughput=3, p99=1, agents=0))
+    with pytest.raises(ConfigError, match=r"baseline row 2 \(load 4\)"):
+        fit(model, Baseline(rows=rows), resolve(model, ["roles.worker.work"]), TINY)

@@ -216,9 +216,9 @@ def parse_baseline(text: str, source: str = "") -> Baseline:
                 values[column] = parse(text)
             except ValueError as exc:
                 problems.append(Problem(f"rows[{len(rows)}].{column}", str(exc), text, line=line))
-        if "load" in values and not values["load"] > 0:
-            problems.append(Problem(f"rows[{len(rows)}].load", "must be > 0", row["load"],
-                                    line=line))
+        if "load" in values and not 0 < values["load"] < math.inf:
+            problems.append(Problem(f"rows[{len(rows)}].load", "must be > 0 and finite",
+                                    row["load"], line=line))
         rows.append(values)
     if not rows and not problems:
         problems.append(Problem("", "has no data rows", has_value=False))

@@ -50,7 +50,14 @@ from pydantic import BaseModel
 from tarsim import metrics
 from tarsim.calibrate.baseline import Baseline, BaselineRow
 from tarsim.calibrate.params import Parameter, default_fit, resolve, values
-from tarsim.config.errors import ConfigError
+from tarsim.calibrate.search import (
+    OPTIMISER_XTOL,
+    continuous_ci,
+    fit_warnings,
+    integer_interval,
+    integer_search,
+)
+from tarsim.config.errors import ConfigError, Problem
 from tarsim.config.loader import with_overrides
 from tarsim.config.model import Model
 from tarsim.run import RunRecords, simulate
@@ -73,16 +80,11 @@ SUMMARY_PATH = {"throughput": "throughput", "p99": "latency.p99", "error_rate": 
                 "memory_mb": "memory.mean_mb"}
 TOLERANCE = {"throughput": 0.05, "p99": 0.10, "error_rate": 0.015, "memory_mb": 0.10}
 RELATIVE = {"throughput": True, "p99": True, "error_rate": False, "memory_mb": True}
-OPTIMISER_XTOL = 1e-3
-"""Step in log(theta) below which the least-squares search stops; also the floor of a
-parameter's CI half-width in log space (before the t quantile)."""
 MISSING_PENALTY = 100.0
 """Residual of a metric the simulation could not produce (no successful request, or a
 trial point the model refuses)."""
 SCAN_HALF_WIDTH = math.log(4.0)
 """The global stage scans start / 4 .. start x 4 of every continuous parameter."""
-IDENTIFY_STEP = math.log(2.0)
-"""A parameter is identified if a factor-2 change moves the fit beyond its noise."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,21 @@ def row_overrides(model: Model, row: BaselineRow) -> dict[str, Any]:
         overrides["agents.count"] = row.agents
         overrides["agents.warm"] = row.agents
     return overrides
+
+
+def check_rows(model: Model, baseline: Baseline) -> None:
+    """Every row as a run of *model* (its users, rate, agents within the model's own
+    bounds), or a ConfigError naming the row: a trial point that fails later is then
+    the parameters' fault, and is penalised rather than reported."""
+    problems = []
+    for i, row in enumerate(baseline.rows):
+        try:
+            with_overrides(model, row_overrides(model, row))
+        except ConfigError as exc:
+            problems += [Problem(f"baseline row {i + 1} (load {row.load:g})", str(p),
+                                 has_value=False) for p in exc.problems]
+    if problems:
+        raise ConfigError(problems, baseline.source or None)
 
 
 @dataclass
@@ -273,6 +290,7 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
     params = list(params)
     sim = Simulator(model, params, settings)
     rows = list(enumerate(baseline.rows))
+    check_rows(model, baseline)
     theta = np.array(start if start is not None else [p.start for p in params], dtype=float)
     for k, p in enumerate(params):
         theta[k] = min(max(theta[k], p.lower), p.upper)
@@ -312,7 +330,7 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
                 theta, jac, message, best_cost = end, end_jac, end_message, end_cost
         moved = False
         for k in ints:
-            theta, changed = _integer_search(profile, theta, k, params[k])
+            theta, changed = integer_search(profile, theta, k, params[k])
             moved = moved or changed
         if moved:
             theta, jac, message, more = _least_squares(sim, rows, params, cont, theta,
@@ -335,63 +353,15 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
         q = float(student_t.ppf(0.975, settings.noise_replications - 1))
         allowance = float(np.trace(noise)) / m * q * q
         if cont and jac.shape == (m, len(cont)):
-            _continuous_ci(jac, noise, q, allowance, theta, params, cont, ci, corr, identified)
+            continuous_ci(jac, noise, q, allowance, theta, params, cont, ci, corr, identified)
         for k in (k for k, p in enumerate(params) if p.integer):
-            ci[k] = _integer_interval(profile, theta, k, params[k], float(res @ res),
+            ci[k] = integer_interval(profile, theta, k, params[k], float(res @ res),
                                       allowance)
-    warnings = _warnings(params, first, theta, start_cost, float(res @ res), identified,
+    warnings = fit_warnings(params, first, theta, start_cost, float(res @ res), identified,
                          sim.invalid, budget, message)
     return FitResult(params, theta, ci, final, float(res @ res), dof, nfev,
                      sim.simulations, str(message), sim.model_at(theta), corr, identified,
                      warnings, start_cost)
-
-
-def _continuous_ci(jac: np.ndarray, noise: np.ndarray, q: float, allowance: float,
-                   theta: np.ndarray, params: list[Parameter], cont: list[int],
-                   ci: list[tuple[float, float]], corr: np.ndarray,
-                   identified: list[bool]) -> None:
-    """Sandwich CIs in log space (filled into *ci*, *corr*, *identified*)."""
-    bread = np.linalg.pinv(jac.T @ jac)
-    cov = bread @ jac.T @ noise @ jac @ bread
-    sd = np.sqrt(np.clip(np.diag(cov), 0, None) + OPTIMISER_XTOL**2)
-    for j, k in enumerate(cont):
-        p = params[k]
-        if float(np.sum((jac[:, j] * IDENTIFY_STEP) ** 2)) <= allowance:
-            identified[k] = False
-            ci[k] = (p.lower, p.upper)
-            continue
-        u = math.log(theta[k])
-        ci[k] = (max(math.exp(u - q * sd[j]), p.lower), min(math.exp(u + q * sd[j]), p.upper))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sub = cov / np.outer(sd, sd)
-    for a, ka in enumerate(cont):
-        for b, kb in enumerate(cont):
-            corr[ka, kb] = sub[a, b]
-
-
-def _warnings(params: list[Parameter], first: np.ndarray, theta: np.ndarray,
-              start_cost: float, cost: float, identified: list[bool], invalid: int,
-              budget: int, message: str) -> list[str]:
-    out = []
-    if budget <= 0:
-        return ["no fit (0 evaluations): the parameters are the model's own"]
-    if params and np.all(np.abs(np.log(theta / first)) <= OPTIMISER_XTOL):
-        out.append(f"the fit stopped at its start values ({message}); sum of squares "
-                   f"{cost:.4g}: the objective may be flat there - try other start values")
-    elif not cost < start_cost:
-        out.append(f"the fit did not improve on its start (sum of squares {start_cost:.4g} "
-                   f"-> {cost:.4g})")
-    flat = [p.path for p, ok in zip(params, identified, strict=True) if not ok]
-    if flat and len(flat) == len(params):
-        out.append("the objective is flat in every parameter: the data cannot tell their "
-                   "values (not identified)")
-    elif flat:
-        out.append("not identified (a factor-2 change moves the fit less than its noise): "
-                   + ", ".join(flat))
-    if invalid:
-        out.append(f"{invalid} trial simulations had parameter values the model refuses; "
-                   "they were penalised")
-    return out
 
 
 def _scan(cost_at: Callable[[np.ndarray], float], params: list[Parameter], cont: list[int],
@@ -459,53 +429,6 @@ def _least_squares(sim: Simulator, rows: list[tuple[int, BaselineRow]],
     out = theta.copy()
     out[cont] = np.exp(result.x)
     return out, result.jac, str(result.message), int(result.nfev)
-
-
-Profile = Callable[[np.ndarray], tuple[float, np.ndarray]]
-
-
-def _integer_search(profile: Profile, theta: np.ndarray, k: int,
-                    param: Parameter) -> tuple[np.ndarray, bool]:
-    """Pattern search on one integer parameter over its profile cost: steps of a
-    quarter of its value, halved after a failure, down to 1."""
-    best_cost, best = profile(theta)
-    step = max(1, round(abs(best[k]) / 4))
-    moved = False
-    while step >= 1:
-        improved = False
-        for direction in (1, -1):
-            trial = best.copy()
-            trial[k] = best[k] + direction * step
-            if not param.lower <= trial[k] <= param.upper:
-                continue
-            trial_cost, refit = profile(trial)
-            if trial_cost < best_cost:
-                best, best_cost, improved, moved = refit, trial_cost, True, True
-                break
-        if not improved:
-            step //= 2
-    return best, moved
-
-
-def _integer_interval(profile: Profile, theta: np.ndarray, k: int, param: Parameter,
-                      best: float, allowance: float, reach: int = 6) -> tuple[float, float]:
-    """The integers whose profile cost exceeds the best by at most s^2 t^2 (the
-    one-parameter F-test), searched up to *reach* steps away (infinite beyond)."""
-    ends = []
-    for direction in (-1, 1):
-        edge = theta[k]
-        for step in range(1, reach + 1):
-            trial = theta.copy()
-            trial[k] = theta[k] + direction * step
-            if not param.lower <= trial[k] <= param.upper:
-                break
-            if profile(trial)[0] - best > allowance:
-                break
-            edge = trial[k]
-        else:
-            edge = math.inf * direction
-        ends.append(edge)
-    return ends[0], ends[1]
 
 
 def predict(model: Model, baseline: Baseline, settings: FitSettings) -> list[RowResult]:
