@@ -13,12 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tarsim import metrics
-
-# the sensitivity part of the API lives in its own module (split by concept)
-from tarsim.api_studies import hypotheses as hypotheses
-from tarsim.api_studies import load_study as load_study
-from tarsim.api_studies import sensitivity as sensitivity
-from tarsim.api_studies import study_charts as study_charts
+from tarsim.api_studies import hypotheses, load_study, sensitivity, study_charts  # noqa: F401
 from tarsim.config import ConfigError, Model, Problem
 from tarsim.config import load_model as _load_model
 from tarsim.config import validate as _validate
