@@ -52,13 +52,20 @@ def sensitivity(study: Study | str | Path, *, out: str | Path | None = None,
 
 def hypotheses(experiment_file: str | Path, model_files: Sequence[str | Path], *,
                executor: str = LOCAL, workers: int | None = None,
-               scheduler: str | None = None, client: Any = None) -> Hypotheses:
+               scheduler: str | None = None, client: Any = None,
+               out: str | Path | None = None) -> Hypotheses:
     """Sweep one experiment over several models that fit the same baseline: where
-    their recommendations differ and which measurement would tell them apart."""
+    their recommendations differ and which measurement would tell them apart (with
+    *out*, every point's comparison written there as CSV)."""
+    from tarsim.config.outputs import atomic_write_text, check_output_file
     from tarsim.sensitivity.hypotheses import compare
 
-    return compare(experiment_file, model_files, lambda: make_executor(
+    target = check_output_file(out, "--out") if out is not None else None
+    result = compare(experiment_file, model_files, lambda: make_executor(
         executor, workers=workers, scheduler=scheduler, client=client))
+    if target is not None:
+        atomic_write_text(target, result.separation.to_csv(index=False))
+    return result
 
 
 def study_charts(result: StudyResult) -> dict[str, alt.Chart]:

@@ -394,10 +394,9 @@ def hypotheses(experiment_file: str, model_files: tuple[str, ...], workers: int 
     from tarsim.sensitivity.hypotheses import describe
 
     result = api.hypotheses(experiment_file, list(model_files), executor=executor,
-                            workers=workers, scheduler=scheduler)
+                            workers=workers, scheduler=scheduler, out=out)
     click.echo(describe(result))
     if out is not None:
-        result.separation.to_csv(out, index=False)
         click.echo(f"comparison written to {out}")
 
 

@@ -471,3 +471,15 @@ def test_unknown_tier_is_named_with_did_you_mean(mmc_dir: Path) -> None:
     assert any(p.startswith("tier[1]") and "did you mean 'heavy'" in p for p in found), found
     data["tier"] = None
     assert any("experiment needs tier" in p for p in problems_of(data, mmc_dir))
+
+
+def test_hypotheses_refuse_an_output_they_cannot_write(tmp_path: Path) -> None:
+    """``tarsim hypotheses --out`` into a folder that does not exist is refused
+    before any simulation, naming the option (exit 2)."""
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(mmc_data(0.5, 2.0, 1)))
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump({"model": "m.yaml",
+                                                       "slo": {"mean": 1.0}}))
+    result = CliRunner().invoke(main, ["hypotheses", str(tmp_path / "exp.yaml"),
+                                       str(tmp_path / "m.yaml"), str(tmp_path / "m.yaml"),
+                                       "--out", str(tmp_path / "no" / "such" / "c.csv")])
+    assert result.exit_code == 2 and "--out" in result.output, result.output

@@ -225,17 +225,15 @@ def write_tables(result: StudyResult, out: Path,
     (Sobol's decides.csv: the top three per output) and manifest.json."""
     import json
 
+    from tarsim.config.outputs import atomic_write_text
     from tarsim.metrics import json_safe
 
     out.mkdir(parents=True, exist_ok=True)
-    written = [out / "design.csv"]
-    result.table.to_csv(written[0], index=False)
-    for name, frame in result.analysis.items():
-        frame.to_csv(out / f"{name}.csv", index=False)
-        written.append(out / f"{name}.csv")
+    tables = {"design": result.table, **result.analysis}
+    written = [atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
+               for name, frame in tables.items()]
     text = json.dumps(json_safe(manifest(result, command)), indent=2)
-    (out / "manifest.json").write_text(text + "\n", encoding="utf-8")
-    written.append(out / "manifest.json")
+    written.append(atomic_write_text(out / "manifest.json", text + "\n"))
     return written
 
 
