@@ -483,3 +483,27 @@ def test_hypotheses_refuse_an_output_they_cannot_write(tmp_path: Path) -> None:
                                        str(tmp_path / "m.yaml"), str(tmp_path / "m.yaml"),
                                        "--out", str(tmp_path / "no" / "such" / "c.csv")])
     assert result.exit_code == 2 and "--out" in result.output, result.output
+
+
+def test_the_tars_study_varies_at_least_eight_assumptions() -> None:
+    """experiments/tars_small.study.yaml is a valid study (``tarsim check``) of one
+    tier, and at least eight of its parameters are numbers models/tars.yaml marks
+    ``[assumption]`` on the line that sets them."""
+    from tarsim.config import load_data
+    from tarsim.config.loader import split_path
+
+    root = Path(__file__).resolve().parent.parent
+    study_file = root / "experiments" / "tars_small.study.yaml"
+    checked = CliRunner().invoke(main, ["check", str(study_file)])
+    assert checked.exit_code == 0, checked.output
+    spec, _ = load_data(study_file)
+    assert isinstance(spec["tier"], str)
+    _, lines = load_data(root / "models" / "tars.yaml")
+    text = (root / "models" / "tars.yaml").read_text(encoding="utf-8").splitlines()
+    marked = []
+    for path in spec["parameters"]:
+        keys = split_path(path)
+        line = next(lines[keys[:n]] for n in range(len(keys), 0, -1) if keys[:n] in lines)
+        if "[assumption" in text[line - 1]:
+            marked.append(path)
+    assert len(marked) >= 8, marked
