@@ -33,8 +33,8 @@ def load_study(path: str | Path, replace: Mapping[str, Any] | None = None) -> St
 def sensitivity(study: Study | str | Path, *, out: str | Path | None = None,
                 executor: str = LOCAL, workers: int | None = None,
                 scheduler: str | None = None, client: Any = None, resume: bool = False,
-                progress: Progress | None = None, command: list[str] | None = None,
-                write_report: bool = True) -> StudyResult:
+                retry_failed: bool = False, progress: Progress | None = None,
+                command: list[str] | None = None, write_report: bool = True) -> StudyResult:
     """Run a study's design on *executor* (as :func:`tarsim.api.sweep`) and analyse
     it by its method; with *out*, write its tables, manifest, report and charts there."""
     from tarsim.sensitivity.runner import run_and_store
@@ -42,7 +42,7 @@ def sensitivity(study: Study | str | Path, *, out: str | Path | None = None,
     study = load_study(study) if isinstance(study, str | Path) else study
     result = run_and_store(study, lambda: make_executor(
         executor, workers=workers, scheduler=scheduler, client=client), out=out,
-        resume=resume, progress=progress, command=command)
+        resume=resume, retry_failed=retry_failed, progress=progress, command=command)
     if out is not None and write_report:
         from tarsim.report.sensitivity import write_report as _write_report
 

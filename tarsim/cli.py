@@ -343,13 +343,15 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="Dask scheduler address (tcp://host:8786), with --executor dask.")
 @click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest.")
+@click.option("--retry-failed", is_flag=True,
+              help="With --resume: run the runs that failed before again.")
 @click.option("--method", type=click.Choice(["oat", "morris", "sobol", "ensemble"]),
               default=None, help="Use this method instead of the file's.")
 @click.option("--samples", type=click.IntRange(min=1), default=None,
               help="Use this many samples instead of the file's.")
 @user_errors
 def sensitivity(study_file: str, out: str | None, workers: int | None, executor: str,
-                scheduler: str | None, resume: bool, method: str | None,
+                scheduler: str | None, resume: bool, retry_failed: bool, method: str | None,
                 samples: int | None) -> None:
     """Which assumptions decide the answer: a study's tornado, Morris, Sobol or ensemble."""
     from pathlib import Path
@@ -367,11 +369,15 @@ def sensitivity(study_file: str, out: str | None, workers: int | None, executor:
             bar.update(done - bar.pos)
 
         result = api.sensitivity(study, out=folder, executor=executor, workers=workers,
-                                 scheduler=scheduler, resume=resume, progress=progress,
-                                 command=["tarsim", *sys.argv[1:]])
+                                 scheduler=scheduler, resume=resume, retry_failed=retry_failed,
+                                 progress=progress, command=["tarsim", *sys.argv[1:]])
     click.echo(table_text(result))
     click.echo(f"\n{result.executed} runs simulated, {result.reused} reused, "
                f"in {result.wall_s:.1f}s; results in {folder}/ (report.html)")
+    if result.failed:
+        click.echo(f"error: {result.failed} run(s) failed (see the notes above); after "
+                   "fixing the cause: --resume --retry-failed", err=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -417,6 +423,9 @@ def _ensemble(study_file: str, replace: dict[str, Any], out: str | None, executo
     where = f"; results in {folder}/" if folder else ""
     click.echo(f"\n{result.executed} runs simulated, {result.reused} reused, "
                f"in {result.wall_s:.1f}s{where}")
+    if result.failed:
+        click.echo(f"error: {result.failed} run(s) failed (see the notes above)", err=True)
+        sys.exit(1)
 
 
 def _parse_slo(texts: tuple[str, ...]) -> dict[str, Any]:

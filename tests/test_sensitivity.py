@@ -507,3 +507,30 @@ def test_the_tars_study_varies_at_least_eight_assumptions() -> None:
         if "[assumption" in text[line - 1]:
             marked.append(path)
     assert len(marked) >= 8, marked
+
+
+def test_failed_runs_are_noted_kept_and_retried(mmc_dir: Path, tmp_path: Path) -> None:
+    """A run that raises is stored as failed: its design point has no outputs and
+    the study says so; ``--resume`` keeps it failed, ``--retry-failed`` runs it
+    again."""
+    from tarsim.sensitivity.runner import run_and_store
+    from tarsim.sweep.executors import SERIAL, execute
+
+    def broken(task: Any) -> Any:
+        if task.model.agents.concurrency == 3:
+            raise RuntimeError("simulated crash")
+        return execute(task)
+
+    study = study_from_data(mmc_study(method="oat", horizon="300s", warmup="30s"), mmc_dir)
+    out = tmp_path / "out"
+    first = run_and_store(study, lambda: make_executor(SERIAL, run=broken), out=out)
+    assert first.failed == 1
+    assert any("failed" in note and "simulated crash" in note for note in first.notes)
+    crashed = first.table["agents.concurrency"] == 3
+    assert crashed.sum() == 1 and first.table.loc[crashed, "wait_mean"].isna().all()
+    kept = run_and_store(study, lambda: make_executor(SERIAL), out=out, resume=True)
+    assert kept.executed == 0 and kept.table.loc[crashed, "wait_mean"].isna().all()
+    retried = run_and_store(study, lambda: make_executor(SERIAL), out=out, resume=True,
+                            retry_failed=True)
+    assert retried.executed == 1 and retried.table["wait_mean"].notna().all()
+    assert retried.failed == 0

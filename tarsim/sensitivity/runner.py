@@ -48,12 +48,15 @@ class StudyResult:
     reused: int = 0
     wall_s: float = 0.0
     files: list[Path] = field(default_factory=list)
+    failed: int = 0
+    """Runs that raised or whose worker died (stored as failed; see ``notes``)."""
 
 
-def open_store(out: Path | None, resume: bool) -> RunStore:
+def open_store(out: Path | None, resume: bool, retry_failed: bool = False) -> RunStore:
     """The results store in *out* (a sweep's, so a study resumes as a sweep does),
     or one in memory. Without *resume*, a folder whose store holds runs is refused,
-    so that no results are overwritten by accident."""
+    so that no results are overwritten by accident; with *retry_failed*, the runs
+    that failed before are forgotten, so that they run again."""
     if out is None:
         return RunStore.memory()
     if out.exists() and not out.is_dir():
@@ -62,7 +65,7 @@ def open_store(out: Path | None, resume: bool) -> RunStore:
         raise ConfigError([Problem(
             "--out", "already holds the runs of a study: add --resume to continue them, "
             "or choose another folder", str(out))])
-    return RunStore.open(out, fresh=not resume)
+    return RunStore.open(out, fresh=not resume, retry_failed=retry_failed)
 
 
 def point_models(study: Study, design: Design, base: Model | None = None) -> list[Model]:
@@ -150,6 +153,7 @@ def run_study(study: Study, executor: Executor | None = None, *, out: Path | Non
         if executor is None:
             runner.close()
     result.notes += failure_notes(store)
+    result.failed = len(store.failures)
     result.wall_s = time.perf_counter() - started
     return result
 
@@ -239,7 +243,7 @@ def write_tables(result: StudyResult, out: Path,
 
 def run_and_store(study: Study, make_runner: Callable[[], Executor], *,
                   out: str | Path | None = None, resume: bool = False,
-                  progress: Progress | None = None,
+                  retry_failed: bool = False, progress: Progress | None = None,
                   command: list[str] | None = None) -> StudyResult:
     """:func:`run_study` on a runner from *make_runner*; with *out* (checked and
     locked as a sweep's), its runs in *out*'s store (a study of several tiers' sweep
@@ -252,11 +256,13 @@ def run_and_store(study: Study, make_runner: Callable[[], Executor], *,
         with make_runner() as runner:
             return run_study(study, runner, progress=progress)
     folder = check_output_folder(out, "--out", ours=made_by_tarsim, reuse=resume)
-    open_store(folder, resume).close()  # refuses a folder holding runs, before any work
+    # refuses a folder holding runs before any work; forgets failed runs to retry them
+    open_store(folder, resume, retry_failed and resume).close()
     with folder_lock(folder), make_runner() as runner:
         swept = None
         if study.experiment is not None:
-            swept = run_sweep(study.experiment, runner, out=folder / "sweep", resume=resume)
+            swept = run_sweep(study.experiment, runner, out=folder / "sweep", resume=resume,
+                              retry_failed=retry_failed and resume)
             write_sweep_tables(swept, folder / "sweep", command)
         result = run_study(study, runner, out=folder, resume=True, progress=progress,
                            sweep=swept)
