@@ -23,11 +23,19 @@ from tarsim.config.outputs import (
     check_output_folder,
     folder_lock,
 )
+from tarsim.executors import (
+    LOCAL,
+    SERIAL,
+    RunTask,
+    make_executor,
+    record_run,
+    replicate,
+    summary_run,
+)
 from tarsim.run import RunRecords, simulate
 from tarsim.sweep.budget import check_work
 from tarsim.sweep.capacity import Capacity, Probe
 from tarsim.sweep.capacity import search as _search
-from tarsim.sweep.executors import LOCAL, SERIAL, RunTask, make_executor, record_run, summary_run
 from tarsim.sweep.experiment import SLOSpec
 from tarsim.sweep.loader import Experiment, experiment_from_data
 from tarsim.sweep.loader import load_experiment as _load_experiment
@@ -102,17 +110,10 @@ def run(
     _check_run_args(duration, warmup, seed, replications)
     if not force:
         check_work([model], duration, replications, workers or 1)
-    done: dict[int, Any] = {}
+    tasks = [RunTask.of("run", r, model, duration, warmup, seed) for r in range(replications)]
     with make_executor(executor, workers=workers,
                        run=record_run if keep_records else summary_run) as runner:
-        for r in range(replications):
-            runner.submit(RunTask.of("run", r, model, duration, warmup, seed))
-        while runner.pending():
-            outcome = runner.next_done()
-            if outcome.error is not None:
-                raise outcome.exception or RuntimeError(outcome.error)
-            done[outcome.task.replication] = outcome.metrics
-    results = [done[r] for r in range(replications)]
+        results = replicate(runner, tasks)
     summaries = [metrics.summarize(rec) for rec in results] if keep_records else results
     return RunResult(metrics.aggregate(summaries), summaries, results if keep_records else [])
 
@@ -170,13 +171,16 @@ def load_scenarios(path: str | Path) -> Plan:
     return load_plan(path)
 
 
-def scenarios(path: str | Path | Plan, only: Sequence[str] = ()) -> list[ScenarioResult]:
-    """Run the scenarios of a scenario file (or only those named) and return one
-    result per scenario: its name, type, purpose, key result and the numbers behind it."""
+def scenarios(path: str | Path | Plan, only: Sequence[str] = (), *, executor: str = SERIAL,
+              workers: int | None = None) -> list[ScenarioResult]:
+    """Run the scenarios of a scenario file (or only those named) on *executor*
+    (``serial``, or ``local`` with *workers* processes) and return one result per
+    scenario: its name, type, purpose, key result and the numbers behind it."""
     from tarsim.scenarios import Plan, run_plan
 
     plan = path if isinstance(path, Plan) else load_scenarios(path)
-    return run_plan(plan, only)
+    with make_executor(executor, workers=workers, run=record_run) as runner:
+        return run_plan(plan, only, runner)
 
 
 def read_baseline(path: str | Path, **import_options: Any) -> Baseline:

@@ -257,7 +257,7 @@ def test_scheduler_that_is_an_http_server_does_not_hang(tmp_path, monkeypatch):
     import http.server
     import threading
 
-    from tarsim.sweep import executors
+    from tarsim import executors
 
     monkeypatch.setattr(executors, "SCHEDULER_TIMEOUT_S", 1.0)
     server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
