@@ -3,7 +3,10 @@ in this process (serial), on a local process pool, or on a Dask cluster through
 ``Client.get_executor()`` - with the same results on each.
 
 A run is a :class:`RunTask` (a model, the horizon, the warm-up, the seed and the
-replication); its result is the flat summary of that replication. Runs take
+replication); its result is what the run function makes of that replication:
+the flat summary (:func:`execute`: sweeps, capacity), the summary
+(:func:`summary_run`: ``tarsim run``) or the records (:func:`record_run`:
+scenarios, timelines). Runs take
 their random numbers from streams keyed by (seed, replication, source), so the
 executor, the worker and the order of completion cannot change a result.
 
