@@ -37,7 +37,7 @@ from tarsim.components.retry import RetryPolicy
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import Draw, batched, is_zero, sampler
 from tarsim.config.model import LLM, Provider, Tool
-from tarsim.config.providers import Cache, Retry
+from tarsim.config.providers import REJECT_SERVER_S, Cache, Retry
 from tarsim.vocabulary import CAUSE, AttemptStatus
 
 CallGen = Generator[simpy.Event, Any, bool]
@@ -199,8 +199,8 @@ class ProviderEndpoint:
                 req.rate_limited += 1
                 for limiter in limits:
                     limiter.rejected += 1
-                if network > 0:
-                    yield env.timeout(network)
+                yield env.timeout(self._rejection(now, limits, network, input_tokens,
+                                                  reserve))
                 status, retry_after = AttemptStatus.RATE_LIMITED, wait
             else:
                 for limiter in limits:
@@ -217,6 +217,16 @@ class ProviderEndpoint:
         if breaker is not None:
             breaker.record(env.now, ticket, status)
         return status, retry_after
+
+    @staticmethod
+    def _rejection(now: float, limits: tuple[RateLimiter, ...], network: float,
+                   input_tokens: float, reserve: float) -> float:
+        """How long a 429 takes: the first rejecting scope's ``rejected_after``, else
+        the network's way back (half the round trip) plus the server's answer time."""
+        for limiter in limits:
+            if limiter.rejected_after is not None and limiter.wait(now, input_tokens, reserve):
+                return limiter.rejected_after
+        return 0.5 * network + REJECT_SERVER_S
 
     def _timed(self, head: float, streaming: float) -> Generator[simpy.Event, Any, AttemptStatus]:
         """The timed part of an admitted attempt; its status."""
