@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tarsim.sweep.executors import LOCAL, make_executor
+from tarsim.executors import LOCAL, make_executor
 
 if TYPE_CHECKING:
     import altair as alt

@@ -25,10 +25,10 @@ from scipy import stats
 
 from tarsim.cli import main
 from tarsim.config import ConfigError
+from tarsim.executors import make_executor
 from tarsim.sensitivity.design import make_design
 from tarsim.sensitivity.loader import study_from_data
 from tarsim.sensitivity.runner import run_study
-from tarsim.sweep.executors import make_executor
 
 LAM = (0.3, 0.6)
 SERVICE = (0.5, 1.0)
@@ -513,8 +513,8 @@ def test_failed_runs_are_noted_kept_and_retried(mmc_dir: Path, tmp_path: Path) -
     """A run that raises is stored as failed: its design point has no outputs and
     the study says so; ``--resume`` keeps it failed, ``--retry-failed`` runs it
     again."""
+    from tarsim.executors import SERIAL, execute
     from tarsim.sensitivity.runner import run_and_store
-    from tarsim.sweep.executors import SERIAL, execute
 
     def broken(task: Any) -> Any:
         if task.model.agents.concurrency == 3:

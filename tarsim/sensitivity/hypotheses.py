@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from tarsim.config import ConfigError, Problem, load_data
-from tarsim.sweep.executors import SERIAL, make_executor
+from tarsim.executors import SERIAL, make_executor
 from tarsim.sweep.loader import Experiment, experiment_from_data
 from tarsim.sweep.runner import SweepResult, run_sweep
 from tarsim.sweep.stats import column

@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from tarsim.config import ConfigError, Model, Problem, with_overrides
+from tarsim.executors import SERIAL, Executor, RunTask, make_executor
 from tarsim.sensitivity.design import Design, make_design
 from tarsim.sensitivity.loader import Study
 from tarsim.sensitivity.study import ENSEMBLE, OUTPUTS, SLO
-from tarsim.sweep.executors import SERIAL, Executor, RunTask, make_executor
 from tarsim.sweep.points import point_key, show_value
 from tarsim.sweep.runner import SweepResult, holds_runs
 from tarsim.sweep.stats import column, meets

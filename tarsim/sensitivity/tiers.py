@@ -19,6 +19,7 @@ from __future__ import annotations
 import pandas as pd
 
 from tarsim.config import Model
+from tarsim.executors import Executor
 from tarsim.sensitivity.analysis import analyse, bands, wilson
 from tarsim.sensitivity.design import Design
 from tarsim.sensitivity.loader import Study
@@ -30,7 +31,6 @@ from tarsim.sensitivity.runner import (
     run_models,
 )
 from tarsim.sensitivity.study import SLO
-from tarsim.sweep.executors import Executor
 from tarsim.sweep.runner import SweepResult
 from tarsim.sweep.store import RunStore
 
