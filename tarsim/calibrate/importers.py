@@ -27,7 +27,7 @@ import io
 import json
 from typing import Any
 
-from tarsim.calibrate.baseline import LOAD_KINDS, Baseline, BaselineRow
+from tarsim.calibrate.rows import LOAD_KINDS, Baseline, BaselineRow
 from tarsim.config.errors import ConfigError, Problem
 
 LOCUST_STATS_HEAD = "Type,Name,Request Count,Failure Count"
