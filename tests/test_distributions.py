@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter
 
-from tarsim.config.distributions import REGISTRY, Z99, DurationDist, NumberDist, sampler
+from tarsim.components.sampling import REGISTRY, sampler
+from tarsim.config.distributions import Z99, DurationDist, NumberDist
 
 N = 100_000
 DURATION = TypeAdapter(DurationDist)
@@ -98,3 +99,12 @@ def test_draws_do_not_depend_on_batching() -> None:
     rng = np.random.default_rng(9)
     reference = [x for _ in range(3) for x in rng.exponential(1, 512).tolist()]
     assert mine == reference[:1500]
+
+
+def test_every_distribution_name_has_a_sampler() -> None:
+    """The names the model format accepts (config) and the samplers the components
+    build (runtime) are the same set."""
+    from tarsim.config.distributions import DISTRIBUTIONS
+
+    assert set(REGISTRY) == set(DISTRIBUTIONS)
+

@@ -36,8 +36,9 @@ from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.retry import RetryPolicy
 from tarsim.components.routing import Controls, Mixer
+from tarsim.components.sampling import Draw, batched, sampler
 from tarsim.components.streams import Streams
-from tarsim.config.distributions import Draw, batched, is_zero, sampler
+from tarsim.config.distributions import is_zero
 from tarsim.config.model import LLM, Provider, Role, Tool
 from tarsim.config.providers import Cache, Retry
 from tarsim.vocabulary import CAUSE, AttemptStatus, Outcome
