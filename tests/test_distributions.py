@@ -108,3 +108,34 @@ def test_every_distribution_name_has_a_sampler() -> None:
 
     assert set(REGISTRY) == set(DISTRIBUTIONS)
 
+
+def test_a_loaded_model_pickles() -> None:
+    """models/tars.yaml's model survives a pickle round trip unchanged - equal, with
+    the same data directory and the same distribution classes - so a process pool
+    can ship it without dumping and re-validating it."""
+    import pickle
+
+    from tarsim.api import load_model
+
+    root = Path(__file__).resolve().parent.parent
+    model = load_model(root / "models/tars.yaml")
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy == model
+    assert copy.base_dir == model.base_dir
+    assert type(copy.agents.spawn) is type(model.agents.spawn)
+
+
+def test_every_distribution_class_pickles() -> None:
+    """A spec of each family and unit pickles to an equal spec of the same class."""
+    import pickle
+
+    number = TypeAdapter(NumberDist)
+    specs = [{"dist": "constant", "value": 2}, {"dist": "exponential", "mean": 1},
+             {"dist": "uniform", "low": 1, "high": 2},
+             {"dist": "lognormal", "median": 1, "p99": 3}, {"dist": "gamma", "mean": 1, "cv": 2},
+             {"dist": "empirical", "file": "x.csv", "column": "c"}]
+    for adapter in (DURATION, number):
+        for data in specs:
+            spec = adapter.validate_python(data)
+            copy = pickle.loads(pickle.dumps(spec))
+            assert copy == spec and type(copy) is type(spec), data

@@ -4,7 +4,8 @@ A model value such as ``{dist: lognormal, median: 600ms, p99: 2s}`` is validated
 into a frozen spec (one family per unit: durations, or plain numbers such as
 token counts); a bare value is a constant. The specs are data: the samplers that
 draw from them at run time live with the components
-(:mod:`tarsim.components.sampling`).
+(:mod:`tarsim.components.sampling`). The classes of each family are module
+attributes (``DurationLognormal``, ``NumberGamma``, ...), so a model pickles.
 """
 
 from __future__ import annotations
@@ -132,6 +133,9 @@ def _family(prefix: str, value: Any) -> Any:
             scale=(Annotated[float, Field(gt=0)], 1.0),
         ),
     }
+    for model in members.values():  # found by name when a model is unpickled
+        model.__module__ = __name__
+        globals()[model.__name__] = model
     tagged = tuple(Annotated[model, Tag(name)] for name, model in members.items())
     known = ", ".join(members)
     return Annotated[
