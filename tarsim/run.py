@@ -10,7 +10,8 @@ which the requests still in flight are recorded as ``unfinished`` (or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
@@ -26,25 +27,12 @@ if TYPE_CHECKING:
 MIN_DRAIN_S = 60.0
 
 
-class _FrameOf:
-    """A pandas frame of one of the record's column sets, built on first use and
-    kept (pandas is imported only then: a plain run never pays for it)."""
+def _frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """A pandas frame of one of the record's column sets (pandas is imported only
+    here: a plain run never pays for it)."""
+    import pandas as pd
 
-    def __init__(self, columns: str) -> None:
-        self.columns = columns
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, record: Any, owner: type | None = None) -> pd.DataFrame:
-        if record is None:
-            return self  # type: ignore[return-value]
-        frame = record.__dict__.get(self.name)
-        if frame is None:
-            import pandas as pd
-
-            frame = record.__dict__[self.name] = pd.DataFrame(getattr(record, self.columns))
-        return frame
+    return pd.DataFrame(columns)
 
 
 @dataclass(frozen=True)
@@ -75,15 +63,36 @@ class RunRecords:
     dead_letter_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """Calls that failed for good, one row per attempt (see recorder.DEAD_LETTER_FIELDS)."""
 
-    requests = _FrameOf("request_columns")
-    """Per-request rows as a pandas frame (built on first use)."""
-    agents = _FrameOf("agent_columns")
-    memory = _FrameOf("memory_columns")
-    modes = _FrameOf("mode_columns")
-    scaling = _FrameOf("scaling_columns")
-    costs = _FrameOf("cost_columns")
-    dead_letters = _FrameOf("dead_letter_columns")
+    # frames built on first use and kept (in the instance's __dict__, which a frozen
+    # dataclass leaves writable to functools.cached_property)
+    @cached_property
+    def requests(self) -> pd.DataFrame:
+        """Per-request rows as a pandas frame."""
+        return _frame(self.request_columns)
 
+    @cached_property
+    def agents(self) -> pd.DataFrame:
+        return _frame(self.agent_columns)
+
+    @cached_property
+    def memory(self) -> pd.DataFrame:
+        return _frame(self.memory_columns)
+
+    @cached_property
+    def modes(self) -> pd.DataFrame:
+        return _frame(self.mode_columns)
+
+    @cached_property
+    def scaling(self) -> pd.DataFrame:
+        return _frame(self.scaling_columns)
+
+    @cached_property
+    def costs(self) -> pd.DataFrame:
+        return _frame(self.cost_columns)
+
+    @cached_property
+    def dead_letters(self) -> pd.DataFrame:
+        return _frame(self.dead_letter_columns)
 
 def drain_limit(model: Model, duration: float, warmup: float) -> float:
     """How long after the horizon the run may go on to let requests answer."""
