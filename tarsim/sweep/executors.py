@@ -131,7 +131,11 @@ class DaskExecutor:
     """Workers of a Dask distributed cluster (``tcp://host:8786``), or a given client."""
 
     def __init__(self, scheduler: str | None = None, client: Any = None) -> None:
-        from distributed import Client
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ConfigError([Problem("--executor", "dask needs Dask distributed, an extra: "
+                                       "pip install 'tarsim[dask]'", "dask")]) from None
 
         if client is None:
             if not scheduler:
