@@ -109,7 +109,7 @@ class AgentPool:
         room = self.room
         if self._free and not room.waiting:
             return self._free.pop()
-        if room.full():
+        if room.capacity is not None and room.waiting >= room.capacity:  # room.full(), inline
             return NO_ROOM
         waiter = room.join(priority)
         self.agents.spawn_for(room.waiting)

@@ -65,16 +65,16 @@ class WaitingRoom:
 
     def join(self, priority: int) -> Waiter:
         """A new place in the queue, at the back of its priority."""
-        waiter = self._waiter(priority)
+        waiter = Waiter(self.env.event())
+        self._enqueue(waiter, priority)
+        return waiter
+
+    def _enqueue(self, waiter: Waiter, priority: int) -> None:
         if self.priority:
             heapq.heappush(self._heap, (priority, next(self._order), waiter))
         else:
             self._fifo.append(waiter)
         self.waiting += 1
-        return waiter
-
-    def _waiter(self, priority: int) -> Waiter:
-        return Waiter(self.env.event())
 
     def next(self) -> Waiter | None:
         """Take the next waiter still waiting out of the queue; None if none is."""
@@ -126,8 +126,9 @@ class SheddingRoom(WaitingRoom):
         """Set by a degraded mode: requests with a larger priority number are shed."""
         self._by_age: deque[ManagedWaiter] = deque()
 
-    def _waiter(self, priority: int) -> Waiter:
+    def join(self, priority: int) -> Waiter:
         waiter = ManagedWaiter(self.env.event(), priority, self.env.now)
+        self._enqueue(waiter, priority)
         if self.shed_wait is not None:
             self._by_age.append(waiter)
         return waiter
