@@ -46,6 +46,17 @@ from tarsim.vocabulary import MODES
 
 NonNegRate = Annotated[PerSecond, Field(ge=0)]
 
+MAX_USERS = 100_000
+"""Closed-loop users: each is a process of the simulation."""
+MAX_AGENTS = 100_000
+"""Agent processes of one tier."""
+MAX_CONCURRENCY = 10_000
+"""Requests one agent serves at once."""
+MAX_SLOTS = 1_000_000
+"""Agents x concurrency: the slots the pool keeps account of."""
+MAX_CALLS = 1_000
+"""LLM or tool calls of one step of a request."""
+
 
 # ---------------------------------------------------------------- workload
 class PoissonArrivals(Frozen):
@@ -68,7 +79,7 @@ class ClosedArrivals(Frozen):
     tools such as Locust and k6 drive a system."""
 
     kind: Literal["closed"]
-    users: Annotated[int, Field(ge=1)]
+    users: Annotated[int, Field(ge=1, le=MAX_USERS)]
     think_time: DurationDist = 0.0  # type: ignore[assignment]
 
 
@@ -241,9 +252,9 @@ class Autoscale(Frozen):
 
 
 class Agents(Frozen):
-    count: Annotated[int, Field(ge=1)]
+    count: Annotated[int, Field(ge=1, le=MAX_AGENTS)]
     """Agent processes: the tier's size (the upper bound when autoscaling)."""
-    concurrency: Annotated[int, Field(ge=1)] = 1
+    concurrency: Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)] = 1
     """Requests one agent serves at once."""
     warm: Annotated[int, Field(ge=0)] | None = None
     """Agents running at t=0 (default: all of them, or ``autoscale.min`` when
@@ -260,6 +271,9 @@ class Agents(Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> Agents:
+        if self.count * self.concurrency > MAX_SLOTS:
+            raise ValueError(f"count x concurrency must be <= {MAX_SLOTS:,} slots, "
+                             f"got {self.count} x {self.concurrency}")
         if self.warm is not None and self.warm > self.count:
             raise ValueError(f"warm must be <= count ({self.count}), got {self.warm}")
         scale = self.autoscale
@@ -293,9 +307,9 @@ class Role(Frozen):
 
     work: DurationDist = 0.0  # type: ignore[assignment]
     llm: str | None = None
-    calls: Annotated[int, Field(ge=0)] | None = None
+    calls: Annotated[int, Field(ge=0, le=MAX_CALLS)] | None = None
     """LLM calls per step; default 1 when ``llm`` is set, else 0."""
-    tools: dict[str, Annotated[int, Field(ge=0)]] = {}
+    tools: dict[str, Annotated[int, Field(ge=0, le=MAX_CALLS)]] = {}
     input_tokens: NumberDist = 0.0  # type: ignore[assignment]
     output_tokens: NumberDist = 0.0  # type: ignore[assignment]
     max_tokens: Annotated[int, Field(ge=1)] | None = None
