@@ -167,9 +167,10 @@ class ManagedAgentPool(AgentPool):
         shed_policy: str = "reject",
         **kwargs: Any,
     ) -> None:
-        self._lifecycle_args = {"idle_timeout": idle_timeout, "autoscaled": autoscaled}
-        self._shed_args = {"shed_depth": shed_depth, "shed_wait": shed_wait,
-                           "shed_policy": shed_policy}
+        self._lifecycle_args: dict[str, Any] = {"idle_timeout": idle_timeout,
+                                                "autoscaled": autoscaled}
+        self._shed_args: dict[str, Any] = {"shed_depth": shed_depth, "shed_wait": shed_wait,
+                                           "shed_policy": shed_policy}
         super().__init__(env, **kwargs)
 
     def _room(self, capacity: int | None, priority: bool) -> WaitingRoom:
