@@ -63,18 +63,16 @@ class WaitingRoom:
     def full(self) -> bool:
         return self.capacity is not None and self.waiting >= self.capacity
 
-    def join(self, priority: int) -> Waiter:
-        """A new place in the queue, at the back of its priority."""
-        waiter = Waiter(self.env.event())
-        self._enqueue(waiter, priority)
-        return waiter
-
-    def _enqueue(self, waiter: Waiter, priority: int) -> None:
+    def join(self, priority: int, waiter: Waiter | None = None) -> Waiter:
+        """A new place in the queue (*waiter*, or a new one), at the back of its priority."""
+        if waiter is None:
+            waiter = Waiter(self.env.event())
         if self.priority:
             heapq.heappush(self._heap, (priority, next(self._order), waiter))
         else:
             self._fifo.append(waiter)
         self.waiting += 1
+        return waiter
 
     def next(self) -> Waiter | None:
         """Take the next waiter still waiting out of the queue; None if none is."""
@@ -126,12 +124,13 @@ class SheddingRoom(WaitingRoom):
         """Set by a degraded mode: requests with a larger priority number are shed."""
         self._by_age: deque[ManagedWaiter] = deque()
 
-    def join(self, priority: int) -> Waiter:
-        waiter = ManagedWaiter(self.env.event(), priority, self.env.now)
-        self._enqueue(waiter, priority)
+    def join(self, priority: int, waiter: Waiter | None = None) -> Waiter:
+        made = (waiter if isinstance(waiter, ManagedWaiter)
+                else ManagedWaiter(self.env.event(), priority, self.env.now))
+        super().join(priority, made)
         if self.shed_wait is not None:
-            self._by_age.append(waiter)
-        return waiter
+            self._by_age.append(made)
+        return made
 
     def shed_for(self, priority: int) -> ManagedWaiter | object | None:
         """Under backpressure, TURNED_AWAY when a newcomer of *priority* is to be
