@@ -75,6 +75,19 @@ class RunResult:
         """Per-second time series of one replication."""
         return metrics.timeseries(self.records[replication], step)
 
+    def spans(self, replication: int = 0) -> pd.DataFrame:
+        """Workflow classes: one row per role step a request ran (id, cls, role,
+        start, end, agent, kind, branch, ok), with the class's name added."""
+        rec = self.records[replication]
+        frame = rec.spans.copy()
+        names = [c.name for c in rec.model.workload.classes]
+        frame.insert(2, "class", [names[c] for c in frame["cls"]] if len(frame) else [])
+        return frame
+
+    def subagents(self, replication: int = 0) -> pd.DataFrame:
+        """Sub-agents working for parallel steps after each change (t, in_flight)."""
+        return self.records[replication].subagents
+
 
 def run(
     model: Model | str | Path,
@@ -179,12 +192,15 @@ def scenarios(path: str | Path | Plan, only: Sequence[str] = ()) -> list[Scenari
     return run_plan(plan, only)
 
 
-def read_baseline(path: str | Path, **import_options: Any) -> Baseline:
-    """A measured baseline from the plain CSV, a Locust ``*_stats.csv`` /
-    ``*_stats_history.csv`` or a k6 summary JSON (``agents``, ``load``, ``load_kind``
-    complete what a load tool does not record)."""
-    from tarsim.calibrate.baseline import read_baseline as _read_baseline
-    return _read_baseline(path, **import_options)
+def read_baseline(path: str | Path | Sequence[str | Path], **import_options: Any) -> Baseline:
+    """A measured baseline from one or more files or glob patterns: the plain CSV,
+    a Locust run's ``*_stats.csv`` / ``*_stats_history.csv`` / ``*_failures.csv``
+    (read together), a raw per-request CSV, or a k6 summary JSON; *import_options*
+    (``agents``, ``load``, ``load_kind``) label imported rows."""
+    from tarsim.calibrate.sources import read_baselines
+
+    paths = [path] if isinstance(path, str | Path) else list(path)
+    return read_baselines(paths, **import_options)
 
 
 def calibrate(
@@ -201,14 +217,17 @@ def calibrate(
     max_iterations: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Calibration:
-    """Check a baseline, fit *fit* paths of *model* to it (TARS's usual unknowns when
-    None), and measure the prediction error on held-out rows (1-based *holdout*, or
-    leave-one-out). Returns a ``Calibration``: ``.as_dict()`` is the
-    ``tarsim calibrate`` JSON; ``.result.model`` the calibrated model.
+    """Check a baseline, fit *fit* paths of *model* to it (when None: the usual
+    unknowns the baseline measures, plus the rate of every limit that binds), and
+    measure the prediction error on held-out rows (1-based *holdout*, or leave-one-out).
+    Returns a ``Calibration``: ``.as_dict()`` is the ``tarsim calibrate`` JSON;
+    ``.result.model`` the calibrated model.
 
     Runtime: every evaluation simulates each row for *duration* seconds (default 60)
-    per replication (default 2); the main fit is bounded by *max_iterations* (default
-    8) least-squares evaluations plus their finite differences, each hold-out refit by 3.
+    per replication (default 2); the main fit is a global scan of 4 + 2 points per
+    continuous parameter, then at most *max_iterations* (default 20) least-squares
+    evaluations plus their finite differences; each hold-out refit is the same fit
+    again from the same start values.
     """
     from dataclasses import replace
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
@@ -27,12 +27,19 @@ if TYPE_CHECKING:
 MIN_DRAIN_S = 60.0
 
 
-def _frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    """A pandas frame of one of the record's column sets (pandas is imported only
-    here: a plain run never pays for it)."""
-    import pandas as pd
+def frame_of(columns: str) -> cached_property[pd.DataFrame]:
+    """A lazy pandas frame of the record's column set *columns*: built on first use
+    and kept in the instance's ``__dict__`` (which a frozen dataclass leaves writable
+    to ``functools.cached_property``); pandas is imported only then, so a plain run
+    never pays for it."""
 
-    return pd.DataFrame(columns)
+    def build(record: Any) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(getattr(record, columns))
+
+    build.__doc__ = f"The record's {columns} as a pandas frame (built on first use)."
+    return cached_property(build)
 
 
 @dataclass(frozen=True)
@@ -62,37 +69,27 @@ class RunRecords:
     """USD billed per model or tool for requests arriving after the warm-up."""
     dead_letter_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """Calls that failed for good, one row per attempt (see recorder.DEAD_LETTER_FIELDS)."""
+    span_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Workflow classes: one row per role step run (see recorder.SPAN_FIELDS)."""
+    branch_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Workflow classes: each branch alternative taken (id, cls, branch, t)."""
+    flow_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Workflow classes: seconds by phase per request (see recorder.FLOW_PHASES)."""
+    subagent_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Sub-agents working for parallel steps after each change (t, in_flight)."""
 
-    # frames built on first use and kept (in the instance's __dict__, which a frozen
-    # dataclass leaves writable to functools.cached_property)
-    @cached_property
-    def requests(self) -> pd.DataFrame:
-        """Per-request rows as a pandas frame."""
-        return _frame(self.request_columns)
-
-    @cached_property
-    def agents(self) -> pd.DataFrame:
-        return _frame(self.agent_columns)
-
-    @cached_property
-    def memory(self) -> pd.DataFrame:
-        return _frame(self.memory_columns)
-
-    @cached_property
-    def modes(self) -> pd.DataFrame:
-        return _frame(self.mode_columns)
-
-    @cached_property
-    def scaling(self) -> pd.DataFrame:
-        return _frame(self.scaling_columns)
-
-    @cached_property
-    def costs(self) -> pd.DataFrame:
-        return _frame(self.cost_columns)
-
-    @cached_property
-    def dead_letters(self) -> pd.DataFrame:
-        return _frame(self.dead_letter_columns)
+    # frames built on first use and kept
+    requests = frame_of("request_columns")
+    agents = frame_of("agent_columns")
+    memory = frame_of("memory_columns")
+    modes = frame_of("mode_columns")
+    scaling = frame_of("scaling_columns")
+    costs = frame_of("cost_columns")
+    dead_letters = frame_of("dead_letter_columns")
+    spans = frame_of("span_columns")
+    branches = frame_of("branch_columns")
+    flows = frame_of("flow_columns")
+    subagents = frame_of("subagent_columns")
 
 def drain_limit(model: Model, duration: float, warmup: float) -> float:
     """How long after the horizon the run may go on to let requests answer."""
@@ -124,4 +121,6 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         memory_columns=recorder.memory_columns(), mode_columns=recorder.mode_columns(),
         scaling_columns=recorder.scaling_columns(), cost_columns=recorder.cost_columns(),
         dead_letter_columns=recorder.dead_letter_columns(),
+        span_columns=recorder.span_columns(), branch_columns=recorder.branch_columns(),
+        flow_columns=recorder.flow_columns(), subagent_columns=recorder.subagent_columns(),
     )

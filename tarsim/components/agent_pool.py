@@ -115,6 +115,15 @@ class AgentPool:
         self.agents.spawn_for(room.waiting)
         return waiter
 
+    def acquire_child(self, priority: int) -> Agent | Waiter | object:
+        """As :meth:`acquire`, for a parallel step of a request already in a slot: it
+        waits at the head of the queue, ahead of new requests, so that callers
+        holding slots at a join are not starved by the requests behind them."""
+        got = self.acquire(priority)
+        if isinstance(got, Waiter):
+            self.room.to_front(got)
+        return got
+
     def release(self, agent: Agent) -> None:
         """Free one of *agent*'s slots: the next waiter gets it, or it becomes free."""
         waiter = self.room.next()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections import deque
 
 import simpy
@@ -73,6 +74,18 @@ class WaitingRoom:
             self._fifo.append(waiter)
         self.waiting += 1
         return waiter
+
+    def to_front(self, waiter: Waiter) -> None:
+        """Move *waiter*, which has just joined, to the head of the queue, ahead of
+        every priority."""
+        if self.priority:
+            heap = self._heap
+            at = next(i for i, entry in enumerate(heap) if entry[2] is waiter)
+            heap[at] = (-math.inf, heap[at][1], waiter)  # type: ignore[assignment]
+            heapq.heapify(heap)
+        else:
+            self._fifo.pop()  # join() has just put it last
+            self._fifo.appendleft(waiter)
 
     def next(self) -> Waiter | None:
         """Take the next waiter still waiting out of the queue; None if none is."""
