@@ -109,7 +109,7 @@ class AgentPool:
         room = self.room
         if self._free and not room.waiting:
             return self._free.pop()
-        if room.capacity is not None and room.waiting >= room.capacity:  # room.full(), inline
+        if room.capacity is not None and room.waiting >= room.capacity:  # the room is full
             return NO_ROOM
         waiter = room.join(priority)
         self.agents.spawn_for(room.waiting)
@@ -236,12 +236,13 @@ class ManagedAgentPool(AgentPool):
             agent.busy += 1
             meter.busy += 1
             return agent
-        shed = room.shed_for(priority)
-        if shed is TURNED_AWAY:
-            return TURNED_AWAY
-        if shed is not None:
-            self.leave(shed, TURNED_AWAY)  # type: ignore[arg-type]
-        if room.full():
+        if room.shed_depth is not None or room.shed_wait is not None:
+            shed = room.shed_for(priority)
+            if shed is TURNED_AWAY:
+                return TURNED_AWAY
+            if shed is not None:
+                self.leave(shed, TURNED_AWAY)  # type: ignore[arg-type]
+        if room.capacity is not None and room.waiting >= room.capacity:  # the room is full
             return NO_ROOM
         waiter = room.join(priority)
         self.agents.spawn_for(room.waiting)

@@ -61,9 +61,6 @@ class WaitingRoom:
         self.waiting = 0
         """Requests in the queue now (those that left early are not counted)."""
 
-    def full(self) -> bool:
-        return self.capacity is not None and self.waiting >= self.capacity
-
     def join(self, priority: int, waiter: Waiter | None = None) -> Waiter:
         """A new place in the queue (*waiter*, or a new one), at the back of its priority."""
         if waiter is None:
@@ -138,9 +135,10 @@ class SheddingRoom(WaitingRoom):
         self._by_age: deque[ManagedWaiter] = deque()
 
     def join(self, priority: int, waiter: Waiter | None = None) -> Waiter:
-        made = (waiter if isinstance(waiter, ManagedWaiter)
-                else ManagedWaiter(self.env.event(), priority, self.env.now))
-        super().join(priority, made)
+        """A new place in the queue, at the back of its priority (a shedding room
+        makes its own waiters, which know their priority and arrival)."""
+        made = ManagedWaiter(self.env.event(), priority, self.env.now)
+        WaitingRoom.join(self, priority, made)  # not super(): one object less per call
         if self.shed_wait is not None:
             self._by_age.append(made)
         return made
