@@ -46,7 +46,7 @@ def test_tarsim_run_works_without_the_extras(tmp_path: Path) -> None:
 
 def test_dask_executor_without_dask_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """Asking for the Dask executor without the extra names the option and the fix."""
-    from tarsim.sweep.executors import DASK, make_executor
+    from tarsim.executors import DASK, make_executor
 
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ConfigError, match=r"tarsim\[dask\]"):
