@@ -238,10 +238,10 @@ class ManagedAgentPool(AgentPool):
             return agent
         if room.shed_depth is not None or room.shed_wait is not None:
             shed = room.shed_for(priority)
-            if shed is TURNED_AWAY:
+            if isinstance(shed, ManagedWaiter):
+                self.leave(shed, TURNED_AWAY)
+            elif shed is TURNED_AWAY:
                 return TURNED_AWAY
-            if shed is not None:
-                self.leave(shed, TURNED_AWAY)  # type: ignore[arg-type]
         if room.capacity is not None and room.waiting >= room.capacity:  # the room is full
             return NO_ROOM
         waiter = room.join(priority)
@@ -308,8 +308,8 @@ class ManagedAgentPool(AgentPool):
     def shed_waiting(self, above: int) -> int:
         """Shed every waiting request whose priority number is above *above*."""
         shed = 0
-        for waiter in self.room.queued():
-            if waiter.priority > above and self.leave(waiter, TURNED_AWAY):  # type: ignore[attr-defined]
+        for waiter in self.room.above(above):
+            if self.leave(waiter, TURNED_AWAY):
                 shed += 1
         return shed
 

@@ -169,7 +169,11 @@ class SheddingRoom(WaitingRoom):
     def _lowest(self) -> ManagedWaiter | None:
         """The waiting request to shed first: the largest priority number, the
         latest to arrive among equals."""
-        queued: list[ManagedWaiter] = self.queued()  # type: ignore[assignment]
+        queued = self.above(-math.inf)
         if not queued:
             return None
         return max(queued, key=lambda w: (w.priority, w.since))
+
+    def above(self, priority: float) -> list[ManagedWaiter]:
+        """The waiters still waiting whose priority number is above *priority*."""
+        return [w for w in self.queued() if isinstance(w, ManagedWaiter) and w.priority > priority]
