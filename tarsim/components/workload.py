@@ -18,7 +18,7 @@ import simpy
 from tarsim.components.sampling import batched, sampler
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import is_zero
-from tarsim.config.model import (
+from tarsim.config.workload import (
     ClosedArrivals,
     DeterministicArrivals,
     PoissonArrivals,
