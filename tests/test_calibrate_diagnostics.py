@@ -147,3 +147,23 @@ def test_a_row_the_model_cannot_run_is_reported_not_penalised(synthetic: Synthet
             BaselineRow(load=4, load_kind="concurrency", throughput=3, p99=1, agents=0))
     with pytest.raises(ConfigError, match=r"baseline row 2 \(load 4\)"):
         fit(model, Baseline(rows=rows), resolve(model, ["roles.worker.work"]), TINY)
+
+
+def test_a_locust_row_is_compared_with_the_p99_of_all_requests(synthetic: Synthetic) -> None:
+    """First token uniform on [0.1, 1.0] s under a 0.55 s timeout, no retries: successes
+    last 0.1-0.55 s, the other ~50 % fail at exactly 0.55 s. A row whose p99 is of all
+    requests (Locust's) is compared with the simulated p99 of every finished request,
+    0.55 s exactly; a row of successes only with theirs, 0.1 + 0.99 x 0.45 = 0.5455 s
+    within sampling error (sd of the p99 of ~n uniform draws, 4 sigma)."""
+    data = synthetic(work=1e-6, error=0.0)
+    data["llms"]["m"]["first_token"] = {"dist": "uniform", "low": 0.1, "high": 1.0}
+    data["providers"]["p"]["timeout"] = 0.55
+    model = model_of(data)
+    sim = Simulator(model, [], FitSettings(duration_s=300, warmup_s=5, replications=1))
+    row = {"load": 4, "load_kind": "concurrency", "throughput": 1.0, "p99": 1.0}
+    every = sim.row([], 0, BaselineRow(**row, p99_of="all"))
+    ok = sim.row([], 0, BaselineRow(**row))
+    assert every.simulated["p99"] == pytest.approx(0.55, abs=1e-4)  # + a 1 us mean work
+    n = every.simulated["throughput"] * 295
+    half = 4 * 0.45 * math.sqrt(0.99 * 0.01 / n)
+    assert abs(ok.simulated["p99"] - 0.5455) < half
