@@ -75,6 +75,19 @@ class RunResult:
         """Per-second time series of one replication."""
         return metrics.timeseries(self.records[replication], step)
 
+    def spans(self, replication: int = 0) -> pd.DataFrame:
+        """Workflow classes: one row per role step a request ran (id, cls, role,
+        start, end, agent, kind, branch, ok), with the class's name added."""
+        rec = self.records[replication]
+        frame = rec.spans.copy()
+        names = [c.name for c in rec.model.workload.classes]
+        frame.insert(2, "class", [names[c] for c in frame["cls"]] if len(frame) else [])
+        return frame
+
+    def subagents(self, replication: int = 0) -> pd.DataFrame:
+        """Sub-agents working for parallel steps after each change (t, in_flight)."""
+        return self.records[replication].subagents
+
 
 def run(
     model: Model | str | Path,

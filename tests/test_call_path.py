@@ -15,11 +15,11 @@ from tarsim.components.providers import (
     Curve,
     LLMClient,
     ProviderEndpoint,
-    RoleRunner,
 )
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.retry import RetryPolicy
+from tarsim.components.roles import RoleRunner
 from tarsim.components.routing import Controls
 from tarsim.components.streams import Streams
 from tarsim.config.model import LLM, Provider, Role

@@ -28,6 +28,7 @@ import numpy as np
 
 from tarsim.calibrate.baseline import Baseline
 from tarsim.calibrate.usl import fit_usl
+from tarsim.config.workflow import role_visits
 
 OPEN_TOLERANCE = 0.05
 """Relative gap between offered and answered rate that an open-loop steady state
@@ -156,7 +157,9 @@ def _mean(spec: Any) -> float:
 
 def demand_per_request(model: Any) -> dict[str, dict[str, float]]:
     """Mean calls and tokens one request sends to each provider and each LLM, by the
-    class weights, each role's calls and tools, and ``routing.mix`` if the model has one.
+    class weights, each role's calls and tools (times its mean visits per request, for
+    workflows; a loop's growing context is not counted), and ``routing.mix`` if the
+    model has one.
 
     Keys are ``provider:NAME`` and ``llm:NAME``; values ``{requests, input_tokens,
     output_tokens}`` per request.
@@ -174,9 +177,9 @@ def demand_per_request(model: Any) -> dict[str, dict[str, float]]:
     mix = _get(_get(model, "routing"), "mix")
     for cls in classes:
         share = cls.weight / total
-        for step in cls.steps:
+        for step, visits in role_visits(cls.steps).items():
             role = model.roles[step]
-            calls = share * role.llm_calls
+            calls = share * visits * role.llm_calls
             if calls and role.llm is not None:
                 llms = dict(mix) if mix else {role.llm: 1.0}
                 weight_sum = sum(llms.values())
@@ -191,7 +194,7 @@ def demand_per_request(model: Any) -> dict[str, dict[str, float]]:
             for tool, count in role.tools.items():
                 provider = model.tools[tool].provider
                 if provider is not None and count:
-                    add(f"provider:{provider}", share * count)
+                    add(f"provider:{provider}", share * visits * count)
     return demand
 
 

@@ -42,6 +42,7 @@ from tarsim.config.providers import (
     check_shares,
     increasing_loads,
 )
+from tarsim.config.workflow import Step, check_steps
 from tarsim.vocabulary import MODES
 
 NonNegRate = Annotated[PerSecond, Field(ge=0)]
@@ -149,12 +150,13 @@ OPEN_KINDS = ("poisson", "deterministic", "ramp", "steps", "trace")
 
 class RequestClass(Frozen):
     """A type of request: its share of arrivals, its priority (a lower number is
-    served first under the priority discipline) and the roles it visits in order."""
+    served first under the priority discipline) and its steps: the roles it visits
+    in order, or a workflow (:mod:`tarsim.config.workflow`)."""
 
     name: Annotated[str, Field(min_length=1)]
     weight: Annotated[float, Field(gt=0)] = 1.0
     priority: int = 0
-    steps: Annotated[list[str], Field(min_length=1)]
+    steps: Annotated[list[Step], Field(min_length=1)]
 
 
 class Workload(Frozen):
@@ -604,9 +606,8 @@ def cross_check(data: Any) -> list[Problem]:
 
     classes = _mapping(data.get("workload")).get("classes")
     for i, cls in enumerate(classes if isinstance(classes, list) else []):
-        steps = _mapping(cls).get("steps")
-        for j, step in enumerate(steps if isinstance(steps, list) else []):
-            ref(f"workload.classes[{i}].steps[{j}]", step, "roles")
+        found += check_steps(f"workload.classes[{i}].steps", _mapping(cls).get("steps"),
+                             _names(data, "roles"), did_you_mean)
     for name, role in _mapping(data.get("roles")).items():
         role = _mapping(role)
         ref(f"roles.{name}.llm", role.get("llm"), "llms")
