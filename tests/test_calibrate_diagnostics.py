@@ -115,8 +115,9 @@ def test_holdout_refits_start_from_the_users_start(synthetic: Synthetic) -> None
 
 def test_default_fit_set_follows_the_findings(synthetic: Synthetic) -> None:
     """A limit that binds (2.5 successful req/s x 1 call against 3/s) gets its rate
-    fitted; agents.concurrency stays fixed as known structure; memory stays fixed when
-    the baseline measures none; each choice comes with its reason."""
+    fitted, one that does not (1 req/s) stays fixed; agents.concurrency stays fixed as
+    known structure; memory stays fixed when the baseline measures none; each choice
+    comes with its reason."""
     data = synthetic()
     data["providers"]["p"]["limits"] = {"requests": 3, "burst": 3}
     model = model_of(data)
@@ -135,6 +136,13 @@ def test_default_fit_set_follows_the_findings(synthetic: Synthetic) -> None:
     assert "providers.p.limits.requests" in paths and "agents.concurrency" not in paths
     assert not any(p.startswith("memory") for p in paths)
     assert math.isfinite(cal.result.cost)
+    light = Baseline(rows=(BaselineRow(load=1, load_kind="concurrency", throughput=1.0,
+                                       p99=1.0, error_rate=0.0),))
+    quiet = calibrate(model, light, None, None, loo=False,
+                      settings=FitSettings(duration_s=10, warmup_s=1, replications=1,
+                                           max_iterations=0))
+    assert dict(quiet.fit_set)["providers.p.limits.requests"].startswith(
+        "fixed: this limit does not bind")
 
 
 def test_a_row_the_model_cannot_run_is_reported_not_penalised(synthetic: Synthetic) -> None:
