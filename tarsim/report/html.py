@@ -46,7 +46,8 @@ def script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A table cell: 4 significant digits, "-" for a missing number, "∞" for infinity."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, float):
@@ -60,7 +61,7 @@ def table_html(recommendations: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(label)}</th>" for _, label in TABLE_COLUMNS)
     rows = []
     for _, rec in recommendations.iterrows():
-        cells = "".join(f"<td>{html.escape(_cell(rec.get(name)))}</td>"
+        cells = "".join(f"<td>{html.escape(cell(rec.get(name)))}</td>"
                         for name, _ in TABLE_COLUMNS)
         rows.append(f"<tr class='{'ok' if rec['status'] == 'ok' else 'miss'}'>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
