@@ -10,7 +10,7 @@ as in the sweep report.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +223,17 @@ def _by_output(frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
         yield " ".join(str(k) for k in key) if isinstance(key, tuple) else key, part
 
 
+def _ranked(frame: pd.DataFrame, by: str, values: Callable[[pd.Series], str]) -> list[str]:
+    """Per output, a heading and its parameters from the largest *by* down, each as
+    its label and *values*."""
+    lines = []
+    for output, part in _by_output(frame):
+        lines.append(f"  {output}:")
+        lines += [f"    {r['label']:<45} {values(r)}"
+                  for _, r in part.sort_values(by, ascending=False).iterrows()]
+    return lines
+
+
 def table_text(result: StudyResult) -> str:
     """The study's main table as terminal text: what decides the answer (Sobol),
     the ranking (Morris, tornado) or the bands and SLO probability (ensemble)."""
@@ -238,18 +249,13 @@ def table_text(result: StudyResult) -> str:
         if decides.empty:
             lines.append("  (no p99 or cost output analysed)")
         lines.append("Sobol indices, first order (S1) and total (ST), ± 95% CI:")
-        for output, part in _by_output(frames["sobol"]):
-            lines.append(f"  {output}:")
-            for _, r in part.sort_values("ST", ascending=False).iterrows():
-                lines.append(f"    {r['label']:<45} S1 {r['S1']:6.3f} ± {r['S1_conf']:.3f}"
-                             f"  ST {r['ST']:6.3f} ± {r['ST_conf']:.3f}")
+        lines += _ranked(frames["sobol"], "ST",
+                         lambda r: f"S1 {r['S1']:6.3f} ± {r['S1_conf']:.3f}  "
+                                   f"ST {r['ST']:6.3f} ± {r['ST_conf']:.3f}")
     if "morris" in frames and not frames["morris"].empty:
         lines.append("Morris mu* (per range) ± 95% CI, largest first:")
-        for output, part in _by_output(frames["morris"]):
-            lines.append(f"  {output}:")
-            for _, r in part.sort_values("mu_star", ascending=False).iterrows():
-                lines.append(f"    {r['label']:<45} {r['mu_star']:.4g} "
-                             f"± {r['mu_star_conf']:.2g}")
+        lines += _ranked(frames["morris"], "mu_star",
+                         lambda r: f"{r['mu_star']:.4g} ± {r['mu_star_conf']:.2g}")
     if "tornado" in frames:
         lines.append("one at a time (output at the low .. high end), largest swing first:")
         for output, part in _by_output(frames["tornado"]):
