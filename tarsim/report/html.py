@@ -109,9 +109,9 @@ the tier's loads; its metrics at the tier's highest load.</p>
 """
 
 
-def page(title: str, facts: Mapping[str, Any], recommendations: pd.DataFrame,
-         specs: Mapping[str, dict[str, Any]]) -> str:
-    """The whole report page."""
+def page_parts(facts: Mapping[str, Any], specs: Mapping[str, Any]) -> tuple[str, str, str]:
+    """A report page's facts (``<dt>``/``<dd>``), one chart ``<div>`` per spec, and the
+    JavaScript bundle made safe inside a ``<script>`` element."""
     import vl_convert
 
     fact_html = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>"
@@ -120,7 +120,13 @@ def page(title: str, facts: Mapping[str, Any], recommendations: pd.DataFrame,
                    for name in specs)
     # vl-convert's stub marks the optional snippet as required
     bundle: str = vl_convert.javascript_bundle()  # type: ignore[call-arg]
-    bundle = bundle.replace("</script", "<\\/script")
+    return fact_html, divs, bundle.replace("</script", "<\\/script")
+
+
+def page(title: str, facts: Mapping[str, Any], recommendations: pd.DataFrame,
+         specs: Mapping[str, dict[str, Any]]) -> str:
+    """The whole report page."""
+    fact_html, divs, bundle = page_parts(facts, specs)
     return PAGE.format(title=html.escape(title), bundle=bundle, facts=fact_html,
                        table=table_html(recommendations), divs=divs,
                        specs=script_json(_finite(dict(specs))))

@@ -18,7 +18,7 @@ import altair as alt
 import pandas as pd
 
 from tarsim.metrics import json_safe
-from tarsim.report.html import cell, chart_specs, script_json
+from tarsim.report.html import cell, chart_specs, page_parts, script_json
 from tarsim.sensitivity.runner import StudyResult
 
 OUTPUT_TITLES = {"throughput": "throughput (req/s)", "p99": "p99 latency (s)",
@@ -174,14 +174,7 @@ def _sections(result: StudyResult) -> str:
 
 def page(result: StudyResult, facts: Mapping[str, Any],
          specs: Mapping[str, dict[str, Any]]) -> str:
-    import vl_convert
-
-    fact_html = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>"
-                        for k, v in facts.items())
-    divs = "".join(f'<div class="chart" id="chart-{html.escape(name)}"></div>'
-                   for name in specs)
-    bundle: str = vl_convert.javascript_bundle()  # type: ignore[call-arg]
-    bundle = bundle.replace("</script", "<\\/script")
+    fact_html, divs, bundle = page_parts(facts, specs)
     return PAGE.format(title=html.escape(f"Study: {result.study.spec.name}"), bundle=bundle,
                        facts=fact_html, sections=_sections(result), divs=divs,
                        specs=script_json(json_safe(dict(specs))))
