@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from tarsim.config import ConfigError, Model, Problem
+from tarsim.intervals import SKETCH
 from tarsim.metrics import json_safe
 from tarsim.sweep.executors import Executor, RunTask, SerialExecutor
 from tarsim.sweep.loader import Experiment
@@ -205,7 +206,8 @@ def tables(experiment: Experiment, store: RunStore) -> tuple[pd.DataFrame, pd.Da
             continue
         chosen = [have[r] for r in range(n)]
         for r, row in enumerate(chosen):
-            run_rows.append({"_row": i, "replication": r, **row})
+            run_rows.append({"_row": i, "replication": r,
+                             **{k: v for k, v in row.items() if not k.startswith(SKETCH)}})
         summary_rows.append({"_row": i, "replications": n, **aggregate(chosen)})
     if missing:
         raise RuntimeError(f"runs missing for {len(missing)} points, e.g. {missing[0]}")

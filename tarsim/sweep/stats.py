@@ -14,10 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from tarsim.intervals import SKETCH, pooled_bounds
 from tarsim.metrics import t_halfwidth
 from tarsim.sweep.experiment import AdaptiveReplications
 
 CI = "_ci95"
+LOW, HIGH = "_lo", "_hi"
+"""Suffixes of a metric's 95% bounds, for the metrics with their own intervals
+(latency quantiles and the error rate, :mod:`tarsim.intervals`)."""
 P99 = "latency_p99"
 NOT_AVERAGED = ("events",)
 
@@ -27,10 +31,13 @@ def column(path: str) -> str:
     return path.replace(".", "_")
 
 
-def flat_row(metrics: Mapping[str, Any]) -> dict[str, float]:
+def flat_row(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """A run's metrics under column names, in name order (so that a row read back
-    from the store and one fresh from a worker are alike)."""
-    return {column(k): _number(metrics[k]) for k in sorted(metrics)}
+    from the store and one fresh from a worker are alike). The latency sketch
+    (``samples.*``) keeps its dotted names and lists."""
+    return {k if k.startswith(SKETCH + ".") else column(k):
+            metrics[k] if k.startswith(SKETCH + ".") else _number(metrics[k])
+            for k in sorted(metrics)}
 
 
 def _number(value: Any) -> float:
@@ -43,7 +50,8 @@ def aggregate(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Mean and 95% CI half-width of every metric over *runs* (flat rows).
 
     A cause of error missing from a run did not happen in it: it counts as 0."""
-    names = sorted({k for run in runs for k in run if k not in NOT_AVERAGED})
+    names = sorted({k for run in runs for k in run
+                    if k not in NOT_AVERAGED and not k.startswith(SKETCH + ".")})
     out: dict[str, float] = {}
     for name in names:
         fill = 0.0 if name.startswith("errors_") else math.nan
@@ -51,6 +59,10 @@ def aggregate(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         finite = values[~np.isnan(values)]
         out[name] = float(finite.mean()) if len(finite) else math.nan
         out[name + CI] = t_halfwidth(values) if len(runs) > 1 else math.nan
+    for path, (estimate, low, high) in pooled_bounds(runs).items():
+        name = column(path)
+        out[name], out[name + LOW], out[name + HIGH] = estimate, low, high
+        out[name + CI] = max(estimate - low, high - estimate)
     return out
 
 
@@ -94,7 +106,11 @@ def replications_needed(runs: Mapping[int, Mapping[str, Any]],
 
 # ---------------------------------------------------------------- SLOs
 def upper_bound(row: Mapping[str, Any], name: str) -> float:
-    """The upper end of a metric's 95% CI (the mean itself with one replication)."""
+    """The upper end of a metric's 95% CI: its own bound where it has one (latency
+    quantiles, error rate), else mean + t half-width (the mean itself with one
+    replication)."""
+    if name + HIGH in row:
+        return _number(row.get(name + HIGH))
     mean = _number(row.get(name))
     half = _number(row.get(name + CI))
     return mean + (half if math.isfinite(half) else 0.0)
