@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tarsim import intervals
+from tarsim import demand, intervals
 from tarsim.components.requests import OK, UNFINISHED
 from tarsim.run import RunRecords
 
@@ -256,6 +256,8 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
             "mean": levels["in_system"].mean(a, b),
             "sojourn_mean": float(np.nanmean(sojourn)) if len(sojourn) else math.nan,
         },
+        "utilization": {"agents": busy_mean / (agents_mean * concurrency) if agents_mean
+                        else 0.0, **demand.utilization(rec)},
         "unfinished": unfinished,
         "events": rec.events,
         intervals.SKETCH: intervals.sketch(latency, arrival[ok]),

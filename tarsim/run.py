@@ -74,6 +74,8 @@ class RunRecords:
     """USD billed per model or tool for requests arriving after the warm-up."""
     dead_letter_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """Calls that failed for good, one row per attempt (see recorder.DEAD_LETTER_FIELDS)."""
+    demand_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Calls and tokens sent to each model and tool (see recorder.DEMAND_FIELDS)."""
 
     requests = _FrameOf("request_columns")
     """Per-request rows as a pandas frame (built on first use)."""
@@ -115,4 +117,5 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         memory_columns=recorder.memory_columns(), mode_columns=recorder.mode_columns(),
         scaling_columns=recorder.scaling_columns(), cost_columns=recorder.cost_columns(),
         dead_letter_columns=recorder.dead_letter_columns(),
+        demand_columns=recorder.demand_columns(),
     )

@@ -137,85 +137,26 @@ def reading_findings(baseline: Baseline, think_time_s: float = 0.0) -> list[Find
 
 
 # ---------------------------------------------------------------- rate limits
-def _get(node: Any, name: str) -> Any:
-    if node is None:
-        return None
-    if isinstance(node, dict):
-        return node.get(name)
-    return getattr(node, name, None)
-
-
-def _mean(spec: Any) -> float:
-    if isinstance(spec, int | float):
-        return float(spec)
-    try:
-        return float(spec.mean())
-    except (AttributeError, ValueError):
-        return math.nan
-
-
-def demand_per_request(model: Any) -> dict[str, dict[str, float]]:
-    """Mean calls and tokens one request sends to each provider and each LLM, by the
-    class weights, each role's calls and tools, and ``routing.mix`` if the model has one.
-
-    Keys are ``provider:NAME`` and ``llm:NAME``; values ``{requests, input_tokens,
-    output_tokens}`` per request.
-    """
-    classes = model.workload.classes
-    total = sum(c.weight for c in classes)
-    demand: dict[str, dict[str, float]] = {}
-
-    def add(key: str, calls: float, tokens_in: float = 0.0, tokens_out: float = 0.0) -> None:
-        entry = demand.setdefault(key, dict.fromkeys(LIMIT_NAMES, 0.0))
-        entry["requests"] += calls
-        entry["input_tokens"] += tokens_in
-        entry["output_tokens"] += tokens_out
-
-    mix = _get(_get(model, "routing"), "mix")
-    for cls in classes:
-        share = cls.weight / total
-        for step in cls.steps:
-            role = model.roles[step]
-            calls = share * role.llm_calls
-            if calls and role.llm is not None:
-                llms = dict(mix) if mix else {role.llm: 1.0}
-                weight_sum = sum(llms.values())
-                for name, weight in llms.items():
-                    part = calls * weight / weight_sum
-                    tokens_in = part * _mean(role.input_tokens)
-                    tokens_out = part * _mean(role.output_tokens)
-                    add(f"llm:{name}", part, tokens_in, tokens_out)
-                    provider = model.llms[name].provider
-                    if provider is not None:
-                        add(f"provider:{provider}", part, tokens_in, tokens_out)
-            for tool, count in role.tools.items():
-                provider = model.tools[tool].provider
-                if provider is not None and count:
-                    add(f"provider:{provider}", share * count)
-    return demand
-
-
-def model_limits(model: Any) -> dict[str, dict[str, float]]:
-    """Per-second limits the model sets, keyed like :func:`demand_per_request`."""
-    limits: dict[str, dict[str, float]] = {}
-    for section, prefix in (("providers", "provider"), ("llms", "llm")):
-        for name, spec in (getattr(model, section, None) or {}).items():
-            given = _get(spec, "limits")
-            for limit in LIMIT_NAMES:
-                value = _get(given, limit)
-                if isinstance(value, int | float) and value > 0:
-                    limits.setdefault(f"{prefix}:{name}", {})[limit] = float(value)
-    return limits
+DEMAND_SAMPLE = 20_000
+"""Requests in the zero-load run that measures the demand per request (relative
+standard error of a 10 %-of-requests call rate: 2 %)."""
 
 
 def rate_limit_findings(baseline: Baseline, model: Any) -> list[Finding]:
-    limits = model_limits(model)
+    """Each limit of *model* (provider, model and tool limits) against what every
+    baseline row's answered rate demands of it: the demand per request as the
+    simulator sends it (a zero-load run of the model: class weights, role mixes,
+    routing and caches all applied; :mod:`tarsim.demand`)."""
+    from tarsim import demand as demand_of
+
+    limits = demand_of.model_limits(model)
     if not limits:
         return [Finding("rate_limit", "info", "the model sets no rate limits: nothing to check")]
-    demand = demand_per_request(model)
+    _, demand = demand_of.zero_load(model, requests=DEMAND_SAMPLE)
     found = []
-    for key, given in sorted(limits.items()):
-        per_request = demand.get(key, dict.fromkeys(LIMIT_NAMES, 0.0))
+    for (kind, name), given in sorted(limits.items()):
+        key = f"{kind}:{name}"
+        per_request = demand.get((kind, name), dict.fromkeys(LIMIT_NAMES, 0.0))
         for limit, cap in given.items():
             need = per_request[limit]
             over = [(i, _answered(r) * need) for i, r in enumerate(baseline.rows)
@@ -229,7 +170,7 @@ def rate_limit_findings(baseline: Baseline, model: Any) -> list[Finding]:
                     f"need more — row {worst + 1} answers {_answered(baseline.rows[worst]):.3g} "
                     f"req/s x {need:.3g} {unit} per request = {rate:.4g}/s, "
                     f"{rate / cap:.3g}x the limit: the limit cannot apply as modelled "
-                    "(to every request, without caching)",
+                    "(on the calls the model sends: mixes and caches applied)",
                     tuple(i for i, _ in over),
                     {"key": key, "limit": limit, "limit_per_s": cap, "per_request": need,
                      "max_needed_per_s": rate}))

@@ -20,6 +20,8 @@ import pandas as pd
 from tarsim.sweep.stats import column, meets, slo_ratios, upper_bound
 
 UTILIZATION = "_utilization"
+UTILIZATION_PREFIX = "utilization_"
+CI = "_ci95"
 ERRORS = "errors_"
 
 
@@ -37,10 +39,20 @@ def total_costs(summary: pd.DataFrame, agent_per_hour_usd: float) -> pd.DataFram
 
 
 def bottleneck(row: Mapping[str, Any], limits: Mapping[str, float]) -> tuple[str, str]:
-    """(binding SLO, the resource or error cause behind it) for one point's row."""
+    """(binding SLO, the resource or error cause behind it) for one point's row.
+
+    A rate limit demanded beyond itself (``utilization_*`` above 1) is the
+    bottleneck whatever else happens: the run's errors and waits follow from it.
+    Otherwise the binding SLO decides: for the error rate, its dominant cause; for
+    latency, the most utilised resource when it queues, else the service time or
+    the 429s being retried."""
     ratios = slo_ratios(row, limits)
+    busiest, level = _busiest(row)
+    if level > 1.0:
+        binding = max(ratios, key=lambda k: ratios[k]) if ratios else ""
+        return binding, busiest
     if not ratios:
-        return "", _busiest(row)[0]
+        return "", busiest
     binding = max(ratios, key=lambda k: ratios[k])
     if column(binding) == "error_rate":
         causes = {k[len(ERRORS):]: float(v) for k, v in row.items()
@@ -50,7 +62,6 @@ def bottleneck(row: Mapping[str, Any], limits: Mapping[str, float]) -> tuple[str
             cause = max(causes, key=lambda k: causes[k])
             share = causes[cause] / sum(causes.values())
             return binding, f"errors: {cause} ({share:.0%} of errors)"
-    busiest, level = _busiest(row)
     if column(binding).startswith("latency") and level < QUEUEING_UTILIZATION:
         # a latency SLO missed with resources this idle: the time is in the calls
         # themselves, or in backing off from 429s, not in waiting for a slot
@@ -69,13 +80,28 @@ QUEUEING_UTILIZATION = 0.8
 """Below this, waiting for a resource is not what sets a missed latency SLO."""
 
 
+def utilizations(row: Mapping[str, Any]) -> dict[str, float]:
+    """Every limited resource's utilisation in *row*: agent slots and each rate limit
+    (demand over limit, ``utilization_*`` columns), by readable name."""
+    levels = {}
+    for key, value in row.items():
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            continue
+        if key.startswith(UTILIZATION_PREFIX) and not key.endswith(CI):
+            levels[key[len(UTILIZATION_PREFIX):].replace("_", " ")] = float(value)
+        elif key.endswith(UTILIZATION) and not key.startswith(UTILIZATION_PREFIX):
+            levels[key[: -len(UTILIZATION)].replace("_", " ")] = float(value)
+    return levels
+
+
 def _busiest(row: Mapping[str, Any]) -> tuple[str, float]:
-    levels = {k[: -len(UTILIZATION)]: float(v) for k, v in row.items()
-              if k.endswith(UTILIZATION) and isinstance(v, int | float) and math.isfinite(v)}
+    levels = utilizations(row)
     if not levels:
         return "none measured", math.nan
     name = max(levels, key=lambda k: levels[k])
-    return f"{name.replace('_', ' ')} (utilization {levels[name]:.2f})", levels[name]
+    if name.startswith(("provider ", "llm ", "tool ")):
+        return f"{name} (demand {levels[name]:.0%} of limit)", levels[name]
+    return f"{name} (utilization {levels[name]:.2f})", levels[name]
 
 
 def recommend(summary: pd.DataFrame, limits: Mapping[str, float],
