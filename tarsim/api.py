@@ -240,11 +240,13 @@ def sweep(
     progress: Progress | None = None,
     command: list[str] | None = None,
     write_report: bool = True,
+    screen: bool = True,
 ) -> SweepResult:
     """Run an experiment's points x replications on *executor* (``serial``,
     ``local`` with *workers* processes, or ``dask`` at *scheduler* or through a
     distributed *client*), and with *out* write its tables, manifest, report and
-    charts there. *resume* keeps the runs already in *out* and does only the rest."""
+    charts there. *resume* keeps the runs already in *out* and does only the rest;
+    *screen* False simulates the points screening would leave out."""
     from tarsim.sweep.runner import run_sweep, write_tables
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
@@ -252,7 +254,8 @@ def sweep(
     if folder is not None:
         _runs_store_check(folder, resume)
     engine = make_executor(executor, workers=workers, scheduler=scheduler, client=client)
-    result = run_sweep(experiment, engine, out=folder, resume=resume, progress=progress)
+    result = run_sweep(experiment, engine, out=folder, resume=resume, progress=progress,
+                       screen=screen)
     if folder is not None:
         result.files = write_tables(result, folder, command)
         if write_report:

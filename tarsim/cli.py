@@ -229,9 +229,11 @@ def schema() -> None:
               help="Dask scheduler address (tcp://host:8786), with --executor dask.")
 @click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest.")
 @click.option("--dry-run", is_flag=True, help="List the points and estimate the time; run nothing.")
+@click.option("--no-screen", is_flag=True,
+              help="Simulate the points screening shows cannot meet the SLOs.")
 @user_errors
 def sweep(experiment_file: str, out: str | None, workers: int | None, executor: str,
-          scheduler: str | None, resume: bool, dry_run: bool) -> None:
+          scheduler: str | None, resume: bool, dry_run: bool, no_screen: bool) -> None:
     """Run an experiment: points x replications, recommendations per tier, report."""
     import os
     from pathlib import Path
@@ -260,7 +262,7 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
 
         result = api.sweep(experiment, out=folder, executor=executor, workers=workers,
                            scheduler=scheduler, resume=resume, progress=progress,
-                           command=["tarsim", *sys.argv[1:]])
+                           command=["tarsim", *sys.argv[1:]], screen=not no_screen)
     if result.repaired:
         click.echo(f"warning: {result.repaired} damaged line(s) in the results were dropped "
                    "and their runs done again", err=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -136,11 +137,29 @@ def zero_load_model(model: Model) -> Model:
     return with_overrides(model, sets)
 
 
-def zero_load(model: Model, *, requests: int = 2000, seed: int = 1) -> tuple[
-        np.ndarray, dict[tuple[str, str], dict[str, float]]]:
+@dataclass(frozen=True)
+class ZeroLoad:
+    """What a zero-load run of a model measured."""
+
+    latency: np.ndarray
+    """Latencies of the successful requests."""
+    per_request: dict[tuple[str, str], dict[str, float]]
+    """Mean calls and tokens one request sends to each model, tool and provider."""
+    most: dict[str, float]
+    """The most one request sent of each quantity to all scopes together (calls,
+    input tokens, output tokens): a bound on what it sends to any one."""
+    requests: int
+    """Requests measured."""
+
+    def quantile(self, q: float) -> float:
+        """The *q*-quantile of zero-load latencies (inf when no request succeeded)."""
+        return float(np.quantile(self.latency, q)) if len(self.latency) else math.inf
+
+
+def zero_load(model: Model, *, requests: int = 2000, seed: int = 1) -> ZeroLoad:
     """A quick Monte Carlo of *model*'s request path with no queueing (see
-    :func:`zero_load_model`): the latencies of about *requests* successful
-    requests, and the demand one request sends to each model, tool and provider."""
+    :func:`zero_load_model`): about *requests* requests, their latencies and the
+    demand each sends to each model, tool and provider."""
     from tarsim.run import simulate
 
     quiet = zero_load_model(model)
@@ -148,15 +167,13 @@ def zero_load(model: Model, *, requests: int = 2000, seed: int = 1) -> tuple[
     for _ in range(4):
         rec = simulate(quiet, duration=duration, warmup=0.0, seed=seed)
         req = rec.request_columns
-        ok = (req["outcome"] == "ok") & (req["arrival"] < duration)
-        done = int(ok.sum())
+        arrived = req["arrival"] < duration
+        done = int(arrived.sum())
         if done >= requests or (done == 0 and duration > 1e5):
             break
         duration *= min(100.0, max(1.5, 1.2 * requests / max(done, 1)))
-    latency = (req["end"] - req["arrival"])[ok]
-    return latency, per_request(rec)
-
-
-def floor_quantile(latency: np.ndarray, q: float = 0.99) -> float:
-    """The *q*-quantile of zero-load latencies (inf when no request succeeded)."""
-    return float(np.quantile(latency, q)) if len(latency) else math.inf
+    ok = (req["outcome"] == "ok") & arrived
+    most = {"requests": float((req["api_calls"] + req["tool_calls"]).max(initial=0)),
+            "input_tokens": float(req["input_tokens"].max(initial=0)),
+            "output_tokens": float(req["output_tokens"].max(initial=0))}
+    return ZeroLoad((req["end"] - req["arrival"])[ok], per_request(rec), most, done)

@@ -73,7 +73,7 @@ def test_calls_per_request_follow_the_class_mix() -> None:
 
     n = 20_000
     weights = {c.name: c.weight for c in TARS.workload.classes}
-    _, demand = zero_load(TARS, requests=n)
+    demand = zero_load(TARS, requests=n).per_request
     openai = weights["code"]
     assert demand[("provider", "openai")]["requests"] == pytest.approx(
         openai, abs=4 * math.sqrt(openai * (1 - openai) / n))

@@ -66,7 +66,7 @@ def test_zero_load_floor_is_the_request_path_without_queueing() -> None:
     1.651 s. The zero-load Monte Carlo ignores the limits and the single agent of the
     model (which would queue at 20 req/s). 2000 samples: the empirical p99 has sd
     about √(0.0099/2000)/f(q) with f(q) = 4·0.01, i.e. 0.056 s; within 4 sd."""
-    from tarsim.demand import floor_quantile, zero_load
+    from tarsim.demand import zero_load
 
     data = _limited(20.0)
     data["agents"] = {"count": 1, "concurrency": 1}
@@ -74,7 +74,8 @@ def test_zero_load_floor_is_the_request_path_without_queueing() -> None:
     data["roles"]["server"]["tools"] = {}
     data["llms"]["m"]["first_token"] = {"dist": "exponential", "mean": 0.25}
     model = model_from_data(data, base_dir=ROOT)
-    latency, per_request = zero_load(model, requests=2000)
-    assert floor_quantile(latency) == pytest.approx(0.5 + math.log(100) / 4, abs=4 * 0.056)
+    found = zero_load(model, requests=2000)
+    per_request = found.per_request
+    assert found.quantile(0.99) == pytest.approx(0.5 + math.log(100) / 4, abs=4 * 0.056)
     assert per_request[("llm", "m")]["requests"] == pytest.approx(1.0)
     assert per_request[("llm", "m")]["input_tokens"] == pytest.approx(100.0)

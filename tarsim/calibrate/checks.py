@@ -152,7 +152,7 @@ def rate_limit_findings(baseline: Baseline, model: Any) -> list[Finding]:
     limits = demand_of.model_limits(model)
     if not limits:
         return [Finding("rate_limit", "info", "the model sets no rate limits: nothing to check")]
-    _, demand = demand_of.zero_load(model, requests=DEMAND_SAMPLE)
+    demand = demand_of.zero_load(model, requests=DEMAND_SAMPLE).per_request
     found = []
     for (kind, name), given in sorted(limits.items()):
         key = f"{kind}:{name}"

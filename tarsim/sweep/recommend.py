@@ -17,7 +17,17 @@ from typing import Any
 
 import pandas as pd
 
-from tarsim.sweep.stats import column, meets, slo_ratios, upper_bound
+from tarsim.sweep.stats import (
+    FAILS,
+    MEETS,
+    SCREENED,
+    UNCERTAIN,
+    column,
+    lower_bound,
+    meets,
+    slo_ratios,
+    upper_bound,
+)
 
 UTILIZATION = "_utilization"
 UTILIZATION_PREFIX = "utilization_"
@@ -114,29 +124,45 @@ def recommend(summary: pd.DataFrame, limits: Mapping[str, float],
     for tier, group in frame.groupby("tier", sort=False):
         candidates = []
         for config, points in group.groupby("config", sort=False):
-            feasible = all(meets(row, limits) for _, row in points.iterrows())
+            verdicts = points["verdict"].tolist() if "verdict" in points else [
+                MEETS if meets(row, limits) else FAILS for _, row in points.iterrows()]
+            feasible = all(v == MEETS for v in verdicts)
             design = points.loc[points["load"].fillna(0).idxmax()] if points["load"].notna().any() \
                 else points.iloc[0]
             worst = max((max(slo_ratios(row, limits).values(), default=0.0)
-                         for _, row in points.iterrows()), default=0.0)
+                         if v != SCREENED else math.inf
+                         for v, (_, row) in zip(verdicts, points.iterrows(), strict=True)),
+                        default=0.0)
             cost = design["total_per_hour_usd"]
+            undecided = sum(v == UNCERTAIN for v in verdicts)
             candidates.append({
                 "config": config, "feasible": feasible, "design": design, "worst": worst,
+                "verdict": (MEETS if feasible else SCREENED if SCREENED in verdicts
+                            else UNCERTAIN if undecided and FAILS not in verdicts else FAILS),
                 "order": (cost if math.isfinite(cost) else math.inf, design["slots"],
                           int(design["point"])),
             })
         qualifying = sorted((c for c in candidates if c["feasible"]),
                             key=lambda c: c["order"])
+        uncertain = sum(c["verdict"] == UNCERTAIN for c in candidates)
         if qualifying:
             status = "ok"
             best = qualifying[0]
             runner = qualifying[1] if len(qualifying) > 1 else None
+        elif uncertain:
+            status = (f"uncertain: no configuration shown to meet the SLOs; {uncertain} "
+                      "undecided at the maximum replications")
+            ranked = sorted(candidates, key=lambda c: (c["verdict"] != UNCERTAIN, c["worst"],
+                                                       c["order"]))
+            best, runner = ranked[0], (ranked[1] if len(ranked) > 1 else None)
         else:
             status = "no configuration meets the SLOs"
             ranked = sorted(candidates, key=lambda c: (c["worst"], c["order"]))
             best, runner = ranked[0], (ranked[1] if len(ranked) > 1 else None)
-        rows.append(_row(str(tier), status, len(qualifying), len(candidates), best, runner,
-                         limits))
+        row = _row(str(tier), status, len(qualifying), len(candidates), best, runner, limits)
+        row["uncertain"] = uncertain
+        row["screened"] = sum(c["verdict"] == SCREENED for c in candidates)
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -159,6 +185,12 @@ def _row(tier: str, status: str, feasible: int, total: int, best: dict[str, Any]
         "memory_peak_mb": design.get("memory_peak_mb", math.nan),
         "binding_slo": binding, "bottleneck": cause,
         "bottleneck_resource": cause.split(" (")[0],
+        "verdict": best["verdict"], "replications": design.get("replications", math.nan),
+        "latency_p99_lo": lower_bound(design, "latency_p99"),
+        "error_rate_lo": lower_bound(design, "error_rate"),
+        "screen_reason": design.get("screen_reason", ""),
+        **{k: design[k] for k in design.index if k.startswith("utilization_")
+           and not k.endswith("_ci95")},
     }
     for path in limits:
         name = column(path)

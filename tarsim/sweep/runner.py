@@ -14,7 +14,7 @@ import json
 import math
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -29,7 +29,8 @@ from tarsim.sweep.executors import Executor, RunTask, SerialExecutor
 from tarsim.sweep.loader import Experiment
 from tarsim.sweep.points import RATE, USERS, Point, point_key, show_value
 from tarsim.sweep.recommend import recommend, total_costs
-from tarsim.sweep.stats import aggregate, flat_row, replications_needed
+from tarsim.sweep.screen import Screen, Screener, drained_model
+from tarsim.sweep.stats import SCREENED, aggregate, flat_row, replications_needed, verdict
 from tarsim.sweep.store import RUNS_FILE, RunStore
 
 Progress = Callable[[int, int], None]
@@ -61,20 +62,37 @@ def run_sweep(
     out: Path | None = None,
     resume: bool = False,
     progress: Progress | None = None,
+    screen: bool = True,
 ) -> SweepResult:
     """Run every missing (point, replication) of *experiment* and build its tables.
 
     With *out*, each finished run is appended to ``out/runs.jsonl`` at once; with
     *resume*, the runs already there (checked line by line) are kept and only the
     missing ones are run. Without *resume*, an *out* that already holds runs is an
-    error, so that no results are overwritten by accident."""
+    error, so that no results are overwritten by accident.
+
+    Each point is screened first (:mod:`tarsim.sweep.screen`): with *screen*, a
+    point that cannot meet the SLOs is not simulated; either way every limit a
+    point demands beyond its rate starts empty. Replications are added to a point
+    until its SLO verdict is decided or the experiment's maximum is reached
+    (:func:`tarsim.sweep.stats.replications_needed`)."""
     started = time.perf_counter()
     spec = experiment.spec
+    slo = experiment.slo.limits()
     store = _open_store(out, resume)
     executor = executor or SerialExecutor()
+    screener = Screener(slo)
+    screens: dict[str, Screen] = {}
     by_key: dict[str, Point] = {}
+    models: dict[str, Model] = {}
     for point in experiment.points:
-        by_key.setdefault(point.key, point)
+        if point.key in by_key:
+            continue
+        found = screens[point.key] = screener.screen(point.model)
+        if screen and found.screened:
+            continue
+        by_key[point.key] = point
+        models[point.key] = drained_model(point.model, found)
     submitted: set[tuple[str, int]] = set()
     executed = 0
     reused = sum(1 for k, _ in store.runs if k in by_key)
@@ -85,11 +103,11 @@ def run_sweep(
     def submit_missing(point: Point) -> None:
         have = runs_of(point.key)
         needed, _final = replications_needed(
-            {r: flat_row(m) for r, m in have.items()}, spec.replications)
+            {r: flat_row(m) for r, m in have.items()}, spec.replications, slo)
         for r in range(needed):
             if r not in have and (point.key, r) not in submitted:
                 submitted.add((point.key, r))
-                executor.submit(RunTask.of(point.key, r, point.model, spec.horizon,
+                executor.submit(RunTask.of(point.key, r, models[point.key], spec.horizon,
                                            spec.warmup_s, spec.seed))
 
     try:
@@ -106,7 +124,8 @@ def run_sweep(
                 progress(executed, total)
     finally:
         executor.close()
-    runs, summary = tables(experiment, store)
+    runs, summary = tables(experiment, store, screens if screen else
+                           {k: s for k, s in screens.items() if not s.screened})
     summary = total_costs(summary, spec.costs.agent_per_hour_usd)
     recommendations = recommend(summary, experiment.slo.limits(),
                                 spec.costs.agent_per_hour_usd)
@@ -192,15 +211,28 @@ def _point_columns(points: Sequence[Point]) -> pd.DataFrame:
     return frame
 
 
-def tables(experiment: Experiment, store: RunStore) -> tuple[pd.DataFrame, pd.DataFrame]:
+def tables(experiment: Experiment, store: RunStore,
+           screens: Mapping[str, Screen] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs, summary) from the stored runs of *experiment*'s points: one row per
-    point and replication; one row per point with each metric's mean and CI."""
+    point and replication; one row per point with each metric's mean and CI, its
+    verdict (``meets``, ``fails``, ``uncertain`` or ``screened``) and its screening
+    (demand on each limit, zero-load p99, the reason when screened)."""
     points = experiment.points
+    screens = screens or {}
+    slo = experiment.slo.limits()
     base = _point_columns(points)
     run_rows, summary_rows, missing = [], [], []
     for i, point in enumerate(points):
+        found = screens.get(point.key)
+        screened = {} if found is None else {
+            "floor_p99": found.floor_p99, "screen_reason": found.reason,
+            **{f"demand_{k}": v for k, v in found.demand.items()}}
+        if found is not None and found.screened:
+            summary_rows.append({"_row": i, "replications": 0, "verdict": SCREENED,
+                                 **screened})
+            continue
         have = {r: flat_row(m) for (k, r), m in store.runs.items() if k == point.key}
-        n, final = replications_needed(have, experiment.spec.replications)
+        n, final = replications_needed(have, experiment.spec.replications, slo)
         if not final or any(r not in have for r in range(n)):
             missing.append(point.label)
             continue
@@ -208,7 +240,9 @@ def tables(experiment: Experiment, store: RunStore) -> tuple[pd.DataFrame, pd.Da
         for r, row in enumerate(chosen):
             run_rows.append({"_row": i, "replication": r,
                              **{k: v for k, v in row.items() if not k.startswith(SKETCH)}})
-        summary_rows.append({"_row": i, "replications": n, **aggregate(chosen)})
+        row = aggregate(chosen)
+        summary_rows.append({"_row": i, "replications": n, **row,
+                             "verdict": verdict(row, slo), **screened})
     if missing:
         raise RuntimeError(f"runs missing for {len(missing)} points, e.g. {missing[0]}")
     index = base.reset_index(drop=True)

@@ -86,12 +86,17 @@ def relative_halfwidth(runs: Sequence[Mapping[str, Any]], name: str = P99) -> fl
 
 
 def replications_needed(runs: Mapping[int, Mapping[str, Any]],
-                        replications: int | AdaptiveReplications) -> tuple[int, bool]:
+                        replications: int | AdaptiveReplications,
+                        limits: Mapping[str, float] | None = None) -> tuple[int, bool]:
     """How many replications a point needs, given the *runs* done so far
     (replication index -> flat row), and whether that number is final.
 
-    The decision at each stage uses exactly the first n replications, so it is the
-    same whichever runs happen to be done already (after a resume, say)."""
+    Adaptive: a point stops at the first stage where its SLO verdict against
+    *limits* is decided (every upper bound within its limit, or one lower bound
+    above it), or, with a ``target``, where p99's relative half-width is below it;
+    else at ``max`` (its verdict then stays ``uncertain``). The decision at each
+    stage uses exactly the first n replications, so it is the same whichever runs
+    happen to be done already (after a resume, say)."""
     sizes = stages(replications)
     for n in sizes:
         if any(r not in runs for r in range(n)):
@@ -99,7 +104,10 @@ def replications_needed(runs: Mapping[int, Mapping[str, Any]],
         if n == sizes[-1]:
             return n, True
         assert isinstance(replications, AdaptiveReplications)
-        if relative_halfwidth([runs[r] for r in range(n)]) < replications.target:
+        first = [runs[r] for r in range(n)]
+        if limits and verdict(aggregate(first), limits) != UNCERTAIN:
+            return n, True
+        if replications.target is not None and relative_halfwidth(first) < replications.target:
             return n, True
     return sizes[-1], True  # not reached: the last stage returns above
 
@@ -129,6 +137,28 @@ def slo_ratios(row: Mapping[str, Any], limits: Mapping[str, float]) -> dict[str,
         else:
             ratios[path] = bound / limit
     return ratios
+
+
+MEETS, FAILS, UNCERTAIN, SCREENED = "meets", "fails", "uncertain", "screened"
+"""A point's verdict: every SLO's upper bound within its limit; one SLO's lower
+bound above its limit; neither (more replications could decide it); or not
+simulated, since screening showed it cannot meet the SLOs."""
+
+
+def lower_bound(row: Mapping[str, Any], name: str) -> float:
+    """The lower end of a metric's 95% CI (see :func:`upper_bound`)."""
+    if name + LOW in row:
+        return _number(row.get(name + LOW))
+    mean = _number(row.get(name))
+    half = _number(row.get(name + CI))
+    return mean - (half if math.isfinite(half) else 0.0)
+
+
+def verdict(row: Mapping[str, Any], limits: Mapping[str, float]) -> str:
+    """``meets``, ``fails`` or ``uncertain`` (see ``MEETS``)."""
+    if any(lower_bound(row, column(path)) > limit for path, limit in limits.items()):
+        return FAILS
+    return MEETS if meets(row, limits) else UNCERTAIN
 
 
 def meets(row: Mapping[str, Any], limits: Mapping[str, float]) -> bool:
