@@ -29,7 +29,7 @@ from tarsim.sweep.executors import Executor, RunTask, SerialExecutor
 from tarsim.sweep.loader import Experiment
 from tarsim.sweep.points import RATE, USERS, Point, point_key, show_value
 from tarsim.sweep.recommend import recommend, total_costs
-from tarsim.sweep.screen import Screen, Screener, drained_model
+from tarsim.sweep.screen import Screen, Screener, drained_model, horizon_for
 from tarsim.sweep.stats import SCREENED, aggregate, flat_row, replications_needed, verdict
 from tarsim.sweep.store import RUNS_FILE, RunStore
 
@@ -85,6 +85,7 @@ def run_sweep(
     screens: dict[str, Screen] = {}
     by_key: dict[str, Point] = {}
     models: dict[str, Model] = {}
+    horizons: dict[str, float] = {}
     for point in experiment.points:
         if point.key in by_key:
             continue
@@ -93,6 +94,7 @@ def run_sweep(
             continue
         by_key[point.key] = point
         models[point.key] = drained_model(point.model, found)
+        horizons[point.key] = horizon_for(spec.horizon, spec.warmup_s, found)
     submitted: set[tuple[str, int]] = set()
     executed = 0
     reused = sum(1 for k, _ in store.runs if k in by_key)
@@ -107,8 +109,8 @@ def run_sweep(
         for r in range(needed):
             if r not in have and (point.key, r) not in submitted:
                 submitted.add((point.key, r))
-                executor.submit(RunTask.of(point.key, r, models[point.key], spec.horizon,
-                                           spec.warmup_s, spec.seed))
+                executor.submit(RunTask.of(point.key, r, models[point.key],
+                                           horizons[point.key], spec.warmup_s, spec.seed))
 
     try:
         for point in by_key.values():

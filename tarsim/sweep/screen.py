@@ -47,6 +47,9 @@ class Screen:
     it is not simulated (empty: it is)."""
 
     floor_p99: float
+    rate: float = 0.0
+    """Requests per second the point offers (closed loops: at most users over think
+    time plus the zero-load mean latency)."""
     demand: dict[str, float] = field(default_factory=dict)
     """Each limit's demand at the point's offered rate over the limit."""
     reason: str = ""
@@ -79,6 +82,12 @@ class Screener:
     def screen(self, model: Model) -> Screen:
         found = self.zero_load(model)
         rate = offered(model)
+        arrivals: Any = model.workload.arrivals
+        throughput = rate
+        if arrivals.kind == "closed" and len(found.latency):
+            think = arrivals.think_time
+            think_s = float(think) if isinstance(think, int | float) else float(think.mean())
+            throughput = arrivals.users / (think_s + float(found.latency.mean()))
         demand = demand_over_limits(found.per_request, rate, model) if rate else {}
         reasons = [*self._floor_reasons(found), *self._limit_reasons(found, model, rate)]
         drained = tuple(sorted({f"{section}.{name}.limits"
@@ -86,7 +95,7 @@ class Screener:
                                 for section in [dict(SECTIONS)[kind]]
                                 for limit in limits
                                 if demand.get(scope_name(kind, name, limit), 0.0) > 1.0}))
-        return Screen(found.quantile(0.99), demand, "; ".join(reasons), drained)
+        return Screen(found.quantile(0.99), throughput, demand, "; ".join(reasons), drained)
 
     def _floor_reasons(self, found: ZeroLoad) -> list[str]:
         error = self.slo.get("error_rate")
@@ -140,6 +149,19 @@ def offered(model: Model) -> float:
     if arrivals.kind in OPEN:
         return float(arrivals.rate)
     return 0.0
+
+
+SAMPLES_PER_RUN = 500
+"""Successful requests a replication needs for its own p99 interval (intervals.MIN_BEYOND
+beyond the 0.99-quantile)."""
+
+
+def horizon_for(horizon: float, warmup: float, screen: Screen) -> float:
+    """The experiment's horizon, lengthened where the point's rate would leave a
+    replication fewer than ``SAMPLES_PER_RUN`` requests in its window."""
+    if screen.rate <= 0:
+        return horizon
+    return max(horizon, warmup + SAMPLES_PER_RUN / screen.rate)
 
 
 def drained_model(model: Model, screen: Screen) -> Model:
