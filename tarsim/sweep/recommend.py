@@ -48,6 +48,10 @@ def total_costs(summary: pd.DataFrame, agent_per_hour_usd: float) -> pd.DataFram
     here would count them twice, and price an autoscaled tier at its upper bound."""
     del agent_per_hour_usd  # priced in the runs (see above); kept for the callers
     frame = summary.copy()
+    for name in (Metric.COST_PER_HOUR_USD, Metric.COST_PER_REQUEST_USD, Metric.THROUGHPUT,
+                 Metric.LATENCY_P50, Metric.LATENCY_P99, Metric.ERROR_RATE):
+        if column(name) not in frame:  # every point screened: nothing was simulated
+            frame[column(name)] = math.nan
     frame["total_per_hour_usd"] = frame[column(Metric.COST_PER_HOUR_USD)].fillna(0.0)
     frame["total_per_request_usd"] = frame[column(Metric.COST_PER_REQUEST_USD)]
     return frame
@@ -182,6 +186,8 @@ def _row(tier: str, status: str, feasible: int, total: int, best: dict[str, Any]
          runner: dict[str, Any] | None, limits: Mapping[str, float]) -> dict[str, Any]:
     design = best["design"]
     binding, cause = bottleneck(design, limits)
+    if best.get("verdict") == SCREENED:
+        cause = f"screened: {design.get('screen_reason', '')}"
     row: dict[str, Any] = {
         "tier": tier, "status": status, "feasible": feasible, "configurations": total,
         "load_kind": design["load_kind"], "load": design["load"],

@@ -29,7 +29,13 @@ from tarsim.sweep.executors import Executor, RunTask, SerialExecutor
 from tarsim.sweep.loader import Experiment
 from tarsim.sweep.points import RATE, USERS, Point, point_key, show_value
 from tarsim.sweep.recommend import recommend, total_costs
-from tarsim.sweep.screen import Screen, Screener, drained_model, horizon_for
+from tarsim.sweep.screen import (
+    SAMPLES_PER_RUN,
+    Screen,
+    Screener,
+    drained_model,
+    horizon_for,
+)
 from tarsim.sweep.stats import SCREENED, aggregate, flat_row, replications_needed, verdict
 from tarsim.sweep.store import RUNS_FILE, RunStore
 
@@ -158,7 +164,10 @@ def with_capacity(experiment: Experiment, recommendations: pd.DataFrame) -> pd.D
             failed.append(math.nan)
             continue
         point = experiment.points[int(row["point"])]
-        result = search(point.model, experiment.slo.limits(), duration=spec.horizon,
+        # long enough for p99's interval down to half the tier's load (screen.horizon_for)
+        duration = max(spec.horizon, spec.warmup_s + 2 * SAMPLES_PER_RUN / float(row["load"])) \
+            if row["load_kind"] == RATE and float(row["load"]) > 0 else spec.horizon
+        result = search(point.model, experiment.slo.limits(), duration=duration,
                         warmup=spec.warmup_s, seed=spec.seed, replications=replications,
                         start=float(row["load"]))
         found.append(result.load)
@@ -248,7 +257,8 @@ def tables(experiment: Experiment, store: RunStore,
     if missing:
         raise RuntimeError(f"runs missing for {len(missing)} points, e.g. {missing[0]}")
     index = base.reset_index(drop=True)
-    runs = index.merge(pd.DataFrame(run_rows), left_index=True, right_on="_row")
+    runs = index.merge(pd.DataFrame(run_rows, columns=None if run_rows else ["_row"]),
+                       left_index=True, right_on="_row")
     summary = index.merge(pd.DataFrame(summary_rows), left_index=True, right_on="_row")
     return (runs.drop(columns="_row").reset_index(drop=True),
             summary.drop(columns="_row").reset_index(drop=True))

@@ -151,9 +151,10 @@ def offered(model: Model) -> float:
     return 0.0
 
 
-SAMPLES_PER_RUN = 500
-"""Successful requests a replication needs for its own p99 interval (intervals.MIN_BEYOND
-beyond the 0.99-quantile)."""
+SAMPLES_PER_RUN = 800
+"""Requests a replication's window should hold: its own p99 interval needs 500
+successful ones (intervals.MIN_BEYOND beyond the 0.99-quantile), with room for
+Poisson variation and errors."""
 
 
 def horizon_for(horizon: float, warmup: float, screen: Screen) -> float:
