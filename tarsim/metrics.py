@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tarsim import demand, intervals
+from tarsim import demand, intervals, steady
 from tarsim.run import RunRecords
 from tarsim.summary import (
     IDENTITY_KEYS,
@@ -298,6 +298,8 @@ def run_summary(rec: RunRecords) -> RunSummary:
         unfinished=unfinished,
         events=rec.events,
         samples=intervals.sketch(latency, arrival[ok]),
+        steady=steady.halves(arrival, end, ok, failed, a, b,
+                             levels["in_system"].bins(np.arange(0.0, b + 0.5, 1.0))),
     )
 
 

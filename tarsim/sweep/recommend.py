@@ -207,6 +207,8 @@ def _row(tier: str, status: str, feasible: int, total: int, best: dict[str, Any]
         "latency_p99_lo": lower_bound(design, "latency_p99"),
         "error_rate_lo": lower_bound(design, "error_rate"),
         "screen_reason": design.get("screen_reason", ""),
+        "steady": design.get("steady", True),
+        "steady_reason": design.get("steady_reason", ""),
         **{k: design[k] for k in design.index if k.startswith("utilization_")
            and not k.endswith("_ci95")},
     }

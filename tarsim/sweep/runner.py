@@ -25,6 +25,7 @@ import pandas as pd
 from tarsim.config import ConfigError, Model, Problem
 from tarsim.intervals import SKETCH
 from tarsim.metrics import json_safe
+from tarsim.steady import reason as steady_reason
 from tarsim.sweep.executors import Executor, RunTask, SerialExecutor
 from tarsim.sweep.loader import Experiment
 from tarsim.sweep.points import RATE, USERS, Point, point_key, show_value
@@ -252,8 +253,10 @@ def tables(experiment: Experiment, store: RunStore,
             run_rows.append({"_row": i, "replication": r,
                              **{k: v for k, v in row.items() if not k.startswith(SKETCH)}})
         row = aggregate(chosen)
+        unsteady = steady_reason(row, experiment.spec.warmup_s)
         summary_rows.append({"_row": i, "replications": n, **row,
-                             "verdict": verdict(row, slo), **screened})
+                             "verdict": verdict(row, slo), "steady": not unsteady,
+                             "steady_reason": unsteady, **screened})
     if missing:
         raise RuntimeError(f"runs missing for {len(missing)} points, e.g. {missing[0]}")
     index = base.reset_index(drop=True)
