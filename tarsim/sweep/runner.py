@@ -157,7 +157,8 @@ def with_capacity(experiment: Experiment, recommendations: pd.DataFrame) -> pd.D
 
     spec = experiment.spec
     reps = spec.replications
-    replications = max(2, reps if isinstance(reps, int) else reps.min)
+    # three at least: with two, p99's interval rests on one degree of freedom
+    replications = max(3, reps if isinstance(reps, int) else reps.min)
     found, failed = [], []
     for _, row in recommendations.iterrows():
         if row["status"] != "ok":

@@ -20,7 +20,10 @@ meeting the SLOs.
 
 Every point also gets ``start: empty`` on each limit it demands beyond its rate,
 so that even a short run sees the limit's steady state (a drained bucket) rather
-than a fresh key's full bucket.
+than a fresh key's full bucket. For a closed loop the rate is at most the users
+over their think time plus the zero-load mean latency; a limit demanded beyond
+itself at that rate starts empty too (its 429s answer fast, so the users keep
+demanding).
 """
 
 from __future__ import annotations
@@ -88,7 +91,8 @@ class Screener:
             think = arrivals.think_time
             think_s = float(think) if isinstance(think, int | float) else float(think.mean())
             throughput = arrivals.users / (think_s + float(found.latency.mean()))
-        demand = demand_over_limits(found.per_request, rate, model) if rate else {}
+        demand = (demand_over_limits(found.per_request, throughput, model) if throughput
+                  else {})
         reasons = [*self._floor_reasons(found), *self._limit_reasons(found, model, rate)]
         drained = tuple(sorted({f"{section}.{name}.limits"
                                 for (kind, name), limits in model_limits(model).items()
