@@ -158,10 +158,18 @@ class RunSummary:
     samples: dict[str, Any]
     """The latency sketch the pooled quantiles and their intervals are computed
     from (:func:`tarsim.intervals.sketch`); not part of the printed JSON."""
+    workflow: dict[str, Any] | None = None
+    """Only when a class runs a workflow: per workflow class, ``requests``,
+    ``seconds`` by phase (agent-seconds per request: routing, queueing, spawning,
+    llm, tools, work, join) and ``branches`` taken; and ``subagents`` in flight
+    (``mean``, ``max``). Absent from the JSON otherwise."""
 
     def tree(self) -> dict[str, Any]:
-        """The ``tarsim run`` JSON object (with the latency sketch)."""
-        return asdict(self)
+        """The ``tarsim run`` JSON object."""
+        tree = asdict(self)
+        if tree["workflow"] is None:
+            del tree["workflow"]
+        return tree
 
     def flat(self) -> dict[str, Any]:
         """Every metric under its dotted name, without the identity fields, the

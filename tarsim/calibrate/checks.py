@@ -142,11 +142,20 @@ DEMAND_SAMPLE = 20_000
 standard error of a 10 %-of-requests call rate: 2 %)."""
 
 
+BIND_SHARE = 0.8
+"""A limit binds at a row whose admitted demand reaches this share of it."""
+SECTION = {"provider": "providers", "llm": "llms", "tool": "tools"}
+
+
 def rate_limit_findings(baseline: Baseline, model: Any) -> list[Finding]:
-    """Each limit of *model* (provider, model and tool limits) against what every
-    baseline row's answered rate demands of it: the demand per request as the
-    simulator sends it (a zero-load run of the model: class weights, role mixes,
-    routing and caches all applied; :mod:`tarsim.demand`)."""
+    """Each limit of *model* (provider, model and tool limits) against the calls the
+    baseline's successful requests must have had admitted: successful throughput x
+    calls per request, the calls per request as the simulator sends them (a zero-load
+    run of the model: class weights, role mixes, workflows, routing and caches all
+    applied; :mod:`tarsim.demand`). A failed request may have been refused before some
+    of its calls, so failures count nothing (the admitted demand is at least this). A
+    limit below it cannot apply as modelled; one reaching ``BIND_SHARE`` of it binds,
+    and a calibration fits its rate."""
     from tarsim import demand as demand_of
 
     limits = demand_of.model_limits(model)
@@ -159,30 +168,46 @@ def rate_limit_findings(baseline: Baseline, model: Any) -> list[Finding]:
         per_request = demand.get((kind, name), dict.fromkeys(LIMIT_NAMES, 0.0))
         for limit, cap in given.items():
             need = per_request[limit]
-            over = [(i, _answered(r) * need) for i, r in enumerate(baseline.rows)
-                    if _answered(r) * need > cap]
+            admitted = [r.throughput * need for r in baseline.rows]
+            over = [(i, rate) for i, rate in enumerate(admitted) if rate > cap]
+            binds = [i for i, rate in enumerate(admitted) if rate >= BIND_SHARE * cap]
             unit = "calls" if limit == "requests" else limit.replace("_", " ")
+            data = {"key": key, "limit": limit, "limit_per_s": cap, "per_request": need,
+                    "max_needed_per_s": max(admitted, default=0.0), "binds": bool(binds),
+                    "path": f"{SECTION[kind]}.{name}.limits.{limit}"}
             if over:
                 worst, rate = max(over, key=lambda pair: pair[1])
                 found.append(Finding(
                     "rate_limit", "problem",
                     f"{key} {limit} limit {cap:.4g}/s ({cap * 3600:.4g}/h): {len(over)} rows "
-                    f"need more — row {worst + 1} answers {_answered(baseline.rows[worst]):.3g} "
-                    f"req/s x {need:.3g} {unit} per request = {rate:.4g}/s, "
+                    f"need more — row {worst + 1}'s successful "
+                    f"{baseline.rows[worst].throughput:.3g} req/s x {need:.3g} {unit} per "
+                    f"request = {rate:.4g}/s, "
                     f"{rate / cap:.3g}x the limit: the limit cannot apply as modelled "
-                    "(on the calls the model sends: mixes and caches applied)",
-                    tuple(i for i, _ in over),
-                    {"key": key, "limit": limit, "limit_per_s": cap, "per_request": need,
-                     "max_needed_per_s": rate}))
-            else:
-                peak = max((_answered(r) * need for r in baseline.rows), default=0.0)
+                    "(on the calls the model sends: mixes and caches applied); its rate "
+                    "is fitted",
+                    tuple(i for i, _ in over), data))
+            elif binds:
+                peak = max(admitted)
                 found.append(Finding(
                     "rate_limit", "info",
-                    f"{key} {limit} limit {cap:.4g}/s: the busiest row needs {peak:.4g}/s "
-                    f"({peak / cap:.0%} of it)", (),
-                    {"key": key, "limit": limit, "limit_per_s": cap, "per_request": need,
-                     "max_needed_per_s": peak}))
+                    f"{key} {limit} limit {cap:.4g}/s binds: successful requests needed "
+                    f"{peak:.4g}/s ({peak / cap:.0%} of it) in rows "
+                    f"{', '.join(str(i + 1) for i in binds)}; its rate is fitted",
+                    tuple(binds), data))
+            else:
+                peak = max(admitted, default=0.0)
+                found.append(Finding(
+                    "rate_limit", "info",
+                    f"{key} {limit} limit {cap:.4g}/s: the busiest row's successful requests "
+                    f"needed {peak:.4g}/s ({peak / cap:.0%} of it): it does not bind", (), data))
     return found
+
+
+def binding_limits(findings: list[Finding]) -> list[str]:
+    """Model paths of the limits the rate-limit findings say bind (or cannot apply)."""
+    return [f.data["path"] for f in findings if f.kind == "rate_limit"
+            and (f.data.get("binds") or f.severity == "problem")]
 
 
 # ---------------------------------------------------------------- trends
