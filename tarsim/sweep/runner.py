@@ -26,11 +26,11 @@ import pandas as pd
 
 from tarsim.config import ConfigError, Model, Problem
 from tarsim.config.outputs import LOCK_FILE, atomic_write, atomic_write_text
+from tarsim.executors import SERIAL, Executor, RunTask, make_executor
 from tarsim.intervals import SKETCH
 from tarsim.metrics import json_safe
 from tarsim.steady import reason as steady_reason
 from tarsim.sweep.budget import offered_rate
-from tarsim.sweep.executors import SERIAL, Executor, RunTask, make_executor
 from tarsim.sweep.loader import Experiment
 from tarsim.sweep.points import RATE, USERS, Point, point_key, show_value
 from tarsim.sweep.recommend import recommend, total_costs
@@ -295,7 +295,9 @@ def tables(experiment: Experiment, store: RunStore,
         if failed:
             error = "; ".join(f"replication {r}: {e}" for r, e in sorted(failed.items()))
             for r in sorted(set(have) | set(failed)):
-                run_rows.append({"_row": i, "replication": r, **have.get(r, {}),
+                run_rows.append({"_row": i, "replication": r,
+                                 **{k: v for k, v in have.get(r, {}).items()
+                                    if not k.startswith(SKETCH)},
                                  "error": failed.get(r, "")})
             summary_rows.append({"_row": i, "replications": len(have), "error": error,
                                  **screened})
