@@ -79,3 +79,22 @@ def test_zero_load_floor_is_the_request_path_without_queueing() -> None:
     assert found.quantile(0.99) == pytest.approx(0.5 + math.log(100) / 4, abs=4 * 0.056)
     assert per_request[("llm", "m")]["requests"] == pytest.approx(1.0)
     assert per_request[("llm", "m")]["input_tokens"] == pytest.approx(100.0)
+
+
+def test_runner_up_is_compared_paired_on_common_random_numbers() -> None:
+    """Replications 0-2 of the recommended point give p99 1.0, 2.0, 3.0 s and the
+    runner-up's 1.1, 2.2, 3.3 s (same random numbers: they move together). Paired, the
+    differences 0.1, 0.2, 0.3 have mean 0.2 and t-interval half-width
+    t(0.975, 2)·0.1/√3 = 4.303·0.0577 = 0.248 by hand; unpaired, the two points' own
+    intervals (half-width about 2.5 each) would overlap entirely."""
+    import pandas as pd
+
+    from tarsim.sweep.recommend import paired
+
+    recommendations = pd.DataFrame({"tier": ["t"], "point": [0], "runner_up_point": [1]})
+    runs = pd.DataFrame({"point": [0, 0, 0, 1, 1, 1], "replication": [0, 1, 2, 0, 1, 2],
+                         "latency_p99": [1.0, 2.0, 3.0, 1.1, 2.2, 3.3],
+                         "error_rate": [0.0] * 6})
+    out = paired(recommendations, runs).iloc[0]
+    assert out["paired_latency_p99_diff"] == pytest.approx(0.2)
+    assert out["paired_latency_p99_ci95"] == pytest.approx(4.302653 * 0.1 / math.sqrt(3))

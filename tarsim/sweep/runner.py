@@ -33,7 +33,7 @@ from tarsim.steady import reason as steady_reason
 from tarsim.sweep.budget import offered_rate
 from tarsim.sweep.loader import Experiment
 from tarsim.sweep.points import RATE, USERS, Point, point_key, show_value
-from tarsim.sweep.recommend import recommend, total_costs
+from tarsim.sweep.recommend import paired, recommend, total_costs
 from tarsim.sweep.screen import (
     SAMPLES_PER_RUN,
     Screen,
@@ -156,8 +156,8 @@ def run_sweep(
         runs, summary = tables(experiment, store, screens if screen else
                                {k: s for k, s in screens.items() if not s.screened})
         summary = total_costs(summary, spec.costs.agent_per_hour_usd)
-        recommendations = recommend(summary, experiment.slo.limits(),
-                                    spec.costs.agent_per_hour_usd)
+        recommendations = paired(recommend(summary, experiment.slo.limits(),
+                                           spec.costs.agent_per_hour_usd), runs)
         if spec.capacity:
             recommendations = with_capacity(experiment, recommendations, runner)
     finally:
