@@ -419,7 +419,7 @@ parameters
 ## Predicting the loads the fit did not see
 
 The calibrated model, run unchanged, against every run (what
-`tarsim calibrate calibrated.yaml --baseline 'tests/data/agent/u*_stats.csv' --iterations 0`
+`tarsim calibrate tests/data/agent/calibrated.yaml --baseline 'tests/data/agent/u*_stats.csv' --iterations 0`
 prints). Throughput and p99 errors are relative, error-rate errors in percentage points.
 """),
     ("py", """
@@ -446,10 +446,98 @@ for load, row in table.iterrows():
 """),
 ]
 
+
+# ---------------------------------------------------------------- what decides the answer
+WHAT_DECIDES = [
+    ("md", """
+# What decides the answer: sensitivity and uncertainty
+
+The small tier's recommendation (all Haiku, a 60 % context cache, 5 agents at 50 req/s)
+rests on numbers `models/tars.yaml` marks `[assumption]`. Which of them decide it?
+
+1. **One at a time** (a tornado): each number at the low and high end of its range.
+2. **Sobol indices**: how much of each output's variance each number explains, alone
+   (S1) and with its interactions (ST), with 95% CIs.
+3. **An ensemble**: with the uncertain numbers drawn from distributions, the
+   probability that the recommendation still meets the SLOs.
+
+The study is `experiments/tars_small.study.yaml`; here it runs on small settings (short
+runs, a small Sobol sample) so the notebook finishes in about a minute. For decisions,
+run `tarsim sensitivity experiments/tars_small.study.yaml` (N = 128, README).
+"""),
+    ("py", """
+import altair as alt
+import pandas as pd
+
+from tarsim import api
+
+STUDY = "../experiments/tars_small.study.yaml"
+SMALL = {"horizon": "20s", "warmup": "4s"}   # short runs: noisy, but the ranking shows
+SOBOL_N = 8                                  # N x (parameters + 2) runs
+
+tornado = api.sensitivity(api.load_study(STUDY, {**SMALL, "method": "oat"}),
+                          executor="serial")
+tornado.analysis["tornado"].query("output == 'p99'")[
+    ["label", "low_value", "high_value", "at_low", "at_high", "swing"]]
+"""),
+    ("py", """
+api.study_charts(tornado)["tornado_p99"]
+"""),
+    ("md", """
+## Sobol indices
+
+Every design point runs on the same random numbers (common random numbers), so the
+differences between points are the parameters', not the noise's. With N = 8 the CIs are
+wide; the ordering of the top parameters is what to read here.
+"""),
+    ("py", """
+sobol = api.sensitivity(api.load_study(STUDY, {**SMALL, "samples": SOBOL_N}),
+                        executor="serial")
+decides = sobol.analysis["decides"]   # per output, the top three by total-order index
+decides
+"""),
+    ("py", """
+charts = api.study_charts(sobol)
+alt.vconcat(charts["sobol_p99"], charts["sobol_cost"])
+"""),
+    ("md", """
+## The recommendation under uncertainty
+
+Draw the two numbers the indices point at from distributions a planner would defend
+(the Writer's output tokens around the calibrated 40, the search cache's hit rate around
+the assumed 30 %) and count how often the small tier's recommendation still meets the
+p99 and error-rate SLOs.
+"""),
+    ("py", """
+ensemble = api.load_study(STUDY, {
+    **SMALL, "method": "ensemble", "samples": 16,
+    "parameters": {
+        "roles.writer.output_tokens.mean": {"distribution": "normal", "mean": 40, "sd": 40,
+                                            "low": 10},
+        "cache.tools.search.hit_rate": {"distribution": "normal", "mean": 0.3, "sd": 0.1,
+                                        "low": 0.0, "high": 0.9},
+    },
+})
+members = api.sensitivity(ensemble, executor="serial")
+members.analysis["bands"]
+"""),
+    ("py", """
+p99_top = decides.query("output == 'p99'").iloc[0]
+cost_top = decides.query("output == 'cost'").iloc[0]
+slo = members.analysis["slo"].iloc[0]
+print(f"The small tier's p99 is decided by {p99_top.parameter} (ST {p99_top.ST:.2f} "
+      f"± {p99_top.ST_conf:.2f}) and its cost by {cost_top.parameter} (ST {cost_top.ST:.2f}); "
+      f"with those uncertain, the recommendation meets the SLOs with probability "
+      f"{slo.probability:.2f} (95% CI {slo.ci95_low:.2f}-{slo.ci95_high:.2f}, "
+      f"{int(slo.members)} members).")
+"""),
+]
+
 NOTEBOOKS = {
     "tier_planning.ipynb": TIER_PLANNING,
     "model_mix_and_cache.ipynb": MODEL_MIX,
     "calibration.ipynb": CALIBRATION,
+    "what_decides_the_answer.ipynb": WHAT_DECIDES,
 }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tarsim import executors, metrics
+from tarsim.api_studies import hypotheses, load_study, sensitivity, study_charts  # noqa: F401
 from tarsim.config import ConfigError, Model, Problem
 from tarsim.config import load_model as _load_model
 from tarsim.config import validate as _validate

@@ -282,7 +282,11 @@ def _handshake(address: str, seconds: float) -> None:
 
 
 def _dask_executor(scheduler: str | None, client: Any) -> tuple[cf.Executor, int, Any]:
-    from distributed import Client
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ConfigError([Problem("--executor", "dask needs Dask distributed, an extra: "
+                                   "pip install 'tarsim[dask]'", "dask")]) from None
 
     own_client = None
     if client is None:

@@ -22,3 +22,13 @@ def test_bench_workflow_smoke() -> None:
     out = subprocess.run([sys.executable, "benchmarks/bench_workflow.py", "--smoke"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     assert "ratio workflow/plain" in out
+
+
+def test_cpu_pairs_measures() -> None:
+    """`benchmarks/cpu_pairs.py --measure` simulates one case and reports its CPU time."""
+    import json
+
+    out = subprocess.run([sys.executable, "benchmarks/cpu_pairs.py", "--measure", "mm3",
+                          str(ROOT), "--repeat", "1"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    assert json.loads(out)["cpu"] > 0

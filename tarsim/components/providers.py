@@ -34,8 +34,9 @@ from tarsim.components.rate_limits import RateLimiter
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.retry import RetryPolicy
+from tarsim.components.sampling import Draw, batched, sampler
 from tarsim.components.streams import Streams
-from tarsim.config.distributions import Draw, batched, is_zero, sampler
+from tarsim.config.distributions import is_zero
 from tarsim.config.model import LLM, Provider, Tool
 from tarsim.config.providers import REJECT_SERVER_S, Cache, Retry
 from tarsim.vocabulary import CAUSE, AttemptStatus

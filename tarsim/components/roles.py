@@ -13,8 +13,9 @@ import simpy
 from tarsim.components.providers import CallGen, ContextCache, LLMClient, ToolClient
 from tarsim.components.requests import Request
 from tarsim.components.routing import Controls, Mixer
+from tarsim.components.sampling import Draw, sampler
 from tarsim.components.streams import Streams
-from tarsim.config.distributions import Draw, is_zero, sampler
+from tarsim.config.distributions import is_zero
 from tarsim.config.model import Role
 from tarsim.vocabulary import Outcome
 

@@ -40,12 +40,14 @@ from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.roles import RoleRunner, role_mixer
 from tarsim.components.routing import Controls
+from tarsim.components.sampling import sampler
 from tarsim.components.streams import Streams
 from tarsim.components.workflow import Compiler, Engine
 from tarsim.components.workload import LoadGenerator
-from tarsim.config.distributions import is_zero, sampler
-from tarsim.config.model import OPEN_KINDS, Actions, Model
+from tarsim.config.distributions import is_zero
+from tarsim.config.model import Actions, Model
 from tarsim.config.workflow import is_plain
+from tarsim.config.workload import OPEN_KINDS
 from tarsim.vocabulary import Outcome
 
 

@@ -33,8 +33,9 @@ from tarsim.components.agent_pool import (
 from tarsim.components.recorder import FLOW_PHASES, Recorder
 from tarsim.components.requests import OK, Request
 from tarsim.components.roles import RoleRunner
+from tarsim.components.sampling import Draw, sampler
 from tarsim.components.streams import Streams
-from tarsim.config.distributions import Draw, is_zero, sampler
+from tarsim.config.distributions import is_zero
 from tarsim.config.workflow import Branch, Parallel, Repeat, RoleStep, Sequence
 from tarsim.config.workflow import Context as ContextSpec
 from tarsim.vocabulary import Outcome
