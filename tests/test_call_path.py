@@ -15,8 +15,8 @@ from tarsim.components.providers import (
     Curve,
     LLMClient,
     Provider,
-    RoleRunner,
 )
+from tarsim.components.roles import RoleRunner
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.retry import RetryPolicy

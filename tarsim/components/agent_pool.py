@@ -64,6 +64,7 @@ class AgentPool:
         priority: bool,
         recorder: Recorder,
         max_spawning: int | None = None,
+        first_id: int = 0,
     ) -> None:
         self.env = env
         self.count = count
@@ -72,7 +73,7 @@ class AgentPool:
         self.queue_capacity = queue_capacity
         self.recorder = recorder
         self.priority = priority
-        self._ids = itertools.count()
+        self._ids = itertools.count(first_id)  # hosts number their agents apart
         self._order = itertools.count()
         self._free: list[Agent] = []
         self._fifo: deque[Waiter] = deque()

@@ -22,7 +22,6 @@ recorder's dead letters.
 from __future__ import annotations
 
 import bisect
-import itertools
 import math
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
@@ -31,9 +30,9 @@ import simpy
 
 from tarsim.components.cache import Lookup, build_cache
 from tarsim.components.circuit_breaker import CircuitBreaker
-from tarsim.components.rate_limits import RateLimiter
+from tarsim.components.rate_limits import RateLimiter, scoped_limits
 from tarsim.components.recorder import Recorder
-from tarsim.components.requests import SHED, Request
+from tarsim.components.requests import Request
 from tarsim.components.retry import (
     API_ERROR as S_API_ERROR,
 )
@@ -56,10 +55,10 @@ from tarsim.components.retry import (
 from tarsim.components.retry import (
     TIMEOUT as S_TIMEOUT,
 )
-from tarsim.components.routing import Controls, Mixer
+from tarsim.components.stations import Station
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import Draw, batched, is_zero, sampler
-from tarsim.config.model import LLM, Role
+from tarsim.config.model import LLM
 from tarsim.config.model import Provider as ProviderSpec
 from tarsim.config.model import Tool as ToolSpec
 from tarsim.config.providers import Cache as CacheSpec
@@ -115,7 +114,19 @@ class Provider:
         )
         self.timeout = math.inf if spec.timeout is None else spec.timeout
         self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.scoped = scoped_limits(spec.limits)
+        if self.scoped is not None:
+            self.limits = NO_LIMITS
         self.pool = None if spec.connections is None else simpy.Resource(env, spec.connections)
+        congestion = spec.congestion
+        self.station = (None if congestion is None or congestion.scope == "model"
+                        else Station(env, congestion, f"provider.{name}"))
+        self.model_stations: dict[str, Station] | None = (
+            {} if congestion is not None and congestion.scope == "model" else None)
+        self.congestion = congestion
+        self.deployed = False
+        """True: calls read their host (connection pool, call station, region network);
+        set by the system when the deployment gives hosts any of these."""
         self.breaker = (
             None if spec.circuit_breaker is None else CircuitBreaker(spec.circuit_breaker)
         )
@@ -125,7 +136,8 @@ class Provider:
         )
         self.managed = bool(self.limits or self.pool is not None or self.breaker is not None
                             or self.overload is not None or self.retry is not None
-                            or self.slowdown is not None)
+                            or self.slowdown is not None or congestion is not None
+                            or self.scoped is not None)
         """False: every call takes the plain path (no per-attempt bookkeeping)."""
         self.in_flight = 0
         """Attempts holding a connection: the load the overload curve reads."""
@@ -139,8 +151,9 @@ class Provider:
         counts feed the rate limiters (*reserve*: what a ``max_tokens`` OTPM
         limiter reserves), and *limits* are the model's or tool's own."""
         if self.managed or limits:
+            own = self.limits if self.scoped is None else (self.scoped(req.host),)
             ok = yield from self._managed_call(req, target, first, streaming, input_tokens,
-                                               output_tokens, reserve, self.limits + limits)
+                                               output_tokens, reserve, own + limits)
             return ok
         env = self.env
         start = env.now
@@ -176,7 +189,7 @@ class Provider:
         while True:
             start = env.now
             status, retry_after = yield from self._attempt(
-                req, first, streaming, input_tokens, output_tokens, reserve, limits)
+                req, target, first, streaming, input_tokens, output_tokens, reserve, limits)
             if status is S_OK:
                 return True
             n += 1
@@ -191,11 +204,12 @@ class Provider:
             if wait > 0:
                 yield env.timeout(wait)
 
-    def _attempt(self, req: Request, first: Draw, streaming: float, input_tokens: float,
-                 output_tokens: float, reserve: float,
+    def _attempt(self, req: Request, target: str, first: Draw, streaming: float,
+                 input_tokens: float, output_tokens: float, reserve: float,
                  limits: tuple[RateLimiter, ...]) -> AttemptGen:
         """One try: (status, retry-after in seconds, 0 when none)."""
         env = self.env
+        host = req.host if self.deployed else None
         breaker = self.breaker
         ticket = 0
         if breaker is not None:
@@ -203,12 +217,17 @@ class Provider:
             if admitted is None:
                 return S_CIRCUIT_OPEN, 0.0
             ticket = admitted
+        host_pool = None if host is None else host.connections
+        host_connection = None
+        if host_pool is not None:
+            host_connection = host_pool.request()
+            yield host_connection
         pool = self.pool
         connection = None
         if pool is not None:
             connection = pool.request()
             yield connection
-        network = self.network()
+        network = (self.network if host is None else host.network.get(self.name, self.network))()
         retry_after = 0.0
         if limits:
             now = env.now
@@ -226,7 +245,12 @@ class Provider:
                 for limiter in limits:
                     limiter.admit(now, input_tokens, reserve)
         if retry_after == 0.0:
-            status = yield from self._timed(network + first(), streaming)
+            station = self.station
+            if host is not None and host.calls is not None:
+                station = host.calls
+            elif self.model_stations is not None:
+                station = self._model_station(target)
+            status = yield from self._timed(network + first(), streaming, station)
             if limits:
                 now = env.now
                 produced = output_tokens if status is S_OK else 0.0
@@ -234,11 +258,24 @@ class Provider:
                     limiter.settle(now, reserve, produced)
         if connection is not None:
             pool.release(connection)  # type: ignore[union-attr]
+        if host_connection is not None:
+            host_pool.release(host_connection)  # type: ignore[union-attr]
         if breaker is not None:
             breaker.record(env.now, ticket, status)
         return status, retry_after
 
-    def _timed(self, head: float, streaming: float) -> Generator[simpy.Event, Any, str]:
+    def _model_station(self, target: str) -> Station:
+        """The station of one model or tool (congestion scoped per model)."""
+        stations = self.model_stations
+        assert stations is not None and self.congestion is not None
+        station = stations.get(target)
+        if station is None:
+            station = stations[target] = Station(self.env, self.congestion,
+                                                 f"model.{target}")
+        return station
+
+    def _timed(self, head: float, streaming: float,
+               station: Station | None = None) -> Generator[simpy.Event, Any, str]:
         """The timed part of an admitted attempt; its status."""
         env = self.env
         self.in_flight += 1
@@ -249,12 +286,17 @@ class Provider:
         fail = self.error_rate
         if self.overload is not None:
             fail += self.overload(self.in_flight)
+        if station is not None:
+            fail += station.overload_probability(station.present + 1)
         status = S_OK
         if fail > 0:
             u = self.uniform()
             if u < fail:
                 status = S_API_ERROR if u < self.error_rate else S_OVERLOADED
-        if status is not S_OK:
+        if station is not None:
+            status = yield from self._served(station, head + streaming if status is S_OK
+                                             else head, status)
+        elif status is not S_OK:
             if head >= self.timeout:
                 yield env.timeout(self.timeout)
                 status = S_TIMEOUT
@@ -266,6 +308,21 @@ class Provider:
         else:
             yield env.timeout(head + streaming)
         self.in_flight -= 1
+        return status
+
+    def _served(self, station: Station, work: float,
+                status: str) -> Generator[simpy.Event, Any, str]:
+        """An attempt's *work* served at a load-dependent station, cut off at the
+        provider's timeout; its status."""
+        job = station.serve(work)
+        if self.timeout < math.inf:
+            env = self.env
+            yield env.any_of((job.done, env.timeout(self.timeout)))
+            if not job.done.triggered:
+                station.leave(job)
+                return S_TIMEOUT
+            return status
+        yield job.done
         return status
 
 
@@ -292,6 +349,7 @@ class LLMClient:
         self.cache_read_usd = self.input_usd * spec.price.cache_read
         self.cache_write_usd = self.input_usd * spec.price.cache_write
         self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.scoped = scoped_limits(spec.limits)
         self.measure_from = 0.0
         self.billed_usd = 0.0
         """USD billed for requests arriving from *measure_from* on (the warm-up's end):
@@ -320,7 +378,8 @@ class LLMClient:
                 billed_in = (input_tokens - cached) * self.input_usd + cached * self.cache_write_usd
         ok = yield from self.provider.call(
             req, self.name, first, output_tokens * self.seconds_per_token, limited_in,
-            output_tokens, output_tokens if reserve is None else reserve, self.limits,
+            output_tokens, output_tokens if reserve is None else reserve,
+            self.limits if self.scoped is None else (self.scoped(req.host),),
         )
         if ok:
             usd = billed_in + output_tokens * self.output_usd
@@ -349,6 +408,7 @@ class ToolClient:
             else sampler(spec.work, streams(f"tool.{name}.work"), base_dir)
         )
         self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.scoped = scoped_limits(spec.limits)
         self.usd = spec.price.per_1000_calls / 1000.0
         self.measure_from = 0.0
         self.billed_usd = 0.0
@@ -372,7 +432,8 @@ class ToolClient:
                     yield self.env.timeout(latency)
                 return True
         req.tool_calls += 1
-        ok = yield from self.provider.call(req, self.name, self.work, 0.0, limits=self.limits)
+        limits = self.limits if self.scoped is None else (self.scoped(req.host),)
+        ok = yield from self.provider.call(req, self.name, self.work, 0.0, limits=limits)
         if ok and self.usd > 0:
             req.cost_usd += self.usd
             if req.arrival >= self.measure_from:
@@ -392,96 +453,3 @@ class ContextCache:
             _zero if is_zero(spec.latency)
             else sampler(spec.latency, streams("cache.context.latency"), base_dir)
         )
-
-
-class RoleRunner:
-    """One step of a request in its agent slot: work, then LLM calls, then tool calls."""
-
-    def __init__(self, env: simpy.Environment, name: str, spec: Role,
-                 llm: LLMClient | None, tools: list[tuple[ToolClient, int]],
-                 streams: Streams, base_dir: Any, *,
-                 mixer: Callable[[], LLMClient] | None = None,
-                 clients: dict[str, LLMClient] | None = None,
-                 context: ContextCache | None = None,
-                 controls: Controls | None = None) -> None:
-        self.env = env
-        self.name = name
-        self.work: Draw = (
-            _zero if is_zero(spec.work)
-            else sampler(spec.work, streams(f"role.{name}.work"), base_dir)
-        )
-        self.llm = llm
-        self.mixer = mixer
-        self.clients = clients or ({} if llm is None else {llm.name: llm})
-        self.context = context
-        self.controls = controls if controls is not None else Controls()
-        self.calls = spec.llm_calls if (llm is not None or mixer is not None) else 0
-        self.max_tokens = spec.max_tokens
-        self.input_tokens = _token_draw(spec.input_tokens, streams, f"role.{name}.input_tokens",
-                                        base_dir)
-        self.output_tokens = _token_draw(spec.output_tokens, streams,
-                                         f"role.{name}.output_tokens", base_dir)
-        self.tools = [(tool, count) for tool, count in tools if count > 0]
-        self.work_only = self.calls == 0 and not self.tools
-        """Nothing but work: the request lifecycle times it inline (no generator)."""
-
-    def run(self, req: Request) -> CallGen:
-        """Carry out the step; False if a call failed (the request has its cause)."""
-        env = self.env
-        work = self.work()
-        if work > 0:
-            yield env.timeout(work)
-        if self.calls:
-            controls = self.controls
-            context = self.context
-            for _ in range(self.calls):
-                input_tokens = self.input_tokens()
-                output_tokens = self.output_tokens()
-                if self.max_tokens is not None and output_tokens > self.max_tokens:
-                    output_tokens = self.max_tokens  # the API stops at max_tokens
-                prompt_hit = None
-                if context is not None:
-                    req.cache_lookups += 1
-                    hit = context.lookup(env.now)
-                    req.cache_hits += hit
-                    if not context.respond:
-                        prompt_hit = hit
-                    elif hit:
-                        latency = context.latency()
-                        if latency > 0:
-                            yield env.timeout(latency)
-                        continue
-                if controls.cache_only and prompt_hit is None:
-                    req.fail(SHED)  # degraded to cache-only answers, and this one missed
-                    return False
-                llm = self.llm if self.mixer is None else self.mixer()
-                assert llm is not None  # calls > 0 needs an llm or a mix
-                if controls.downgrade:
-                    llm = self.clients.get(controls.downgrade.get(llm.name, llm.name), llm)
-                ok = yield from llm.call(req, input_tokens, output_tokens, self.max_tokens,
-                                         prompt_hit)
-                if not ok:
-                    return False
-        for tool, count in self.tools:
-            for _ in range(count):
-                ok = yield from tool.call(req)
-                if not ok:
-                    return False
-        return True
-
-
-def role_mixer(name: str, spec: Role, routing_mix: dict[str, float] | None,
-               clients: dict[str, LLMClient], streams: Streams) -> Mixer[LLMClient] | None:
-    """The draw of a model for each of a role's calls, when a mix applies to it."""
-    if spec.mix is not None:
-        return Mixer(spec.mix, clients, streams(f"role.{name}.mix"))
-    if routing_mix is not None and spec.llm_calls > 0:
-        return Mixer(routing_mix, clients, streams(f"routing.mix.{name}"))
-    return None
-
-
-def _token_draw(spec: Any, streams: Streams, name: str, base_dir: Any) -> Callable[[], int]:
-    if is_zero(spec):
-        return itertools.repeat(0).__next__
-    draw = sampler(spec, streams(name), base_dir)
-    return lambda: round(draw())

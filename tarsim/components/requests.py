@@ -44,6 +44,7 @@ class Request:
         "dequeued",
         "end",
         "entry",
+        "host",
         "id",
         "input_tokens",
         "outcome",
@@ -69,6 +70,8 @@ class Request:
         self.outcome = OK
         self.agent: Any = None
         self.entry: Any = None
+        self.host: Any = None
+        """The host the balancer sent it to (tarsim.components.hosts.Host)."""
         self.responded: Any = None
         self.input_tokens = 0
         self.output_tokens = 0

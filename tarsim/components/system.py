@@ -28,17 +28,17 @@ from tarsim.components.agent_pool import (
 )
 from tarsim.components.autoscaler import Autoscaler
 from tarsim.components.degradation import DegradationController
+from tarsim.components.hosts import AGENT_ID_STRIDE, Host, HostMemory, balancer
 from tarsim.components.memory import MemoryTracker
 from tarsim.components.providers import (
     NO_PROVIDER,
     ContextCache,
     LLMClient,
     Provider,
-    RoleRunner,
     ToolClient,
-    role_mixer,
 )
 from tarsim.components.recorder import Recorder
+from tarsim.components.roles import RoleRunner, role_mixer
 from tarsim.components.requests import (
     OK,
     OOM,
@@ -49,6 +49,7 @@ from tarsim.components.requests import (
 from tarsim.components.requests import QUEUE_FULL as QUEUE_FULL_ERROR
 from tarsim.components.requests import SHED as SHED_ERROR
 from tarsim.components.routing import Controls
+from tarsim.components.stations import Station
 from tarsim.components.streams import Streams
 from tarsim.components.workload import Workload
 from tarsim.config.distributions import is_zero, sampler
@@ -82,36 +83,19 @@ class System:
             None if is_zero(model.router.work)
             else sampler(model.router.work, streams("router.work"), base_dir)
         )
-        agents = model.agents
-        pool_args: dict[str, Any] = dict(
-            count=agents.count,
-            concurrency=agents.concurrency,
-            warm=agents.warm_agents,
-            spawn_latency=sampler(agents.spawn, streams("agents.spawn"), base_dir),
-            queue_capacity=model.router.queue.capacity,
-            priority=model.router.queue.discipline == "priority",
-            recorder=recorder,
-            max_spawning=agents.max_spawning,
-        )
         self.controls = Controls()
         """Runtime switches (model downgrade, cache-only answers) for controllers."""
         self.managed = needs_managed_pool(model)
-        self.pool: AgentPool
         self.memory: MemoryTracker | None = None
         self.degradation: DegradationController | None = None
-        if self.managed:
-            shed = model.router.queue.shed
-            pool = ManagedAgentPool(
-                env, idle_timeout=agents.idle_timeout, autoscaled=agents.autoscale is not None,
-                shed_depth=shed.depth if shed else None, shed_wait=shed.wait if shed else None,
-                shed_policy=shed.policy if shed else "reject", **pool_args)
-            self.pool = pool
-            if model.memory is not None:
-                self.memory = MemoryTracker(env, model.memory, pool, recorder)
-            if agents.autoscale is not None:
-                Autoscaler(env, agents.autoscale, pool, agents.count, recorder)
-        else:
-            self.pool = AgentPool(env, **pool_args)
+        self.hosts = self._build_hosts(streams, base_dir)
+        self.pool: AgentPool = self.hosts[0].pool
+        """The first host's pool (the only one without a deployment section)."""
+        self.memory = self.hosts[0].memory
+        deployment = model.deployment
+        self.pick = balancer(
+            "round_robin" if deployment is None else deployment.balancer, self.hosts,
+            streams("deployment.balancer") if len(self.hosts) > 1 else None)
         providers = {
             name: Provider(env, name, spec, streams, base_dir, model.retry, recorder)
             for name, spec in model.providers.items()
@@ -119,6 +103,11 @@ class System:
         providers[NO_PROVIDER] = Provider(env, NO_PROVIDER, None, streams, base_dir,
                                           model.retry, recorder)
         self.providers = providers
+        if deployment is not None and (
+                deployment.connections is not None or deployment.congestion is not None
+                or any(r.network for r in deployment.regions or ())):
+            for provider in providers.values():
+                provider.deployed = provider.managed = True
         caches = model.cache
         context_spec = None if caches is None else caches.context
         prompt_cache = (context_spec if context_spec is not None and context_spec.mode == "prompt"
@@ -172,6 +161,64 @@ class System:
         """Fires when arrivals have stopped and every request has answered."""
         self.workload = Workload(env, model.workload, self.submit, streams, horizon, base_dir)
 
+    def _build_hosts(self, streams: Streams, base_dir: Any) -> list[Host]:
+        """One host per replica of the deployment (one without a deployment section),
+        each with its own pool, memory tracker, autoscaler and stations."""
+        env, model, recorder = self.env, self.model, self.recorder
+        agents = model.agents
+        deployment = model.deployment
+        regions: list[tuple[str, dict[str, Any]]] = (
+            [("", {})] if deployment is None
+            else [("", {})] * deployment.host_count if deployment.regions is None
+            else [(r.name, r.network) for r in deployment.regions for _ in range(r.hosts)])
+        levels = [0.0] * len(regions)
+        hosts = []
+        for i, (region, networks) in enumerate(regions):
+            # host 0 keeps the streams a model without hosts uses: same seed, same run
+            prefix = "" if i == 0 else f"host{i}."
+            pool_args: dict[str, Any] = dict(
+                count=agents.count, concurrency=agents.concurrency, warm=agents.warm_agents,
+                spawn_latency=sampler(agents.spawn, streams(f"{prefix}agents.spawn"), base_dir),
+                queue_capacity=model.router.queue.capacity,
+                priority=model.router.queue.discipline == "priority",
+                recorder=recorder, max_spawning=agents.max_spawning,
+                first_id=i * AGENT_ID_STRIDE,
+            )
+            memory = None
+            pool: AgentPool
+            if self.managed:
+                shed = model.router.queue.shed
+                managed = ManagedAgentPool(
+                    env, idle_timeout=agents.idle_timeout,
+                    autoscaled=agents.autoscale is not None,
+                    shed_depth=shed.depth if shed else None,
+                    shed_wait=shed.wait if shed else None,
+                    shed_policy=shed.policy if shed else "reject", **pool_args)
+                pool = managed
+                if model.memory is not None:
+                    sink: Any = (recorder if deployment is None
+                                 else HostMemory(recorder, levels, i))
+                    memory = MemoryTracker(env, model.memory, managed, sink)
+                if agents.autoscale is not None:
+                    Autoscaler(env, agents.autoscale, managed, agents.count, recorder)
+            else:
+                pool = AgentPool(env, **pool_args)
+            network = {
+                name: sampler(dist, streams(f"{prefix}region.{region}.network.{name}"), base_dir)
+                for name, dist in networks.items()}
+            host = Host(
+                i, region, pool,
+                cpu=(None if deployment is None or deployment.cpu is None
+                     else Station(env, deployment.cpu, f"host{i}.cpu")),
+                calls=(None if deployment is None or deployment.congestion is None
+                       else Station(env, deployment.congestion, f"host{i}.calls")),
+                connections=(None if deployment is None or deployment.connections is None
+                             else simpy.Resource(env, deployment.connections)),
+                network=network)
+            host.memory = memory
+            hosts.append(host)
+        return hosts
+
     def start(self) -> None:
         self.workload.start()
         stop = self.env.timeout(self.horizon)
@@ -197,17 +244,21 @@ class System:
 
     def handle(self, req: Request) -> Generator[simpy.Event, Any, None]:
         env = self.env
+        host = req.host = self.pick()
+        host.active += 1
+        cpu = host.cpu
         if self.router_work is not None:
             work = self.router_work()
             if work > 0:
-                yield env.timeout(work)
+                yield env.timeout(work) if cpu is None else cpu.serve(work).done
         req.admitted = env.now
         if env.now >= req.deadline:  # the client gave up while the router worked
             req.dequeued = env.now
             req.fail(TIMEOUT)
             self.finish(req)
             return
-        got = self.pool.acquire(req.priority)
+        pool = host.pool
+        got = pool.acquire(req.priority)
         if got is QUEUE_FULL or got is SHED:
             req.dequeued = env.now
             req.fail(QUEUE_FULL_ERROR if got is QUEUE_FULL else SHED_ERROR)
@@ -235,12 +286,12 @@ class System:
             if step.work_only:
                 work = step.work()
                 if work > 0:
-                    yield env.timeout(work)
+                    yield env.timeout(work) if cpu is None else cpu.serve(work).done
                 continue
             ok = yield from step.run(req)
             if not ok:
                 break
-        self.pool.release(agent)
+        pool.release(agent)
         req.released = env.now
         self.finish(req)
 
@@ -249,9 +300,10 @@ class System:
         """Run *req*'s steps in *agent* with its memory followed and the agent able
         to crash under it (the request then fails with the crash's cause)."""
         env = self.env
-        pool = self.pool
+        host = req.host
+        pool = host.pool
         assert isinstance(pool, ManagedAgentPool)
-        memory = self.memory
+        memory = host.memory
         survived = pool.attach(agent, req, env.active_process)  # type: ignore[arg-type]
         if survived and memory is not None:
             survived = memory.admit(req, agent)
@@ -299,6 +351,7 @@ class System:
         pool.set_concurrency(actions.concurrency or self.model.agents.concurrency)
 
     def finish(self, req: Request) -> None:
+        req.host.active -= 1
         if self.degradation is not None:
             self.degradation.observe(req)
         now = self.env.now
@@ -321,7 +374,7 @@ class System:
     def _deadline(self, req: Request) -> None:
         """The client's timeout: leave the queue, and answer a waiting user."""
         if req.entry is not None:
-            self.pool.leave(req.entry)
+            req.host.pool.leave(req.entry)
         if req.responded is not None and not req.responded.triggered:
             req.responded.succeed()
 

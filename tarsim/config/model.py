@@ -29,6 +29,7 @@ from tarsim.config.base import (
 )
 from tarsim.config.distributions import DurationDist, NumberDist
 from tarsim.config.errors import Problem
+from tarsim.config.deployment import Congestion, Deployment
 from tarsim.config.providers import (
     Caches,
     CircuitBreaker,
@@ -364,6 +365,9 @@ class Provider(Frozen):
     connections: Annotated[int, Field(ge=1)] | None = None
     """Connection pool size: attempts wait for a free connection. Absent: unbounded."""
     circuit_breaker: CircuitBreaker | None = None
+    congestion: Congestion | None = None
+    """A load-dependent station every attempt is served at (processor sharing; see
+    tarsim.config.deployment), one for the provider or one per model (``scope``)."""
     slowdown: Annotated[list[SlowdownPoint], Field(min_length=1)] | None = None
     """Congestion: each attempt's duration (network, first token, streaming) times a
     factor that depends on this provider's attempts in flight, as points
@@ -543,6 +547,21 @@ class Model(Frozen):
     memory: Memory | None = None
     degradation: Degradation | None = None
     slo: SLO | None = None
+    deployment: Deployment | None = None
+
+    @model_validator(mode="after")
+    def _deployment_rules(self) -> Model:
+        deployment = self.deployment
+        if deployment is None:
+            return self
+        if self.degradation is not None and deployment.host_count > 1:
+            raise ValueError("degradation is modelled for one host: give deployment.hosts 1 "
+                             "or remove degradation")
+        congested = [name for name, p in self.providers.items() if p.congestion is not None]
+        if deployment.congestion is not None and congested:
+            raise ValueError("congestion lives in one place: deployment.congestion (per host) "
+                             f"or providers' congestion, not both (providers {congested})")
+        return self
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -609,6 +628,10 @@ def cross_check(data: Any) -> list[Problem]:
     for tool in _mapping(_mapping(data.get("cache")).get("tools")):
         ref(f"cache.tools.{tool}", tool, "tools")
     found += _check_degradation(data, ref)
+    regions = _mapping(data.get("deployment")).get("regions")
+    for i, region in enumerate(regions if isinstance(regions, list) else []):
+        for provider in _mapping(_mapping(region).get("network")):
+            ref(f"deployment.regions[{i}].network.{provider}", provider, "providers")
     return found
 
 

@@ -55,6 +55,9 @@ class Limits(Frozen):
     ``generated`` debits the tokens actually produced, when they are produced
     (Anthropic 2026), and admits a call while the bucket has room for one token
     (it may then go into debt, which later calls wait out)."""
+    scope: Literal["organisation", "region", "host"] = "organisation"
+    """Who shares the buckets: the whole organisation (every host, the default, as API
+    keys are limited), each region, or each host (see ``deployment``)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Limits:

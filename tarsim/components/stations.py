@@ -1,0 +1,143 @@
+"""Load-dependent, processor-shared stations: where congestion lives.
+
+A station serves every job present at once. With n present its total service
+rate is mu(n) work-seconds per second, shared equally, so each job's remaining
+work shrinks at mu(n) / n. The share changes at every arrival and departure, and
+the station follows it exactly: it keeps a virtual clock V that advances at
+mu(n) / n, each job finishes when V reaches its start value plus its work (a heap
+of finish values), and every arrival or departure reschedules the next
+completion (a stale wake-up is recognised by its generation number and ignored).
+That is processor sharing (cores: mu(n) = min(n, c)), and with a general mu(n)
+the load-dependent station of product-form queueing networks.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+from collections.abc import Callable
+
+import simpy
+
+from tarsim.config.deployment import Congestion
+
+
+def rate_function(spec: Congestion) -> Callable[[int], float]:
+    """mu(n): the station's total service rate with n jobs present (n >= 1)."""
+    if spec.rates is not None:
+        xs = [float(x) for x, _ in spec.rates]
+        ys = [float(y) for _, y in spec.rates]
+
+        def table(n: int) -> float:
+            k = bisect.bisect_right(xs, n)
+            if k == 0:
+                return ys[0]
+            if k == len(xs):
+                return ys[-1]
+            x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
+            return y0 + (y1 - y0) * (n - x0) / (x1 - x0)
+        return table
+    cores = math.inf if spec.cores is None else float(spec.cores)
+    sigma, kappa = spec.contention, spec.coherence
+
+    def usl(n: int) -> float:
+        return min(n, cores) / (1.0 + sigma * (n - 1) + kappa * n * (n - 1))
+    return usl
+
+
+class Job:
+    """One job at a station; *done* succeeds when its work is served."""
+
+    __slots__ = ("alive", "done", "finish")
+
+    def __init__(self, finish: float, done: simpy.Event) -> None:
+        self.finish = finish
+        self.done = done
+        self.alive = True
+
+    def __lt__(self, other: Job) -> bool:
+        return self.finish < other.finish
+
+
+class Station:
+    """A processor-shared station with a load-dependent total rate (see module)."""
+
+    def __init__(self, env: simpy.Environment, spec: Congestion, name: str = "") -> None:
+        self.env = env
+        self.name = name
+        self.rate = rate_function(spec)
+        overload = spec.overload
+        self.overload_max = 0.0 if overload is None else overload.max
+        self.overload_half = 1.0 if overload is None else overload.half
+        self.present = 0
+        """Jobs being served now."""
+        self._heap: list[Job] = []
+        self._virtual = 0.0
+        self._since = 0.0
+        self._generation = 0
+
+    def overload_probability(self, n: int) -> float:
+        """Probability that an attempt finding *n* present (itself included) fails
+        with an overload error."""
+        if self.overload_max <= 0 or n <= 1:
+            return 0.0
+        return self.overload_max * (n - 1) / (n - 1 + self.overload_half)
+
+    def _advance(self) -> None:
+        now = self.env.now
+        n = self.present
+        if n:
+            self._virtual += (now - self._since) * self.rate(n) / n
+        self._since = now
+
+    def serve(self, work: float) -> Job:
+        """Start serving *work* seconds of work; the job's ``done`` event succeeds when
+        it is served."""
+        self._advance()
+        job = Job(self._virtual + work, self.env.event())
+        heapq.heappush(self._heap, job)
+        self.present += 1
+        self._schedule()
+        return job
+
+    def leave(self, job: Job) -> None:
+        """Withdraw *job* before it is served (its caller stopped waiting)."""
+        if not job.alive or job.done.triggered:
+            return
+        self._advance()
+        job.alive = False
+        self.present -= 1
+        self._schedule()
+
+    def _schedule(self) -> None:
+        self._generation += 1
+        heap = self._heap
+        while heap and not heap[0].alive:
+            heapq.heappop(heap)
+        if not heap:
+            return
+        n = self.present
+        delay = max(0.0, (heap[0].finish - self._virtual) * n / self.rate(n))
+        generation = self._generation
+        wake = self.env.timeout(delay)
+        wake.callbacks.append(lambda _event: self._complete(generation))
+
+    def _complete(self, generation: int) -> None:
+        if generation != self._generation:
+            return  # superseded by a later arrival or departure
+        self._advance()
+        heap = self._heap
+        first = heapq.heappop(heap)
+        self._virtual = max(self._virtual, first.finish)
+        finished = [first]
+        tolerance = 1e-12 * max(1.0, abs(self._virtual))
+        while heap and (not heap[0].alive or heap[0].finish <= self._virtual + tolerance):
+            job = heapq.heappop(heap)
+            if job.alive:
+                finished.append(job)
+        for job in finished:
+            job.alive = False
+            self.present -= 1
+            job.done.succeed()
+        self._schedule()
