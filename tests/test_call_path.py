@@ -16,10 +16,10 @@ from tarsim.components.providers import (
     LLMClient,
     Provider,
 )
-from tarsim.components.roles import RoleRunner
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.retry import RetryPolicy
+from tarsim.components.roles import RoleRunner
 from tarsim.components.routing import Controls
 from tarsim.components.streams import Streams
 from tarsim.config.model import LLM, Role

@@ -38,7 +38,6 @@ from tarsim.components.providers import (
     ToolClient,
 )
 from tarsim.components.recorder import Recorder
-from tarsim.components.roles import RoleRunner, role_mixer
 from tarsim.components.requests import (
     OK,
     OOM,
@@ -48,6 +47,7 @@ from tarsim.components.requests import (
 )
 from tarsim.components.requests import QUEUE_FULL as QUEUE_FULL_ERROR
 from tarsim.components.requests import SHED as SHED_ERROR
+from tarsim.components.roles import RoleRunner, role_mixer
 from tarsim.components.routing import Controls
 from tarsim.components.stations import Station
 from tarsim.components.streams import Streams

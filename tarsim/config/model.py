@@ -27,9 +27,9 @@ from tarsim.config.base import (
     PosSeconds,
     Probability,
 )
+from tarsim.config.deployment import Congestion, Deployment
 from tarsim.config.distributions import DurationDist, NumberDist
 from tarsim.config.errors import Problem
-from tarsim.config.deployment import Congestion, Deployment
 from tarsim.config.providers import (
     Caches,
     CircuitBreaker,
