@@ -55,8 +55,13 @@ SUMMARY_PATH = {"throughput": "throughput", "p99": "latency.p99", "error_rate": 
 TOLERANCE = {"throughput": 0.05, "p99": 0.10, "error_rate": 0.015, "memory_mb": 0.10}
 RELATIVE = {"throughput": True, "p99": True, "error_rate": False, "memory_mb": True}
 DEFAULT_FIT = ("roles.*.work", "llms.*.first_token", "llms.*.output_rate", "agents.concurrency",
-               "providers.*.errors.rate", "memory.base", "memory.per_agent", "memory.per_request")
-"""TARS's usual unknowns; paths the model does not have are left out."""
+               "providers.*.errors.rate", "memory.base", "memory.per_agent", "memory.per_request",
+               *(f"{station}.{name}" for station in (
+                   "deployment.cpu", "deployment.congestion", "providers.*.congestion")
+                 for name in ("cores", "contention", "coherence", "overload.max",
+                              "overload.half")))
+"""TARS's usual unknowns, and the congestion curves wherever they live (a host's CPU,
+a host's call station, a provider's); paths the model does not have are left out."""
 SCALED_FIELDS = {"constant": ("value",), "exponential": ("mean",), "uniform": ("low", "high"),
                  "lognormal": ("median", "p99", "mean"), "gamma": ("mean",),
                  "empirical": ("scale",)}

@@ -96,7 +96,7 @@ class Provider:
 
     def __init__(self, env: simpy.Environment, name: str, spec: ProviderSpec | None,
                  streams: Streams, base_dir: Any, retry: Retry | None = None,
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, deployed: bool = False) -> None:
         self.env = env
         self.name = name
         spec = spec or ProviderSpec()
@@ -110,7 +110,8 @@ class Provider:
         self.slowdown = None if spec.slowdown is None else Curve(spec.slowdown)
         self.uniform: Draw = (
             batched(streams(f"provider.{name}.errors").random)
-            if self.error_rate > 0 or self.overload is not None else _zero
+            if self.error_rate > 0 or self.overload is not None or deployed
+            or spec.congestion is not None else _zero
         )
         self.timeout = math.inf if spec.timeout is None else spec.timeout
         self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
@@ -124,9 +125,9 @@ class Provider:
         self.model_stations: dict[str, Station] | None = (
             {} if congestion is not None and congestion.scope == "model" else None)
         self.congestion = congestion
-        self.deployed = False
-        """True: calls read their host (connection pool, call station, region network);
-        set by the system when the deployment gives hosts any of these."""
+        self.deployed = deployed
+        """True: calls read their host (connection pool, call station, region network),
+        as when the deployment gives hosts any of these."""
         self.breaker = (
             None if spec.circuit_breaker is None else CircuitBreaker(spec.circuit_breaker)
         )
@@ -137,7 +138,7 @@ class Provider:
         self.managed = bool(self.limits or self.pool is not None or self.breaker is not None
                             or self.overload is not None or self.retry is not None
                             or self.slowdown is not None or congestion is not None
-                            or self.scoped is not None)
+                            or self.scoped is not None or deployed)
         """False: every call takes the plain path (no per-attempt bookkeeping)."""
         self.in_flight = 0
         """Attempts holding a connection: the load the overload curve reads."""

@@ -96,18 +96,16 @@ class System:
         self.pick = balancer(
             "round_robin" if deployment is None else deployment.balancer, self.hosts,
             streams("deployment.balancer") if len(self.hosts) > 1 else None)
+        deployed = deployment is not None and (
+            deployment.connections is not None or deployment.congestion is not None
+            or any(r.network for r in deployment.regions or ()))
         providers = {
-            name: Provider(env, name, spec, streams, base_dir, model.retry, recorder)
+            name: Provider(env, name, spec, streams, base_dir, model.retry, recorder, deployed)
             for name, spec in model.providers.items()
         }
         providers[NO_PROVIDER] = Provider(env, NO_PROVIDER, None, streams, base_dir,
-                                          model.retry, recorder)
+                                          model.retry, recorder, deployed)
         self.providers = providers
-        if deployment is not None and (
-                deployment.connections is not None or deployment.congestion is not None
-                or any(r.network for r in deployment.regions or ())):
-            for provider in providers.values():
-                provider.deployed = provider.managed = True
         caches = model.cache
         context_spec = None if caches is None else caches.context
         prompt_cache = (context_spec if context_spec is not None and context_spec.mode == "prompt"
