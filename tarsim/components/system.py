@@ -93,6 +93,8 @@ class System:
         """The first host's pool (the only one without a deployment section)."""
         self.memory = self.hosts[0].memory
         deployment = model.deployment
+        self.only_host = self.hosts[0] if len(self.hosts) == 1 else None
+        """The host when there is one: no balancer call on the request path."""
         self.pick = balancer(
             "round_robin" if deployment is None else deployment.balancer, self.hosts,
             streams("deployment.balancer") if len(self.hosts) > 1 else None)
@@ -242,7 +244,7 @@ class System:
 
     def handle(self, req: Request) -> Generator[simpy.Event, Any, None]:
         env = self.env
-        host = req.host = self.pick()
+        host = req.host = self.only_host or self.pick()
         host.active += 1
         cpu = host.cpu
         if self.router_work is not None:
