@@ -59,7 +59,7 @@ DEFAULT_FIT = ("roles.*.work", "llms.*.first_token", "llms.*.output_rate", "agen
                *(f"{station}.{name}" for station in (
                    "deployment.cpu", "deployment.congestion", "providers.*.congestion")
                  for name in ("cores", "contention", "coherence", "overload.max",
-                              "overload.half")))
+                              "overload.half", "overload.onset")))
 """TARS's usual unknowns, and the congestion curves wherever they live (a host's CPU,
 a host's call station, a provider's); paths the model does not have are left out."""
 SCALED_FIELDS = {"constant": ("value",), "exponential": ("mean",), "uniform": ("low", "high"),

@@ -70,6 +70,7 @@ class Station:
         overload = spec.overload
         self.overload_max = 0.0 if overload is None else overload.max
         self.overload_half = 1.0 if overload is None else overload.half
+        self.overload_onset = 0.0 if overload is None else overload.onset
         self.present = 0
         """Jobs being served now."""
         self._heap: list[Job] = []
@@ -80,9 +81,10 @@ class Station:
     def overload_probability(self, n: int) -> float:
         """Probability that an attempt finding *n* present (itself included) fails
         with an overload error."""
-        if self.overload_max <= 0 or n <= 1:
+        others = n - 1 - self.overload_onset
+        if self.overload_max <= 0 or others <= 0:
             return 0.0
-        return self.overload_max * (n - 1) / (n - 1 + self.overload_half)
+        return self.overload_max * others / (others + self.overload_half)
 
     def _advance(self) -> None:
         now = self.env.now

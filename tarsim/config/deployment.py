@@ -39,11 +39,12 @@ RatePoint = Annotated[
 class Overload(Frozen):
     """Errors that rise with a station's load: an attempt that finds n jobs present
     (itself included) fails with an overload error (529/503) with probability
-    ``max (n - 1) / (n - 1 + half)`` - none when alone, ``max / 2`` at
-    ``half + 1`` present, ``max`` in the limit."""
+    ``max m / (m + half)``, m = max(0, n - 1 - onset) - none up to ``onset + 1``
+    present, ``max / 2`` at ``onset + half + 1``, ``max`` in the limit."""
 
     max: Annotated[float, Field(ge=0, le=1)]
     half: Annotated[float, Field(gt=0)]
+    onset: Annotated[float, Field(ge=0)] = 0.0
 
 
 class Congestion(Frozen):
