@@ -68,6 +68,26 @@ def test_station_reschedules_at_every_arrival_and_departure() -> None:
     assert station.present == 0
 
 
+def test_station_withdraws_a_job_at_its_deadline() -> None:
+    """A job of 2 s of work with 1.5 s of patience, alone on one core, is withdrawn
+    unserved at t=1.5 (its event says False); one of 1 s with the same patience
+    starting at t=2 is served at t=3 (True)."""
+    env = simpy.Environment()
+    station = Station(env, Congestion(cores=1))
+    log: list[tuple[float, bool]] = []
+
+    def job(at: float, work: float) -> Any:
+        yield env.timeout(at)
+        served = yield station.serve(work, patience=1.5).done
+        log.append((env.now, served))
+
+    env.process(job(0.0, 2.0))
+    env.process(job(2.0, 1.0))
+    env.run()
+    assert log == [(pytest.approx(1.5), False), (pytest.approx(3.0), True)]
+    assert station.present == 0
+
+
 def test_rate_function_forms() -> None:
     """mu(n): min(n, cores) over the USL denominator 1 + σ(n−1) + κn(n−1); a rate
     table is linear between its points and flat beyond them."""

@@ -315,16 +315,8 @@ class Provider:
                 status: str) -> Generator[simpy.Event, Any, str]:
         """An attempt's *work* served at a load-dependent station, cut off at the
         provider's timeout; its status."""
-        job = station.serve(work)
-        if self.timeout < math.inf:
-            env = self.env
-            yield env.any_of((job.done, env.timeout(self.timeout)))
-            if not job.done.triggered:
-                station.leave(job)
-                return S_TIMEOUT
-            return status
-        yield job.done
-        return status
+        served = yield station.serve(work, self.timeout).done
+        return status if served else S_TIMEOUT
 
 
 NO_PROVIDER = "(none)"

@@ -47,21 +47,33 @@ def rate_function(spec: Congestion) -> Callable[[int], float]:
 
 
 class Job:
-    """One job at a station; *done* succeeds when its work is served."""
+    """One job at a station; *done* succeeds with True when its work is served, or
+    with False when its deadline passes first (it is then withdrawn)."""
 
-    __slots__ = ("alive", "done", "finish")
+    __slots__ = ("alive", "deadline", "done", "finish")
 
-    def __init__(self, finish: float, done: simpy.Event) -> None:
+    def __init__(self, finish: float, done: simpy.Event, deadline: float) -> None:
         self.finish = finish
         self.done = done
+        self.deadline = deadline
         self.alive = True
 
     def __lt__(self, other: Job) -> bool:
         return self.finish < other.finish
 
 
+TOLERANCE = 1e-9
+"""Relative slack on the virtual clock: a job within it of its finish is served
+(float rounding must not leave a job a zero-length wake-up away)."""
+
+
 class Station:
-    """A processor-shared station with a load-dependent total rate (see module)."""
+    """A processor-shared station with a load-dependent total rate (see module).
+
+    Wake-ups are lazy: an arrival that only delays the next completion keeps the
+    pending wake-up, which then finds nothing finished and sets the next one; only
+    a change that brings the next event forward schedules a new wake-up.
+    """
 
     def __init__(self, env: simpy.Environment, spec: Congestion, name: str = "") -> None:
         self.env = env
@@ -74,9 +86,12 @@ class Station:
         self.present = 0
         """Jobs being served now."""
         self._heap: list[Job] = []
+        self._deadlines: list[tuple[float, int, Job]] = []
+        self._order = 0
         self._virtual = 0.0
         self._since = 0.0
         self._generation = 0
+        self._wake_at = math.inf
 
     def overload_probability(self, n: int) -> float:
         """Probability that an attempt finding *n* present (itself included) fails
@@ -93,19 +108,23 @@ class Station:
             self._virtual += (now - self._since) * self.rate(n) / n
         self._since = now
 
-    def serve(self, work: float) -> Job:
-        """Start serving *work* seconds of work; the job's ``done`` event succeeds when
-        it is served."""
+    def serve(self, work: float, patience: float = math.inf) -> Job:
+        """Start serving *work* seconds of work; the job's ``done`` event succeeds with
+        True when it is served, or with False after *patience* seconds unserved."""
         self._advance()
-        job = Job(self._virtual + work, self.env.event())
+        now = self.env.now
+        job = Job(self._virtual + work, self.env.event(), now + patience)
         heapq.heappush(self._heap, job)
+        if patience < math.inf:
+            self._order += 1
+            heapq.heappush(self._deadlines, (job.deadline, self._order, job))
         self.present += 1
         self._schedule()
         return job
 
     def leave(self, job: Job) -> None:
         """Withdraw *job* before it is served (its caller stopped waiting)."""
-        if not job.alive or job.done.triggered:
+        if not job.alive:
             return
         self._advance()
         job.alive = False
@@ -113,33 +132,48 @@ class Station:
         self._schedule()
 
     def _schedule(self) -> None:
-        self._generation += 1
-        heap = self._heap
+        heap, deadlines = self._heap, self._deadlines
         while heap and not heap[0].alive:
             heapq.heappop(heap)
-        if not heap:
-            return
-        n = self.present
-        delay = max(0.0, (heap[0].finish - self._virtual) * n / self.rate(n))
+        while deadlines and not deadlines[0][2].alive:
+            heapq.heappop(deadlines)
+        now = self.env.now
+        wake = math.inf
+        if heap:
+            n = self.present
+            wake = now + max(0.0, (heap[0].finish - self._virtual) * n / self.rate(n))
+        if deadlines:
+            wake = min(wake, deadlines[0][0])
+        if wake >= self._wake_at:
+            return  # the pending wake-up comes first and will look again
+        self._wake_at = wake
+        self._generation += 1
         generation = self._generation
-        wake = self.env.timeout(delay)
-        wake.callbacks.append(lambda _event: self._complete(generation))
+        timer = self.env.timeout(max(0.0, wake - now))
+        timer.callbacks.append(lambda _event: self._complete(generation))
 
     def _complete(self, generation: int) -> None:
         if generation != self._generation:
-            return  # superseded by a later arrival or departure
+            return  # superseded by an earlier wake-up
+        self._wake_at = math.inf
         self._advance()
         heap = self._heap
-        first = heapq.heappop(heap)
-        self._virtual = max(self._virtual, first.finish)
-        finished = [first]
-        tolerance = 1e-12 * max(1.0, abs(self._virtual))
-        while heap and (not heap[0].alive or heap[0].finish <= self._virtual + tolerance):
+        limit = self._virtual + TOLERANCE * max(1.0, abs(self._virtual))
+        served = []
+        while heap and (not heap[0].alive or heap[0].finish <= limit):
             job = heapq.heappop(heap)
             if job.alive:
-                finished.append(job)
-        for job in finished:
+                served.append(job)
+        for job in served:
             job.alive = False
             self.present -= 1
-            job.done.succeed()
+            job.done.succeed(True)
+        deadlines = self._deadlines
+        now = self.env.now
+        while deadlines and (not deadlines[0][2].alive or deadlines[0][0] <= now):
+            job = heapq.heappop(deadlines)[2]
+            if job.alive:
+                job.alive = False
+                self.present -= 1
+                job.done.succeed(False)
         self._schedule()
