@@ -6,6 +6,7 @@ Plain values and pandas frames in and out; nothing here prints or exits.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,14 +17,20 @@ from tarsim.config import ConfigError, Model, Problem
 from tarsim.config import load_model as _load_model
 from tarsim.config import validate as _validate
 from tarsim.config import with_overrides as _with_overrides
+from tarsim.config.outputs import (
+    atomic_write,
+    check_output_file,
+    check_output_folder,
+    folder_lock,
+)
 from tarsim.run import RunRecords, simulate
+from tarsim.sweep.budget import check_work
 from tarsim.sweep.capacity import Capacity, Probe
 from tarsim.sweep.capacity import search as _search
-from tarsim.sweep.executors import LOCAL, make_executor
+from tarsim.sweep.executors import LOCAL, SERIAL, RunTask, make_executor, record_run, summary_run
 from tarsim.sweep.experiment import SLOSpec
 from tarsim.sweep.loader import Experiment, experiment_from_data
 from tarsim.sweep.loader import load_experiment as _load_experiment
-from tarsim.sweep.store import RUNS_FILE
 
 if TYPE_CHECKING:
     import altair as alt
@@ -77,25 +84,37 @@ def run(
     seed: int = 1,
     replications: int = 1,
     keep_records: bool = True,
+    force: bool = False,
+    executor: str = SERIAL,
+    workers: int | None = None,
 ) -> RunResult:
-    """Simulate *model* for *replications* independent replications.
+    """Simulate *model* for *replications* independent replications, on *executor*
+    (``serial`` in this process, or ``local`` with *workers* processes).
 
     *duration* is the simulated horizon in seconds; the first *warmup* seconds
     (default 10% of it) are not measured. Replication r uses streams keyed by
     (seed, r, source), so results do not depend on where or in which order
-    replications run.
+    replications run. Work far beyond the machine is refused unless *force*.
     """
     if not isinstance(model, Model):
         model = load_model(model)
     warmup = duration * DEFAULT_WARMUP_FRACTION if warmup is None else warmup
     _check_run_args(duration, warmup, seed, replications)
-    summaries, kept = [], []
-    for r in range(replications):
-        rec = simulate(model, duration=duration, warmup=warmup, seed=seed, replication=r)
-        summaries.append(metrics.summarize(rec))
-        if keep_records:
-            kept.append(rec)
-    return RunResult(metrics.aggregate(summaries), summaries, kept)
+    if not force:
+        check_work([model], duration, replications, workers or 1)
+    done: dict[int, Any] = {}
+    with make_executor(executor, workers=workers,
+                       run=record_run if keep_records else summary_run) as runner:
+        for r in range(replications):
+            runner.submit(RunTask.of("run", r, model, duration, warmup, seed))
+        while runner.pending():
+            outcome = runner.next_done()
+            if outcome.error is not None:
+                raise outcome.exception or RuntimeError(outcome.error)
+            done[outcome.task.replication] = outcome.metrics
+    results = [done[r] for r in range(replications)]
+    summaries = [metrics.summarize(rec) for rec in results] if keep_records else results
+    return RunResult(metrics.aggregate(summaries), summaries, results if keep_records else [])
 
 
 TIMELINE_SUFFIXES = (".csv", ".parquet")
@@ -106,7 +125,7 @@ def check_timeline_path(path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in TIMELINE_SUFFIXES:
         raise ConfigError([Problem("--timeline", "must end in .csv or .parquet", str(path))])
-    return path
+    return check_output_file(path, "--timeline")
 
 
 def timeline(result: RunResult, step: float = 1.0) -> pd.DataFrame:
@@ -124,10 +143,8 @@ def write_timeline(result: RunResult, path: str | Path, step: float = 1.0) -> Pa
     path = check_timeline_path(path)
     frame = timeline(result, step)
     if path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, index=False)
-    return path
+        return atomic_write(path, lambda out: frame.to_csv(out, index=False))
+    return atomic_write(path, lambda out: frame.to_parquet(out, index=False), binary=True)
 
 
 def _check_run_args(duration: float, warmup: float, seed: int, replications: int) -> None:
@@ -216,6 +233,48 @@ def calibrate(
 
 
 # ---------------------------------------------------------------- sweeps
+FILE_KINDS = ("model", "experiment", "scenario file")
+
+
+def file_kind(path: str | Path) -> str:
+    """Which kind of file *path* is - ``model``, ``experiment`` or ``scenario
+    file`` - told by its top-level keys: the one kind that knows them all, or,
+    when several do, the one whose required keys are all there. A file no kind
+    knows entirely is taken for the kind that knows most of its keys (whose
+    loader then names the unknown ones); a tie is a ConfigError naming the kinds."""
+    from tarsim.config import load_data
+    from tarsim.scenarios.spec import ScenarioFile
+    from tarsim.sweep.experiment import ExperimentSpec
+
+    data, _lines = load_data(path)
+    if not isinstance(data, dict):
+        return "model"  # its loader says what a file must hold
+    keys = set(data)
+    fields = {kind: schema.model_fields for kind, schema in
+              (("model", Model), ("experiment", ExperimentSpec), ("scenario file", ScenarioFile))}
+    known = {kind: {f.alias or name for name, f in found.items()}
+             for kind, found in fields.items()}
+    required = {kind: {f.alias or name for name, f in found.items() if f.is_required()}
+                for kind, found in fields.items()}
+    fitting = [kind for kind in FILE_KINDS if keys <= known[kind]]
+    if len(fitting) > 1:
+        fitting = [kind for kind in fitting if required[kind] <= keys] or fitting
+    elif not fitting:
+        most = max(len(keys & known[kind]) for kind in FILE_KINDS)
+        fitting = [kind for kind in FILE_KINDS if len(keys & known[kind]) == most]
+    if len(fitting) == 1:
+        return fitting[0]
+    kinds = " or ".join(_article(kind) for kind in fitting)
+    needs = "; ".join(f"{_article(kind)} needs {', '.join(sorted(required[kind]))}"
+                      for kind in fitting)
+    raise ConfigError([Problem("", f"could be {kinds}: its top-level keys do not tell "
+                               f"({needs})", sorted(keys))], source=str(path))
+
+
+def _article(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file, its model and every point."""
     return _load_experiment(path)
@@ -237,36 +296,47 @@ def sweep(
     scheduler: str | None = None,
     client: Any = None,
     resume: bool = False,
+    retry_failed: bool = False,
     progress: Progress | None = None,
     command: list[str] | None = None,
     write_report: bool = True,
+    force: bool = False,
 ) -> SweepResult:
     """Run an experiment's points x replications on *executor* (``serial``,
     ``local`` with *workers* processes, or ``dask`` at *scheduler* or through a
     distributed *client*), and with *out* write its tables, manifest, report and
-    charts there. *resume* keeps the runs already in *out* and does only the rest."""
-    from tarsim.sweep.runner import run_sweep, write_tables
+    charts there. *resume* keeps the runs already in *out* and does only the rest
+    (and runs failed runs again with *retry_failed*). A folder holding files tarsim
+    did not write is refused unless *force*, as is work far beyond the machine;
+    a folder another sweep is writing is refused."""
+    from tarsim.sweep.runner import made_by_tarsim, run_sweep, write_tables
+
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
+    if not force:
+        spec = experiment.spec
+        reps = spec.replications if isinstance(spec.replications, int) else spec.replications.min
+        check_work([p.model for p in experiment.points], spec.horizon, reps,
+                   workers or os.cpu_count() or 1, what="horizon")
     folder = Path(out) if out is not None else None
-    if folder is not None:
-        _runs_store_check(folder, resume)
-    engine = make_executor(executor, workers=workers, scheduler=scheduler, client=client)
-    result = run_sweep(experiment, engine, out=folder, resume=resume, progress=progress)
-    if folder is not None:
-        result.files = write_tables(result, folder, command)
-        if write_report:
-            result.files += report(folder, result)
+    if folder is None:
+        with make_executor(executor, workers=workers, scheduler=scheduler,
+                           client=client) as engine:
+            return run_sweep(experiment, engine, progress=progress)
+    check_output_folder(folder, "--out", ours=made_by_tarsim, reuse=resume or force)
+    with folder_lock(folder):
+        with make_executor(executor, workers=workers, scheduler=scheduler,
+                           client=client) as engine:
+            result = run_sweep(experiment, engine, out=folder, resume=resume,
+                               retry_failed=retry_failed, progress=progress)
+        try:
+            result.files = write_tables(result, folder, command)
+            if write_report:
+                result.files += report(folder, result)
+        except OSError as exc:  # a full disk, a folder made read-only
+            raise ConfigError([Problem("--out", f"cannot be written ({exc.strerror})",
+                                       str(folder))]) from None
     return result
-
-
-def _runs_store_check(folder: Path, resume: bool) -> None:
-    # run_sweep checks this too; checking before starting workers fails fast.
-    runs = folder / RUNS_FILE
-    if not resume and runs.exists() and runs.stat().st_size > 0:
-        raise ConfigError([Problem(
-            "--out", "already holds the runs of a sweep: add --resume to continue them, "
-            "or choose another folder", str(folder))])
 
 
 def dry_run(experiment: Experiment | str | Path, *, workers: int = 1) -> pd.DataFrame:
@@ -354,10 +424,10 @@ def capacity(
     warmup = duration * DEFAULT_WARMUP_FRACTION if warmup is None else warmup
     _check_run_args(duration, warmup, seed, max(1, replications))
     objectives = _validate(SLOSpec, dict(slo), source="--slo")
-    engine = make_executor(executor, workers=workers, scheduler=scheduler, client=client)
-    return _search(model, objectives.limits(), duration=duration, warmup=warmup, seed=seed,
-                   replications=replications, tolerance=tolerance, start=start,
-                   executor=engine, progress=progress)
+    with make_executor(executor, workers=workers, scheduler=scheduler, client=client) as engine:
+        return _search(model, objectives.limits(), duration=duration, warmup=warmup,
+                       seed=seed, replications=replications, tolerance=tolerance, start=start,
+                       executor=engine, progress=progress)
 
 
 def summary_with_costs(result: SweepResult) -> pd.DataFrame:

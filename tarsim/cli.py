@@ -76,9 +76,13 @@ def main() -> None:
               show_default=True)
 @click.option("--timeline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write the per-second time series (.csv or .parquet).")
+@click.option("--force", is_flag=True, help="Start even if the work looks far too large.")
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Run the replications on a local pool of this many processes.")
 @user_errors
 def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: float | None,
-        seed: int, replications: int, fmt: str, timeline: str | None) -> None:
+        seed: int, replications: int, fmt: str, timeline: str | None, force: bool,
+        workers: int | None) -> None:
     """Simulate MODEL once (or R times) and print its metrics."""
     from tarsim import api
     from tarsim.config.loader import parse_override
@@ -89,7 +93,8 @@ def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: fl
     parsed = dict(parse_override(text) for text in overrides)
     model = api.load_model(model_file, parsed)
     result = api.run(model, duration=duration, warmup=warmup, seed=seed,
-                     replications=replications, keep_records=timeline is not None)
+                     replications=replications, keep_records=timeline is not None, force=force,
+                     executor="local" if workers else "serial", workers=workers)
     if timeline is not None:
         api.write_timeline(result, timeline)
     if fmt == "json":
@@ -102,12 +107,16 @@ def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: fl
 @click.argument("file", type=click.Path(dir_okay=False))
 @user_errors
 def check(file: str) -> None:
-    """Validate a model or experiment file and explain every problem."""
+    """Validate a model, experiment or scenario file and explain every problem."""
     from tarsim import api
-    from tarsim.config import load_data
 
-    data, _lines = load_data(file)
-    if isinstance(data, dict) and "model" in data and "workload" not in data:
+    kind = api.file_kind(file)
+    if kind == "scenario file":
+        plan = api.load_scenarios(file)
+        click.echo(f"{file}: ok — scenario file on model {plan.model_path.name!r}: "
+                   f"{len(plan.scenarios)} scenarios")
+        return
+    if kind == "experiment":
         experiment = api.load_experiment(file)
         click.echo(f"{file}: ok — experiment {experiment.spec.name!r} on model "
                    f"{experiment.model.name!r}: {len(experiment.points)} points, "
@@ -178,12 +187,14 @@ def calibrate(model_file: str, baseline_file: str, paths: tuple[str, ...],
               warmup: float | None, replications: int, seed: int, iterations: int,
               agents: int | None, load: float | None, fmt: str) -> None:
     """Check a measured BASELINE, fit MODEL to it and say how well it fits and predicts."""
-    from pathlib import Path
 
     from tarsim import api
-    from tarsim.calibrate.writer import calibrated_yaml
+    from tarsim.calibrate.writer import write_calibrated
+    from tarsim.config.outputs import check_output_file
     from tarsim.report.calibration import calibration_report
 
+    if out is not None:
+        check_output_file(out, "--write")  # before any work
     model = api.load_model(model_file)
     options = {k: v for k, v in (("agents", agents), ("load", load)) if v is not None}
     baseline = api.read_baseline(baseline_file, **options)
@@ -194,19 +205,22 @@ def calibrate(model_file: str, baseline_file: str, paths: tuple[str, ...],
                            duration=duration, warmup=warmup, replications=replications,
                            seed=seed, max_iterations=iterations)
     data = result.as_dict()
+    notes: list[str] = []
     if out is not None:
-        text = calibrated_yaml(result, model_file, baseline_file)
         try:
-            Path(out).write_text(text, encoding="utf-8")
+            notes = write_calibrated(result, model_file, baseline_file, out)
         except OSError as exc:
             raise _problem("--write", f"cannot be written ({exc.strerror})", out) from None
         data["written"] = out
+        data["write_notes"] = notes
     if fmt == "json":
         click.echo(json.dumps(json_safe(data), indent=2))
     else:
         click.echo(calibration_report(data))
         if out is not None:
             click.echo(f"\ncalibrated model written to {out}")
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
 
 
 @main.command()
@@ -228,15 +242,21 @@ def schema() -> None:
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="Dask scheduler address (tcp://host:8786), with --executor dask.")
 @click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest.")
+@click.option("--retry-failed", is_flag=True,
+              help="With --resume: run the runs that failed before again.")
+@click.option("--force", is_flag=True, help="Write into a folder holding other files, and "
+              "start even if the work looks far too large.")
 @click.option("--dry-run", is_flag=True, help="List the points and estimate the time; run nothing.")
 @user_errors
 def sweep(experiment_file: str, out: str | None, workers: int | None, executor: str,
-          scheduler: str | None, resume: bool, dry_run: bool) -> None:
+          scheduler: str | None, resume: bool, retry_failed: bool, force: bool,
+          dry_run: bool) -> None:
     """Run an experiment: points x replications, recommendations per tier, report."""
     import os
     from pathlib import Path
 
     from tarsim import api
+    from tarsim.config.outputs import safe_name
     from tarsim.report.table import recommendation_table
 
     experiment = api.load_experiment(experiment_file)
@@ -251,7 +271,9 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
         click.echo(f"{len(table)} points, {int(table['replications'].sum())} runs; "
                    f"estimated {total / 60:.1f} min on {cores} worker(s)")
         return
-    folder = Path(out) if out else Path("results") / experiment.spec.name
+    if retry_failed and not resume:
+        raise _problem("--retry-failed", "needs --resume", True)
+    folder = Path(out) if out else Path("results") / safe_name(experiment.spec.name)
     with click.progressbar(length=1, label="runs", show_eta=True, show_pos=True,
                            file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
@@ -259,14 +281,22 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
             bar.update(done - bar.pos)
 
         result = api.sweep(experiment, out=folder, executor=executor, workers=workers,
-                           scheduler=scheduler, resume=resume, progress=progress,
-                           command=["tarsim", *sys.argv[1:]])
+                           scheduler=scheduler, resume=resume, retry_failed=retry_failed,
+                           force=force, progress=progress, command=["tarsim", *sys.argv[1:]])
     if result.repaired:
         click.echo(f"warning: {result.repaired} damaged line(s) in the results were dropped "
                    "and their runs done again", err=True)
     click.echo(recommendation_table(result.recommendations))
     click.echo(f"\n{result.executed} runs simulated, {result.reused} reused, "
                f"in {result.wall_s:.1f}s; results in {folder}/ (report.html)")
+    if result.failures:
+        first = result.failures[0]
+        points = len({f.point for f in result.failures})
+        click.echo(f"error: {len(result.failures)} run(s) failed at {points} point(s), "
+                   f"marked failed in the tables; first: point {first.point} {first.label} "
+                   f"replication {first.replication}: {first.error} (after fixing it: "
+                   "--resume --retry-failed)", err=True)
+        sys.exit(1)
 
 
 def _parse_slo(texts: tuple[str, ...]) -> dict[str, Any]:

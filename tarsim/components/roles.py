@@ -11,12 +11,17 @@ from typing import Any
 
 import simpy
 
-from tarsim.components.providers import CallGen, ContextCache, LLMClient, ToolClient, _zero
-from tarsim.components.requests import SHED, Request
+from tarsim.components.providers import CallGen, ContextCache, LLMClient, ToolClient
+from tarsim.components.requests import Request
 from tarsim.components.routing import Controls, Mixer
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import Draw, is_zero, sampler
 from tarsim.config.model import Role
+from tarsim.vocabulary import Outcome
+
+
+def _zero() -> float:
+    return 0.0
 
 
 class RoleRunner:
@@ -79,7 +84,7 @@ class RoleRunner:
                             yield env.timeout(latency)
                         continue
                 if controls.cache_only and prompt_hit is None:
-                    req.fail(SHED)  # degraded to cache-only answers, and this one missed
+                    req.fail(Outcome.SHED)  # degraded to cache-only answers, and this one missed
                     return False
                 llm = self.llm if self.mixer is None else self.mixer()
                 assert llm is not None  # calls > 0 needs an llm or a mix

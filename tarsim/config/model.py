@@ -40,11 +40,23 @@ from tarsim.config.providers import (
     Routing,
     SlowdownPoint,
     ToolPrice,
-    _check_shares,
+    check_shares,
     increasing_loads,
 )
+from tarsim.vocabulary import MODES
 
 NonNegRate = Annotated[PerSecond, Field(ge=0)]
+
+MAX_USERS = 100_000
+"""Closed-loop users: each is a process of the simulation."""
+MAX_AGENTS = 100_000
+"""Agent processes of one tier."""
+MAX_CONCURRENCY = 10_000
+"""Requests one agent serves at once."""
+MAX_SLOTS = 1_000_000
+"""Agents x concurrency: the slots the pool keeps account of."""
+MAX_CALLS = 1_000
+"""LLM or tool calls of one step of a request."""
 
 
 # ---------------------------------------------------------------- workload
@@ -68,7 +80,7 @@ class ClosedArrivals(Frozen):
     tools such as Locust and k6 drive a system."""
 
     kind: Literal["closed"]
-    users: Annotated[int, Field(ge=1)]
+    users: Annotated[int, Field(ge=1, le=MAX_USERS)]
     think_time: DurationDist = 0.0  # type: ignore[assignment]
 
 
@@ -241,9 +253,9 @@ class Autoscale(Frozen):
 
 
 class Agents(Frozen):
-    count: Annotated[int, Field(ge=1)]
+    count: Annotated[int, Field(ge=1, le=MAX_AGENTS)]
     """Agent processes: the tier's size (the upper bound when autoscaling)."""
-    concurrency: Annotated[int, Field(ge=1)] = 1
+    concurrency: Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)] = 1
     """Requests one agent serves at once."""
     warm: Annotated[int, Field(ge=0)] | None = None
     """Agents running at t=0 (default: all of them, or ``autoscale.min`` when
@@ -260,6 +272,9 @@ class Agents(Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> Agents:
+        if self.count * self.concurrency > MAX_SLOTS:
+            raise ValueError(f"count x concurrency must be <= {MAX_SLOTS:,} slots, "
+                             f"got {self.count} x {self.concurrency}")
         if self.warm is not None and self.warm > self.count:
             raise ValueError(f"warm must be <= count ({self.count}), got {self.warm}")
         scale = self.autoscale
@@ -293,9 +308,9 @@ class Role(Frozen):
 
     work: DurationDist = 0.0  # type: ignore[assignment]
     llm: str | None = None
-    calls: Annotated[int, Field(ge=0)] | None = None
+    calls: Annotated[int, Field(ge=0, le=MAX_CALLS)] | None = None
     """LLM calls per step; default 1 when ``llm`` is set, else 0."""
-    tools: dict[str, Annotated[int, Field(ge=0)]] = {}
+    tools: dict[str, Annotated[int, Field(ge=0, le=MAX_CALLS)]] = {}
     input_tokens: NumberDist = 0.0  # type: ignore[assignment]
     output_tokens: NumberDist = 0.0  # type: ignore[assignment]
     max_tokens: Annotated[int, Field(ge=1)] | None = None
@@ -321,7 +336,7 @@ class Role(Frozen):
             raise ValueError(f"calls is {self.calls} but no llm is named")
         return self
 
-    _mix_sums = field_validator("mix")(_check_shares)
+    _mix_sums = field_validator("mix")(check_shares)
 
     @property
     def llm_calls(self) -> int:
@@ -641,7 +656,7 @@ def _check_degradation(data: dict[str, Any], ref: Callable[[str, Any, str], None
     found: list[Problem] = []
     memory = _mapping(data.get("memory"))
     concurrency = _mapping(data.get("agents")).get("concurrency", 1)
-    for mode in ("high_load", "critical"):
+    for mode in MODES[1:]:  # the degraded ones
         spec = _mapping(_mapping(data.get("degradation")).get(mode))
         path = f"degradation.{mode}"
         for part in ("enter", "exit"):

@@ -10,6 +10,7 @@ name can close the script element or inject markup.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -20,6 +21,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from tarsim.config.outputs import atomic_write, atomic_write_text
 from tarsim.report.charts import sweep_charts
 
 TABLE_COLUMNS = [
@@ -133,6 +135,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _write_bytes(data: bytes, out: Any) -> None:
+    out.write(data)
+
+
 def write_report(out: Path, summary: pd.DataFrame, recommendations: pd.DataFrame,
                  limits: Mapping[str, float], facts: Mapping[str, Any],
                  title: str) -> list[Path]:
@@ -143,12 +149,13 @@ def write_report(out: Path, summary: pd.DataFrame, recommendations: pd.DataFrame
     specs = {name: _finite(spec) for name, spec in specs.items()}
     out.mkdir(parents=True, exist_ok=True)
     report = out / "report.html"
-    report.write_text(page(title, facts, recommendations, specs), encoding="utf-8")
+    atomic_write_text(report, page(title, facts, recommendations, specs))
     written = [report]
     charts = out / "charts"
     charts.mkdir(exist_ok=True)
     for name, spec in specs.items():
         path = charts / f"{name}.png"
-        path.write_bytes(vl_convert.vegalite_to_png(spec, scale=1.5))
+        png: bytes = vl_convert.vegalite_to_png(spec, scale=1.5)
+        atomic_write(path, functools.partial(_write_bytes, png), binary=True)
         written.append(path)
     return written

@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 
 from tarsim.config.base import Frozen, NonNegSeconds, PerSecond, PosSeconds, Probability
 from tarsim.config.distributions import DurationDist
+from tarsim.vocabulary import Metric
 
 AxisValues = Annotated[list[Any], Field(min_length=1)]
 
@@ -46,15 +47,24 @@ class SLOSpec(Frozen):
     """Mean wait for an agent slot (the queueing delay Erlang C predicts)."""
     wait_p99: PosSeconds | None = None
 
+    @model_validator(mode="after")
+    def _some_objective(self) -> SLOSpec:
+        if not self.limits():
+            raise ValueError("must set at least one objective (p99, error_rate, ...): an "
+                             "empty slo would call every point ok; leave slo out to use "
+                             "the model's")
+        return self
+
     def limits(self) -> dict[str, float]:
         """Metric path (in a run summary) -> limit, for the objectives that are set."""
         return {METRIC_OF_SLO[name]: value for name, value in self
                 if value is not None}
 
 
-METRIC_OF_SLO = {
-    "p50": "latency.p50", "p95": "latency.p95", "p99": "latency.p99", "mean": "latency.mean",
-    "error_rate": "error_rate", "wait_mean": "wait.mean", "wait_p99": "wait.p99",
+METRIC_OF_SLO: dict[str, Metric] = {
+    "p50": Metric.LATENCY_P50, "p95": Metric.LATENCY_P95, "p99": Metric.LATENCY_P99,
+    "mean": Metric.LATENCY_MEAN, "error_rate": Metric.ERROR_RATE,
+    "wait_mean": Metric.WAIT_MEAN, "wait_p99": Metric.WAIT_P99,
 }
 """Where each SLO's metric lives in a run summary (flattened paths)."""
 
