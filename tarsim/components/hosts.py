@@ -22,6 +22,7 @@ from tarsim.components.agent_pool import AgentPool
 from tarsim.components.recorder import Recorder
 from tarsim.components.stations import Station
 from tarsim.config.distributions import Draw
+from tarsim.vocabulary import Balancer
 
 AGENT_ID_STRIDE = 1 << 20
 """Host i numbers its agents from i * stride, so agent ids are unique in a run."""
@@ -74,17 +75,17 @@ def balancer(policy: str, hosts: list[Host],
     assert rng is not None
     count = len(hosts)
     turn = [0]
-    if policy == "round_robin":
+    if policy == Balancer.ROUND_ROBIN:
         def round_robin() -> Host:
             host = hosts[turn[0]]
             turn[0] = (turn[0] + 1) % count
             return host
         return round_robin
-    if policy == "random":
+    if policy == Balancer.RANDOM:
         def random() -> Host:
             return hosts[int(rng.integers(count))]
         return random
-    if policy == "least_connections":
+    if policy == Balancer.LEAST_CONNECTIONS:
         def least_connections() -> Host:
             start = turn[0]
             turn[0] = (start + 1) % count
@@ -95,7 +96,7 @@ def balancer(policy: str, hosts: list[Host],
                     best = host
             return best
         return least_connections
-    if policy == "power_of_two":
+    if policy == Balancer.POWER_OF_TWO:
         def power_of_two() -> Host:
             i = int(rng.integers(count))
             j = int(rng.integers(count - 1))

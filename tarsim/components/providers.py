@@ -39,7 +39,7 @@ from tarsim.components.streams import Streams
 from tarsim.config.distributions import Draw, batched, is_zero, sampler
 from tarsim.config.model import LLM, Provider, Tool
 from tarsim.config.providers import Cache, Retry
-from tarsim.vocabulary import CAUSE, AttemptStatus
+from tarsim.vocabulary import CAUSE, AttemptStatus, Scope
 
 CallGen = Generator[simpy.Event, Any, bool]
 AttemptGen = Generator[simpy.Event, Any, tuple[AttemptStatus, float]]
@@ -100,10 +100,10 @@ class ProviderEndpoint:
             self.limits = NO_LIMITS
         self.pool = None if spec.connections is None else simpy.Resource(env, spec.connections)
         congestion = spec.congestion
-        self.station = (None if congestion is None or congestion.scope == "model"
+        self.station = (None if congestion is None or congestion.scope == Scope.MODEL
                         else Station(env, congestion, f"provider.{name}"))
         self.model_stations: dict[str, Station] | None = (
-            {} if congestion is not None and congestion.scope == "model" else None)
+            {} if congestion is not None and congestion.scope == Scope.MODEL else None)
         self.congestion = congestion
         self.deployed = deployed
         """True: calls read their host (connection pool, call station, region network),

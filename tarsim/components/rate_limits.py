@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from tarsim.config.providers import Limits
+from tarsim.vocabulary import Scope
 
 EPSILON = 1e-9
 """Room is compared with this slack: a retry sent exactly when the bucket refills
@@ -153,7 +154,7 @@ class ScopedLimiter:
 
     def __init__(self, spec: Limits) -> None:
         self.spec = spec
-        self.per_host = spec.scope == "host"
+        self.per_host = spec.scope == Scope.HOST
         self.limiters: dict[Any, RateLimiter] = {}
 
     def __call__(self, host: Any) -> RateLimiter:
@@ -168,6 +169,6 @@ class ScopedLimiter:
 def scoped_limits(spec: Limits | None) -> ScopedLimiter | None:
     """A per-host or per-region limiter for *spec*; None for organisation-wide limits
     (one bucket shared by every host) or no limits."""
-    if spec is None or spec.scope == "organisation":
+    if spec is None or spec.scope == Scope.ORGANISATION:
         return None
     return ScopedLimiter(spec)

@@ -46,7 +46,7 @@ from tarsim.components.streams import Streams
 from tarsim.components.workload import LoadGenerator
 from tarsim.config.distributions import is_zero, sampler
 from tarsim.config.model import OPEN_KINDS, Actions, Model
-from tarsim.vocabulary import Outcome
+from tarsim.vocabulary import Balancer, Outcome
 
 
 def _capped(draw: Callable[[], int], cap: int) -> Callable[[], int]:
@@ -95,7 +95,7 @@ class System:
         self.only_host = self.hosts[0] if len(self.hosts) == 1 else None
         """The host when there is one: no balancer call on the request path."""
         self.pick = balancer(
-            "round_robin" if deployment is None else deployment.balancer, self.hosts,
+            Balancer.ROUND_ROBIN if deployment is None else deployment.balancer, self.hosts,
             streams("deployment.balancer") if len(self.hosts) > 1 else None)
         deployed = deployment is not None and (
             deployment.connections is not None or deployment.congestion is not None

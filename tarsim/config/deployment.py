@@ -27,8 +27,7 @@ from pydantic import Field, model_validator
 from tarsim.config.base import Frozen
 from tarsim.config.distributions import DurationDist
 from tarsim.config.providers import increasing_loads
-
-BALANCERS = ("round_robin", "random", "least_connections", "power_of_two")
+from tarsim.vocabulary import Balancer, Scope
 
 RatePoint = Annotated[
     tuple[Annotated[float, Field(ge=1)], Annotated[float, Field(gt=0)]],
@@ -90,8 +89,7 @@ class Deployment(Frozen):
 
     hosts: Annotated[int, Field(ge=1)] | None = None
     """Number of hosts; with ``regions``, their sum (give one or the other)."""
-    balancer: Literal["round_robin", "random", "least_connections", "power_of_two"] = (
-        "round_robin")
+    balancer: Balancer = Balancer.ROUND_ROBIN
     """How the balancer picks a host for each request: in turn, at random, the host with
     fewest requests in progress, or the less busy of two drawn at random."""
     regions: Annotated[list[Region], Field(min_length=1)] | None = None
@@ -121,9 +119,9 @@ class Deployment(Frozen):
             names = [r.name for r in self.regions]
             if len(set(names)) != len(names):
                 raise ValueError(f"region names must be unique, got {names}")
-        if self.cpu is not None and self.cpu.scope not in (None, "host"):
+        if self.cpu is not None and self.cpu.scope not in (None, Scope.HOST):
             raise ValueError(f"cpu is per host; scope must be host, got {self.cpu.scope!r}")
-        if self.congestion is not None and self.congestion.scope not in (None, "host"):
+        if self.congestion is not None and self.congestion.scope not in (None, Scope.HOST):
             raise ValueError("congestion under deployment is per host; scope must be host, "
                              f"got {self.congestion.scope!r}")
         return self
