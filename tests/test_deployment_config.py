@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import mmc_data
+from conftest import mmc_data, traced_model
 from test_validation import load
 
 from tarsim.api import run
@@ -144,3 +144,39 @@ def test_host_connection_pool_serialises_its_calls() -> None:
     assert narrow["latency"]["mean"] > 10.0
     assert wide["throughput"] == pytest.approx(10.0, rel=0.02)
     assert wide["latency"]["mean"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(("scope", "latency_s"), [("provider", 2.0), ("model", 1.0)])
+def test_congestion_scope_per_provider_or_per_model(tmp_path: Path, scope: str,
+                                                    latency_s: float) -> None:
+    """Two requests arrive at t=0, one calling model a and one model b (1 s each, same
+    provider, a one-core station): shared by the provider, the two calls split the core
+    and both end at 2 s; with one station per model, each runs alone and ends at 1 s."""
+    model = traced_model(
+        tmp_path, [0.0, 0.0], classes=["a", "b"],
+        workload={"arrivals": {"kind": "trace", "file": "arrivals.csv", "class_column": "cls"},
+                  "classes": [{"name": "a", "steps": ["ra"]}, {"name": "b", "steps": ["rb"]}]},
+        agents={"count": 1, "concurrency": 10},
+        roles={"ra": {"llm": "a"}, "rb": {"llm": "b"}},
+        llms={"a": {"provider": "p", "first_token": 1.0},
+              "b": {"provider": "p", "first_token": 1.0}},
+        providers={"p": {"congestion": {"scope": scope, "cores": 1}}})
+    req = run(model, duration=1.0, warmup=0.0, seed=1).records[0].requests
+    assert sorted(req["cls"]) == [0, 1]
+    assert list(req["end"] - req["arrival"]) == pytest.approx([latency_s, latency_s])
+
+
+@pytest.mark.parametrize(("hosts", "latency_s"), [(1, 2.0), (2, 1.0)])
+def test_host_call_station_is_per_host(tmp_path: Path, hosts: int, latency_s: float) -> None:
+    """Two requests at t=0, each one 1 s call, behind round robin, with a one-core call
+    station on each host: on one host the two calls share it (2 s each); on two hosts
+    each has its own (1 s each)."""
+    model = traced_model(
+        tmp_path, [0.0, 0.0],
+        roles={"server": {"llm": "m"}},
+        agents={"count": 1, "concurrency": 10},
+        llms={"m": {"provider": "p", "first_token": 1.0}},
+        providers={"p": {}},
+        deployment={"hosts": hosts, "congestion": {"cores": 1}})
+    req = run(model, duration=1.0, warmup=0.0, seed=1).records[0].requests
+    assert list(req["end"] - req["arrival"]) == pytest.approx([latency_s, latency_s])
