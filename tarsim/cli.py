@@ -79,11 +79,16 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Start even if the work looks far too large.")
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
               help="Run the replications on a local pool of this many processes.")
+@click.option("--ensemble", type=click.Path(dir_okay=False), default=None, metavar="STUDY",
+              help="Run an ensemble of MODEL (the parameters of this study file): "
+                   "prediction bands and the probability of meeting the SLOs.")
 @user_errors
 def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: float | None,
         seed: int, replications: int, fmt: str, timeline: str | None, force: bool,
-        workers: int | None) -> None:
+        workers: int | None, ensemble: str | None) -> None:
     """Simulate MODEL once (or R times) and print its metrics."""
+    from pathlib import Path
+
     from tarsim import api
     from tarsim.config.loader import parse_override
     from tarsim.report.table import run_table
@@ -91,6 +96,12 @@ def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: fl
     if timeline is not None:
         api.check_timeline_path(timeline)
     parsed = dict(parse_override(text) for text in overrides)
+    if ensemble is not None:
+        _ensemble(ensemble, {"model": str(Path(model_file).resolve()), "experiment": None,
+                             "tier": None, "set": parsed, "horizon": duration,
+                             "warmup": warmup, "seed": seed, "replications": replications},
+                  None, "local" if workers else "serial", workers, None, False)
+        return
     model = api.load_model(model_file, parsed)
     result = api.run(model, duration=duration, warmup=warmup, seed=seed,
                      replications=replications, keep_records=timeline is not None, force=force,
@@ -107,9 +118,17 @@ def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: fl
 @click.argument("file", type=click.Path(dir_okay=False))
 @user_errors
 def check(file: str) -> None:
-    """Validate a model, experiment or scenario file and explain every problem."""
+    """Validate a model, experiment, scenario or study file and explain every problem."""
     from tarsim import api
+    from tarsim.config import load_data
 
+    data, _lines = load_data(file)
+    if isinstance(data, dict) and ("parameters" in data or "method" in data) \
+            and "workload" not in data:
+        study = api.load_study(file)
+        click.echo(f"{file}: ok — study {study.spec.name!r} ({study.spec.method}) of "
+                   f"{len(study.parameters)} parameters on model {study.model.name!r}")
+        return
     kind = api.file_kind(file)
     if kind == "scenario file":
         plan = api.load_scenarios(file)
@@ -136,8 +155,10 @@ def check(file: str) -> None:
               help="Run only this scenario (repeat for several).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Run the replications on a local pool of this many processes.")
 @user_errors
-def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
+def scenarios(file: str, only: tuple[str, ...], fmt: str, workers: int | None) -> None:
     """Run the load-test scenarios of FILE and print one row per scenario."""
     from dataclasses import asdict
 
@@ -145,7 +166,7 @@ def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
     from tarsim.report.scenarios import scenario_table
 
     plan = api.load_scenarios(file).only(only)
-    results = api.scenarios(plan)
+    results = api.scenarios(plan, executor="local" if workers else "serial", workers=workers)
     if fmt == "json":
         click.echo(json.dumps(json_safe([asdict(r) for r in results]), indent=2))
     else:
@@ -154,13 +175,16 @@ def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
 
 @main.command()
 @click.argument("model_file", metavar="MODEL", type=click.Path(dir_okay=False))
-@click.option("--baseline", "baseline_file", required=True, metavar="FILE",
-              help="Measured results: the baseline CSV, a Locust *_stats.csv / "
-                   "*_stats_history.csv, or a k6 summary JSON.")
+@click.option("--baseline", "baseline_files", required=True, multiple=True, metavar="FILE",
+              help="Measured results, repeatable, globs allowed: the baseline CSV, a Locust "
+                   "run's *_stats.csv / *_stats_history.csv / *_failures.csv (read together), "
+                   "a raw per-request CSV (timestamp,latency,ok,name), or a k6 summary JSON.")
 @click.option("--fit", "paths", multiple=True, metavar="PATH",
               help="A model path to fit (a number, a distribution, or with *); repeatable. "
-                   "Default: role work, first-token time, output rate, agent concurrency, "
-                   "provider error rates, memory.")
+                   "Default: role work, first-token time, output rate, provider error "
+                   "rates and memory where the baseline measures them, and the rate of "
+                   "every limit that binds; agents and slots stay fixed (the output says "
+                   "which and why).")
 @click.option("--holdout", "holdout", multiple=True, type=int, metavar="N",
               help="Row number (1-based) to leave out of a second fit and predict; "
                    "repeatable. Default: leave each row out in turn.")
@@ -173,16 +197,18 @@ def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
               help="Initial part not measured [default: 10s, or 10% of --duration].")
 @click.option("--replications", "-r", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
-@click.option("--iterations", type=click.IntRange(min=0), default=8, show_default=True,
-              help="Budget of the main fit, in least-squares evaluations.")
+@click.option("--iterations", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Budget of the main fit, in least-squares evaluations (0: no fit, the "
+                   "model as it is).")
 @click.option("--agents", type=click.IntRange(min=1), default=None,
               help="Agents of an imported Locust/k6 baseline (not in their output).")
 @click.option("--load", type=float, default=None,
-              help="Users of an imported Locust *_stats.csv (not in the file).")
+              help="Users of one imported run whose files do not record them (a Locust "
+                   "*_stats.csv without its history, a raw per-request CSV).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @user_errors
-def calibrate(model_file: str, baseline_file: str, paths: tuple[str, ...],
+def calibrate(model_file: str, baseline_files: tuple[str, ...], paths: tuple[str, ...],
               holdout: tuple[int, ...], no_holdout: bool, out: str | None, duration: float,
               warmup: float | None, replications: int, seed: int, iterations: int,
               agents: int | None, load: float | None, fmt: str) -> None:
@@ -197,7 +223,7 @@ def calibrate(model_file: str, baseline_file: str, paths: tuple[str, ...],
         check_output_file(out, "--write")  # before any work
     model = api.load_model(model_file)
     options = {k: v for k, v in (("agents", agents), ("load", load)) if v is not None}
-    baseline = api.read_baseline(baseline_file, **options)
+    baseline = api.read_baseline(list(baseline_files), **options)
     if warmup is None:
         warmup = 10.0 if duration == 60.0 else duration * 0.1
     result = api.calibrate(model, baseline, fit=list(paths) or None,
@@ -208,7 +234,7 @@ def calibrate(model_file: str, baseline_file: str, paths: tuple[str, ...],
     notes: list[str] = []
     if out is not None:
         try:
-            notes = write_calibrated(result, model_file, baseline_file, out)
+            notes = write_calibrated(result, model_file, ", ".join(baseline_files), out)
         except OSError as exc:
             raise _problem("--write", f"cannot be written ({exc.strerror})", out) from None
         data["written"] = out
@@ -247,10 +273,13 @@ def schema() -> None:
 @click.option("--force", is_flag=True, help="Write into a folder holding other files, and "
               "start even if the work looks far too large.")
 @click.option("--dry-run", is_flag=True, help="List the points and estimate the time; run nothing.")
+@click.option("--ensemble", type=click.Path(dir_okay=False), default=None, metavar="STUDY",
+              help="Then run an ensemble (the parameters of this study file) on each "
+                   "tier's recommendation: P(it meets the SLOs) and prediction bands.")
 @user_errors
 def sweep(experiment_file: str, out: str | None, workers: int | None, executor: str,
           scheduler: str | None, resume: bool, retry_failed: bool, force: bool,
-          dry_run: bool) -> None:
+          dry_run: bool, ensemble: str | None) -> None:
     """Run an experiment: points x replications, recommendations per tier, report."""
     import os
     from pathlib import Path
@@ -258,6 +287,12 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
     from tarsim import api
     from tarsim.config.outputs import safe_name
     from tarsim.report.table import recommendation_table
+
+    if ensemble is not None and not dry_run:
+        _ensemble(ensemble, {"experiment": str(Path(experiment_file).resolve()),
+                             "model": None, "tier": None, "set": {}}, out, executor, workers,
+                  scheduler, resume)
+        return
 
     experiment = api.load_experiment(experiment_file)
     if dry_run:
@@ -296,6 +331,102 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
                    f"marked failed in the tables; first: point {first.point} {first.label} "
                    f"replication {first.replication}: {first.error} (after fixing it: "
                    "--resume --retry-failed)", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("study_file", metavar="STUDY", type=click.Path(dir_okay=False))
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the results [default: results/<study name>].")
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Processes of the local pool [default: one per core].")
+@click.option("--executor", type=click.Choice(["local", "dask", "serial"]), default="local",
+              show_default=True)
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Dask scheduler address (tcp://host:8786), with --executor dask.")
+@click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest.")
+@click.option("--retry-failed", is_flag=True,
+              help="With --resume: run the runs that failed before again.")
+@click.option("--method", type=click.Choice(["oat", "morris", "sobol", "ensemble"]),
+              default=None, help="Use this method instead of the file's.")
+@click.option("--samples", type=click.IntRange(min=1), default=None,
+              help="Use this many samples instead of the file's.")
+@user_errors
+def sensitivity(study_file: str, out: str | None, workers: int | None, executor: str,
+                scheduler: str | None, resume: bool, retry_failed: bool, method: str | None,
+                samples: int | None) -> None:
+    """Which assumptions decide the answer: a study's tornado, Morris, Sobol or ensemble."""
+    from pathlib import Path
+
+    from tarsim import api
+    from tarsim.report.sensitivity import table_text
+
+    replace = {k: v for k, v in (("method", method), ("samples", samples)) if v is not None}
+    study = api.load_study(study_file, replace)
+    folder = Path(out) if out else Path("results") / study.spec.name
+    with click.progressbar(length=1, label="runs", show_eta=True, show_pos=True,
+                           file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        result = api.sensitivity(study, out=folder, executor=executor, workers=workers,
+                                 scheduler=scheduler, resume=resume, retry_failed=retry_failed,
+                                 progress=progress, command=["tarsim", *sys.argv[1:]])
+    click.echo(table_text(result))
+    click.echo(f"\n{result.executed} runs simulated, {result.reused} reused, "
+               f"in {result.wall_s:.1f}s; results in {folder}/ (report.html)")
+    if result.failed:
+        click.echo(f"error: {result.failed} run(s) failed (see the notes above); after "
+                   "fixing the cause: --resume --retry-failed", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("experiment_file", metavar="EXPERIMENT", type=click.Path(dir_okay=False))
+@click.argument("model_files", metavar="MODEL...", nargs=-1, required=True,
+                type=click.Path(dir_okay=False))
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Processes of the local pool [default: one per core].")
+@click.option("--executor", type=click.Choice(["local", "dask", "serial"]), default="local",
+              show_default=True)
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Dask scheduler address (tcp://host:8786), with --executor dask.")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write the point-by-point comparison here (CSV).")
+@user_errors
+def hypotheses(experiment_file: str, model_files: tuple[str, ...], workers: int | None,
+               executor: str, scheduler: str | None, out: str | None) -> None:
+    """Competing models side by side: where recommendations differ, what to measure."""
+    from tarsim import api
+    from tarsim.sensitivity.hypotheses import describe
+
+    result = api.hypotheses(experiment_file, list(model_files), executor=executor,
+                            workers=workers, scheduler=scheduler, out=out)
+    click.echo(describe(result))
+    if out is not None:
+        click.echo(f"comparison written to {out}")
+
+
+def _ensemble(study_file: str, replace: dict[str, Any], out: str | None, executor: str,
+              workers: int | None, scheduler: str | None, resume: bool) -> None:
+    """An ensemble study with its target (model or experiment) replaced, run and shown."""
+    from pathlib import Path
+
+    from tarsim import api
+    from tarsim.report.sensitivity import table_text
+
+    study = api.load_study(study_file, {**replace, "method": "ensemble"})
+    folder = Path(out) if out else None
+    result = api.sensitivity(study, out=folder, executor=executor, workers=workers,
+                             scheduler=scheduler, resume=resume,
+                             command=["tarsim", *sys.argv[1:]])
+    click.echo(table_text(result))
+    where = f"; results in {folder}/" if folder else ""
+    click.echo(f"\n{result.executed} runs simulated, {result.reused} reused, "
+               f"in {result.wall_s:.1f}s{where}")
+    if result.failed:
+        click.echo(f"error: {result.failed} run(s) failed (see the notes above)", err=True)
         sys.exit(1)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tarsim.components.recorder import FLOW_PHASES
 from tarsim.run import RunRecords
 from tarsim.summary import (
     IDENTITY_KEYS,
@@ -297,7 +298,36 @@ def run_summary(rec: RunRecords) -> RunSummary:
         ),
         unfinished=unfinished,
         events=rec.events,
+        workflow=(_workflow(rec, req["id"][in_window])
+                  if len(rec.flow_columns.get("id", ())) else None),
     )
+
+
+def _workflow(rec: RunRecords, window_ids: np.ndarray) -> dict[str, Any]:
+    """Workflow classes: mean seconds per request by phase (agent-seconds, over the
+    requests arriving in the window that got to run their workflow), branch
+    alternatives taken, and sub-agents in flight (time average and peak)."""
+    a, b = rec.warmup_s, rec.duration_s
+    names = [c.name for c in rec.model.workload.classes]
+    flows, branches = rec.flow_columns, rec.branch_columns
+    counted = np.isin(flows["id"], window_ids)
+    took = np.isin(branches["id"], window_ids) if len(branches.get("id", ())) else None
+    classes: dict[str, Any] = {}
+    for cls in np.unique(flows["cls"]):
+        rows = counted & (flows["cls"] == cls)
+        entry: dict[str, Any] = {"requests": int(rows.sum())}
+        entry["seconds"] = {phase: float(flows[phase][rows].mean()) if rows.any() else math.nan
+                            for phase in FLOW_PHASES}
+        if took is not None:
+            mine = took & (branches["cls"] == cls)
+            labels, counts = np.unique(branches["branch"][mine].astype(str), return_counts=True)
+            entry["branches"] = {str(k): int(n) for k, n in zip(labels, counts, strict=True)}
+        classes[names[int(cls)]] = entry
+    series = rec.subagent_columns
+    times = series.get("t", np.empty(0))
+    level = Level(times, np.diff(series.get("in_flight", np.empty(0)), prepend=0))
+    return {"classes": classes,
+            "subagents": {"mean": level.mean(a, b), "max": level.max(a, b)}}
 
 
 def _cost_by_item(rec: RunRecords) -> dict[str, dict[str, float]]:
@@ -328,7 +358,8 @@ TIMESERIES_COLUMNS = ["t", "arrivals", "completions", "errors", "queue", "busy",
 
 def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
     """Per-*step* seconds from 0 to the horizon: counts of arrivals, successful
-    completions and errors (by the time they happened), and time-averaged levels."""
+    completions and errors (by the time they happened), and time-averaged levels
+    (with ``subagents`` in flight when a workflow ran parallel steps)."""
     import pandas as pd
 
     edges = np.arange(0.0, rec.duration_s + step / 2, step)
@@ -339,7 +370,7 @@ def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
     is_ok = outcome == Outcome.OK
     is_err = (~is_ok) & (outcome != Outcome.UNFINISHED)
     levels = _levels(rec)
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "t": edges[:-1],
         "arrivals": np.histogram(req["arrival"], edges)[0],
         "completions": np.histogram(ends[is_ok], edges)[0],
@@ -351,6 +382,11 @@ def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
         "memory_mb": levels["memory"].bins(edges) / MB if "memory" in levels else np.nan,
         "mode": _mode_bins(rec, edges),
     })
+    series = rec.subagent_columns
+    if len(series.get("t", ())):  # a workflow ran parallel steps: sub-agents in flight
+        in_flight = series["in_flight"]
+        frame["subagents"] = Level(series["t"], np.diff(in_flight, prepend=0)).bins(edges)
+    return frame
 
 
 def _mode_bins(rec: RunRecords, edges: np.ndarray) -> np.ndarray:

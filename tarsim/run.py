@@ -10,6 +10,7 @@ which the requests still in flight are recorded as ``unfinished`` (or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,25 +27,19 @@ if TYPE_CHECKING:
 MIN_DRAIN_S = 60.0
 
 
-class _FrameOf:
-    """A pandas frame of one of the record's column sets, built on first use and
-    kept (pandas is imported only then: a plain run never pays for it)."""
+def frame_of(columns: str) -> cached_property[pd.DataFrame]:
+    """A lazy pandas frame of the record's column set *columns*: built on first use
+    and kept in the instance's ``__dict__`` (which a frozen dataclass leaves writable
+    to ``functools.cached_property``); pandas is imported only then, so a plain run
+    never pays for it."""
 
-    def __init__(self, columns: str) -> None:
-        self.columns = columns
+    def build(record: Any) -> pd.DataFrame:
+        import pandas as pd
 
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+        return pd.DataFrame(getattr(record, columns))
 
-    def __get__(self, record: Any, owner: type | None = None) -> pd.DataFrame:
-        if record is None:
-            return self  # type: ignore[return-value]
-        frame = record.__dict__.get(self.name)
-        if frame is None:
-            import pandas as pd
-
-            frame = record.__dict__[self.name] = pd.DataFrame(getattr(record, self.columns))
-        return frame
+    build.__doc__ = f"The record's {columns} as a pandas frame (built on first use)."
+    return cached_property(build)
 
 
 @dataclass(frozen=True)
@@ -74,16 +69,27 @@ class RunRecords:
     """USD billed per model or tool for requests arriving after the warm-up."""
     dead_letter_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """Calls that failed for good, one row per attempt (see recorder.DEAD_LETTER_FIELDS)."""
+    span_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Workflow classes: one row per role step run (see recorder.SPAN_FIELDS)."""
+    branch_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Workflow classes: each branch alternative taken (id, cls, branch, t)."""
+    flow_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Workflow classes: seconds by phase per request (see recorder.FLOW_PHASES)."""
+    subagent_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Sub-agents working for parallel steps after each change (t, in_flight)."""
 
-    requests = _FrameOf("request_columns")
-    """Per-request rows as a pandas frame (built on first use)."""
-    agents = _FrameOf("agent_columns")
-    memory = _FrameOf("memory_columns")
-    modes = _FrameOf("mode_columns")
-    scaling = _FrameOf("scaling_columns")
-    costs = _FrameOf("cost_columns")
-    dead_letters = _FrameOf("dead_letter_columns")
-
+    # frames built on first use and kept
+    requests = frame_of("request_columns")
+    agents = frame_of("agent_columns")
+    memory = frame_of("memory_columns")
+    modes = frame_of("mode_columns")
+    scaling = frame_of("scaling_columns")
+    costs = frame_of("cost_columns")
+    dead_letters = frame_of("dead_letter_columns")
+    spans = frame_of("span_columns")
+    branches = frame_of("branch_columns")
+    flows = frame_of("flow_columns")
+    subagents = frame_of("subagent_columns")
 
 def drain_limit(model: Model, duration: float, warmup: float) -> float:
     """How long after the horizon the run may go on to let requests answer."""
@@ -115,4 +121,6 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         memory_columns=recorder.memory_columns(), mode_columns=recorder.mode_columns(),
         scaling_columns=recorder.scaling_columns(), cost_columns=recorder.cost_columns(),
         dead_letter_columns=recorder.dead_letter_columns(),
+        span_columns=recorder.span_columns(), branch_columns=recorder.branch_columns(),
+        flow_columns=recorder.flow_columns(), subagent_columns=recorder.subagent_columns(),
     )

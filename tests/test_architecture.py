@@ -10,8 +10,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tarsim"
 
-LAYERS = ["vocabulary", "config", "components", "run", "summary", "metrics", "sweep",
-          "calibrate", "scenarios", "report", "api", "cli"]
+LAYERS = ["vocabulary", "config", "components", "run", "summary", "metrics", "executors", "sweep",
+          "calibrate", "sensitivity", "scenarios", "report", "api_studies", "api", "cli"]
 """Lowest first. `tarsim/__init__.py` and `__main__.py` stand outside the layers."""
 
 
@@ -101,3 +101,86 @@ def test_no_module_imports_another_modules_private_names(path: Path) -> None:
     """A module uses another's public names only (``from x import _y`` reaches into
     x's private state)."""
     assert not private_imports(path), f"{module_name(path)}: {private_imports(path)}"
+
+
+def internal_imports(path: Path) -> set[str]:
+    """The tarsim modules *path* imports (any import, also under TYPE_CHECKING): a
+    ``from package import name`` names the submodule when *name* is one."""
+    found = set()
+    own = module_name(path)
+    package = own if path.name == "__init__.py" else own.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module or ""
+            for alias in node.names:
+                sub = f"{source}.{alias.name}"
+                found.add(sub if module_path(sub) is not None else source)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return {m.removesuffix(".__init__") for m in found
+            if m.startswith("tarsim.") and module_path(m) is not None} - {own}
+
+
+def module_path(name: str) -> Path | None:
+    """The file of tarsim module *name* (a package's ``__init__.py``), if there is one."""
+    base = PACKAGE.parent.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def package_of(name: str, path: Path) -> str:
+    return name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle of *graph* as a list of nodes (first = last), or [] when it is a DAG."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt):], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        state[node] = 2
+        stack.pop()
+        return []
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return []
+
+
+def packages() -> list[str]:
+    return sorted({package_of(module_name(p), p).removesuffix(".__init__")
+                   for p in PACKAGE.rglob("*.py")})
+
+
+@pytest.mark.parametrize("package", packages())
+def test_no_import_cycles_inside_a_package(package: str) -> None:
+    """The modules directly in one package import one another along a DAG (a
+    package's ``__init__`` counts as one of its modules)."""
+    members = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = module_name(path).removesuffix(".__init__")
+        if name == package or name.rsplit(".", 1)[0] == package:
+            members[name] = path
+    graph = {name: {m for m in internal_imports(path) if m in members}
+             for name, path in members.items()}
+    assert not find_cycle(graph), f"import cycle in {package}: {' -> '.join(find_cycle(graph))}"
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    """The cycle check can fail: a two-module cycle is found, a chain is not."""
+    assert find_cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) == []

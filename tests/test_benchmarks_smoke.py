@@ -15,3 +15,20 @@ def test_bench_mmc_smoke() -> None:
                          capture_output=True, text=True, check=True).stdout
     assert "ratio tarsim/ciw" in out and "ratio tarsim/simpy" in out
     assert "simulated requests per wall second" in out
+
+
+def test_bench_workflow_smoke() -> None:
+    """`benchmarks/bench_workflow.py --smoke` runs both models and prints the ratio."""
+    out = subprocess.run([sys.executable, "benchmarks/bench_workflow.py", "--smoke"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    assert "ratio workflow/plain" in out
+
+
+def test_cpu_pairs_measures() -> None:
+    """`benchmarks/cpu_pairs.py --measure` simulates one case and reports its CPU time."""
+    import json
+
+    out = subprocess.run([sys.executable, "benchmarks/cpu_pairs.py", "--measure", "mm3",
+                          str(ROOT), "--repeat", "1"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    assert json.loads(out)["cpu"] > 0

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter
 
-from tarsim.config.distributions import REGISTRY, Z99, DurationDist, NumberDist, sampler
+from tarsim.components.sampling import REGISTRY, sampler
+from tarsim.config.distributions import Z99, DurationDist, NumberDist
 
 N = 100_000
 DURATION = TypeAdapter(DurationDist)
@@ -98,3 +99,43 @@ def test_draws_do_not_depend_on_batching() -> None:
     rng = np.random.default_rng(9)
     reference = [x for _ in range(3) for x in rng.exponential(1, 512).tolist()]
     assert mine == reference[:1500]
+
+
+def test_every_distribution_name_has_a_sampler() -> None:
+    """The names the model format accepts (config) and the samplers the components
+    build (runtime) are the same set."""
+    from tarsim.config.distributions import DISTRIBUTIONS
+
+    assert set(REGISTRY) == set(DISTRIBUTIONS)
+
+
+def test_a_loaded_model_pickles() -> None:
+    """models/tars.yaml's model survives a pickle round trip unchanged - equal, with
+    the same data directory and the same distribution classes - so a process pool
+    can ship it without dumping and re-validating it."""
+    import pickle
+
+    from tarsim.api import load_model
+
+    root = Path(__file__).resolve().parent.parent
+    model = load_model(root / "models/tars.yaml")
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy == model
+    assert copy.base_dir == model.base_dir
+    assert type(copy.agents.spawn) is type(model.agents.spawn)
+
+
+def test_every_distribution_class_pickles() -> None:
+    """A spec of each family and unit pickles to an equal spec of the same class."""
+    import pickle
+
+    number = TypeAdapter(NumberDist)
+    specs = [{"dist": "constant", "value": 2}, {"dist": "exponential", "mean": 1},
+             {"dist": "uniform", "low": 1, "high": 2},
+             {"dist": "lognormal", "median": 1, "p99": 3}, {"dist": "gamma", "mean": 1, "cv": 2},
+             {"dist": "empirical", "file": "x.csv", "column": "c"}]
+    for adapter in (DURATION, number):
+        for data in specs:
+            spec = adapter.validate_python(data)
+            copy = pickle.loads(pickle.dumps(spec))
+            assert copy == spec and type(copy) is type(spec), data

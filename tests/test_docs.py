@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 MODELS_README = ROOT / "models" / "README.md"
 EXPERIMENTS_README = ROOT / "experiments" / "README.md"
+STUDIES = ROOT / "experiments" / "STUDIES.md"
 TARS = ROOT / "models" / "tars.yaml"
 DISTRIBUTION = "<distribution>"
 
@@ -383,7 +384,7 @@ def test_merge_replaces_a_choice_of_shape():
 
 # ---------------------------------------------------------------- CLI commands
 SHELL_BREAKS = {";", "&&", "||", "|", "&", "(", ")", ">", ">>", "<", "2>", "2>&1"}
-DOCS_WITH_COMMANDS = [README, MODELS_README, EXPERIMENTS_README,
+DOCS_WITH_COMMANDS = [README, MODELS_README, EXPERIMENTS_README, STUDIES,
                       *sorted((ROOT / "docs").glob("*.md"))]
 
 
@@ -509,6 +510,31 @@ def test_every_experiment_example_validates(tmp_path: Path):
             validate(spec, data)
         except ConfigError as exc:
             pytest.fail(f"experiments/README.md, line {block.line}:\n{exc.describe()}")
+
+
+# ---------------------------------------------------------------- studies
+def test_every_study_key_is_documented():
+    """Every key of the study format has a row in experiments/STUDIES.md, and every
+    key row names a real key."""
+    from tarsim.sensitivity.study import StudySpec
+
+    check_documented(StudySpec.model_json_schema(by_alias=True), STUDIES)
+
+
+def test_every_study_example_validates(tmp_path: Path):
+    """Each yaml block marked ``<!-- study -->`` in experiments/STUDIES.md is a valid
+    study (its model, parameters and outputs checked), with the document's
+    ``<!-- file: -->`` blocks as its folder."""
+    from tarsim.sensitivity.loader import study_from_data
+
+    write_data_files(STUDIES, tmp_path)
+    studies = [b for b in blocks(STUDIES.read_text(encoding="utf-8")) if b.marker == "study"]
+    assert studies
+    for block in studies:
+        try:
+            study_from_data(yaml.safe_load(block.text), tmp_path)
+        except ConfigError as exc:
+            pytest.fail(f"experiments/STUDIES.md, line {block.line}:\n{exc.describe()}")
 
 
 # ---------------------------------------------------------------- Python examples

@@ -45,10 +45,11 @@ def kernel_name(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_there_are_notebooks():
-    """The three what-if notebooks are in the repository, so the tests below
+    """The what-if notebooks are in the repository, so the tests below
     cannot pass by finding none."""
     names = {p.name for p in NOTEBOOKS}
-    assert {"tier_planning.ipynb", "model_mix_and_cache.ipynb", "calibration.ipynb"} <= names
+    assert {"tier_planning.ipynb", "model_mix_and_cache.ipynb", "calibration.ipynb",
+            "what_decides_the_answer.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

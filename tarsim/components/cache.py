@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tarsim.config.distributions import BATCH, Draw, batched
+from tarsim.components.sampling import BATCH, Draw, batched
 from tarsim.config.providers import Cache
 
 

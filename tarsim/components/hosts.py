@@ -20,8 +20,8 @@ import simpy
 
 from tarsim.components.agent_pool import AgentPool
 from tarsim.components.recorder import Recorder
+from tarsim.components.sampling import Draw
 from tarsim.components.stations import Station
-from tarsim.config.distributions import Draw
 from tarsim.vocabulary import Balancer
 
 AGENT_ID_STRIDE = 1 << 20

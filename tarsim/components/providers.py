@@ -34,11 +34,12 @@ from tarsim.components.rate_limits import RateLimiter, scoped_limits
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.retry import RetryPolicy
+from tarsim.components.sampling import Draw, batched, sampler
 from tarsim.components.stations import Station
 from tarsim.components.streams import Streams
-from tarsim.config.distributions import Draw, batched, is_zero, sampler
+from tarsim.config.distributions import is_zero
 from tarsim.config.model import LLM, Provider, Tool
-from tarsim.config.providers import Cache, Retry
+from tarsim.config.providers import REJECT_SERVER_S, Cache, Retry
 from tarsim.vocabulary import CAUSE, AttemptStatus, Scope
 
 CallGen = Generator[simpy.Event, Any, bool]
@@ -221,8 +222,8 @@ class ProviderEndpoint:
                 req.rate_limited += 1
                 for limiter in limits:
                     limiter.rejected += 1
-                if network > 0:
-                    yield env.timeout(network)
+                yield env.timeout(self._rejection(now, limits, network, input_tokens,
+                                                  reserve))
                 status, retry_after = AttemptStatus.RATE_LIMITED, wait
             else:
                 for limiter in limits:
@@ -256,6 +257,16 @@ class ProviderEndpoint:
             station = stations[target] = Station(self.env, self.congestion,
                                                  f"model.{target}")
         return station
+
+    @staticmethod
+    def _rejection(now: float, limits: tuple[RateLimiter, ...], network: float,
+                   input_tokens: float, reserve: float) -> float:
+        """How long a 429 takes: the first rejecting scope's ``rejected_after``, else
+        the network's way back (half the round trip) plus the server's answer time."""
+        for limiter in limits:
+            if limiter.rejected_after is not None and limiter.wait(now, input_tokens, reserve):
+                return limiter.rejected_after
+        return 0.5 * network + REJECT_SERVER_S
 
     def _timed(self, head: float, streaming: float, station: Station | None = None
                ) -> Generator[simpy.Event, Any, AttemptStatus]:
@@ -331,27 +342,37 @@ class LLMClient:
         """USD billed for requests arriving from *measure_from* on (the warm-up's end):
         a running total rather than a row per call, to keep calls cheap."""
         self.prefix = 0.0 if prompt_cache is None else prompt_cache.prefix
+        self.caches_prompts = prompt_cache is not None
         self.cached_first_token: Draw = self.first_token
         if prompt_cache is not None:
             factor, draw = prompt_cache.first_token, self.first_token
             self.cached_first_token = lambda: factor * draw()
 
     def call(self, req: Request, input_tokens: int, output_tokens: int,
-             reserve: float | None = None, prompt_hit: bool | None = None) -> CallGen:
+             reserve: float | None = None, prompt_hit: bool | None = None,
+             carried: int = 0) -> CallGen:
         """One call; *prompt_hit* is None without prompt caching, else whether the
-        prompt's cached prefix was found."""
+        prompt's cached prefix was found. *carried* of the input tokens are a
+        loop's earlier rounds: with prompt caching they are read from the cache
+        (billed as cache reads, not counted toward input-token limits)."""
         req.api_calls += 1
         first = self.first_token
-        limited_in = input_tokens
-        billed_in = input_tokens * self.input_usd
+        fresh = input_tokens
+        read_usd = 0.0
+        if carried and self.caches_prompts:
+            fresh = input_tokens - carried
+            read_usd = carried * self.cache_read_usd
+        limited_in = fresh
+        billed_in = fresh * self.input_usd + read_usd
         if prompt_hit is not None:
-            cached = round(self.prefix * input_tokens)
+            cached = round(self.prefix * fresh)
             if prompt_hit:
                 first = self.cached_first_token
-                limited_in = input_tokens - cached  # cache reads do not count toward ITPM
-                billed_in = limited_in * self.input_usd + cached * self.cache_read_usd
+                limited_in = fresh - cached  # cache reads do not count toward ITPM
+                billed_in = limited_in * self.input_usd + cached * self.cache_read_usd + read_usd
             else:
-                billed_in = (input_tokens - cached) * self.input_usd + cached * self.cache_write_usd
+                billed_in = ((fresh - cached) * self.input_usd + cached * self.cache_write_usd
+                             + read_usd)
         ok = yield from self.provider.call(
             req, self.name, first, output_tokens * self.seconds_per_token, limited_in,
             output_tokens, output_tokens if reserve is None else reserve,

@@ -104,9 +104,11 @@ def _limiter(rate: float | None, spec: Limits) -> Limiter | None:
 class RateLimiter:
     """The request, input-token and output-token limiters of one scope."""
 
-    __slots__ = ("generated", "input", "output", "rejected", "requests")
+    __slots__ = ("generated", "input", "output", "rejected", "rejected_after", "requests")
 
     def __init__(self, spec: Limits) -> None:
+        self.rejected_after = spec.rejected_after
+        """Seconds a 429 from this scope takes (None: the provider's default)."""
         self.requests = _limiter(spec.requests, spec)
         self.input = _limiter(spec.input_tokens, spec)
         self.output = _limiter(spec.output_tokens, spec)

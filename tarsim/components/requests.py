@@ -36,6 +36,7 @@ class Request:
         "end",
         "entry",
         "failed_attempts",
+        "flow",
         "host",
         "id",
         "input_tokens",
@@ -62,6 +63,8 @@ class Request:
         self.outcome = OK
         self.agent: Any = None
         self.entry: Any = None
+        self.flow: Any = None
+        """Seconds by phase (``workflow.PHASES``) when its class runs a workflow."""
         self.host: Any = None
         """The host the balancer sent it to (tarsim.components.hosts.Host)."""
         self.responded: Any = None

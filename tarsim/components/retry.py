@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from tarsim.config.distributions import Draw, batched
+from tarsim.components.sampling import Draw, batched
 from tarsim.config.providers import Retry
 from tarsim.vocabulary import CAUSE, AttemptStatus
 

@@ -1,7 +1,6 @@
-"""One step of a request in its agent slot: the role's work (on the host's CPU when
-it has one), then its LLM calls (through the context cache, the model mix and the
-degraded modes' controls), then its tool calls.
-"""
+"""A role's step as a request runs it in its agent slot: work, then LLM calls
+(each through the context cache, the model mix and any downgrade), then tool
+calls. The call path of each call is :mod:`tarsim.components.providers`."""
 
 from __future__ import annotations
 
@@ -14,14 +13,19 @@ import simpy
 from tarsim.components.providers import CallGen, ContextCache, LLMClient, ToolClient
 from tarsim.components.requests import Request
 from tarsim.components.routing import Controls, Mixer
+from tarsim.components.sampling import Draw, sampler
 from tarsim.components.streams import Streams
-from tarsim.config.distributions import Draw, is_zero, sampler
+from tarsim.config.distributions import is_zero
 from tarsim.config.model import Role
 from tarsim.vocabulary import Outcome
 
 
 def _zero() -> float:
     return 0.0
+
+
+PHASE_LLM, PHASE_TOOLS, PHASE_WORK = 3, 4, 5
+"""Where a workflow step's time goes in ``req.flow`` (see ``workflow.PHASES``)."""
 
 
 class RoleRunner:
@@ -55,19 +59,36 @@ class RoleRunner:
         self.work_only = self.calls == 0 and not self.tools
         """Nothing but work: the request lifecycle times it inline (no generator)."""
 
-    def run(self, req: Request) -> CallGen:
-        """Carry out the step; False if a call failed (the request has its cause)."""
+    def run(self, req: Request, frame: Any = None) -> CallGen:
+        """Carry out the step; False if a call failed (the request has its cause).
+
+        Inside a workflow *frame* is given: the step's time is added to the
+        request's phases (``req.flow``) and, in a loop with a growing context,
+        each call's input carries the earlier rounds (``frame.loop``)."""
         env = self.env
         work = self.work()
+        flow = None if frame is None else req.flow
+        loop = None if frame is None else frame.loop
         if work > 0:
             host = req.host
             cpu = None if host is None else host.cpu
-            yield env.timeout(work) if cpu is None else cpu.serve(work).done
+            if cpu is None:
+                yield env.timeout(work)
+            else:  # processor-shared on the host's CPU: its time is the sojourn
+                start = env.now
+                yield cpu.serve(work).done
+                work = env.now - start
+            if flow is not None:
+                flow[PHASE_WORK] += work
         if self.calls:
             controls = self.controls
             context = self.context
             for _ in range(self.calls):
                 input_tokens = self.input_tokens()
+                carried = 0
+                if loop is not None:
+                    carried = loop.carried()
+                    input_tokens += carried
                 output_tokens = self.output_tokens()
                 if self.max_tokens is not None and output_tokens > self.max_tokens:
                     output_tokens = self.max_tokens  # the API stops at max_tokens
@@ -90,13 +111,26 @@ class RoleRunner:
                 assert llm is not None  # calls > 0 needs an llm or a mix
                 if controls.downgrade:
                     llm = self.clients.get(controls.downgrade.get(llm.name, llm.name), llm)
-                ok = yield from llm.call(req, input_tokens, output_tokens, self.max_tokens,
-                                         prompt_hit)
+                if flow is None:
+                    ok = yield from llm.call(req, input_tokens, output_tokens, self.max_tokens,
+                                             prompt_hit)
+                else:
+                    start = env.now
+                    ok = yield from llm.call(req, input_tokens, output_tokens, self.max_tokens,
+                                             prompt_hit, carried)
+                    flow[PHASE_LLM] += env.now - start
+                    if loop is not None and ok:
+                        loop.note(output_tokens, 0)
                 if not ok:
                     return False
         for tool, count in self.tools:
             for _ in range(count):
+                start = env.now
                 ok = yield from tool.call(req)
+                if flow is not None:
+                    flow[PHASE_TOOLS] += env.now - start
+                    if loop is not None and ok:
+                        loop.note(0, 1)
                 if not ok:
                     return False
         return True

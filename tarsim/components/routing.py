@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from tarsim.config.distributions import Draw, batched
+from tarsim.components.sampling import Draw, batched
 
 T = TypeVar("T")
 

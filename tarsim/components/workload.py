@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import simpy
 
+from tarsim.components.sampling import batched, sampler
 from tarsim.components.streams import Streams
-from tarsim.config.distributions import batched, is_zero, sampler
+from tarsim.config.distributions import is_zero
 from tarsim.config.model import (
     ClosedArrivals,
     DeterministicArrivals,

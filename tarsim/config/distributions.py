@@ -1,18 +1,17 @@
-"""Distributions: how YAML names them, how they validate, how they are sampled.
+"""Distributions: how YAML names them and how they validate.
 
 A model value such as ``{dist: lognormal, median: 600ms, p99: 2s}`` is validated
 into a frozen spec (one family per unit: durations, or plain numbers such as
-token counts) and turned into a *sampler* at build time through a registry keyed
-by the ``dist`` name. A bare value is a constant. Samplers draw from numpy in
-batches, because one numpy call per draw would dominate the simulation's time.
+token counts); a bare value is a constant. The specs are data: the samplers that
+draw from them at run time live with the components
+(:mod:`tarsim.components.sampling`). The classes of each family are module
+attributes (``DurationLognormal``, ``NumberGamma``, ...), so a model pickles.
 """
 
 from __future__ import annotations
 
 import csv
-import itertools
 import math
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
@@ -25,11 +24,8 @@ from tarsim.config.limits import check_data_file
 Z99 = 2.3263478740408408
 """The standard normal 0.99 quantile: a lognormal's p99 = median * exp(Z99 * sigma)."""
 
-BATCH = 512
-"""Draws fetched from numpy per refill: large enough to amortise the call, small
-enough that short runs do not waste time on draws they never use."""
-
-Draw = Callable[[], float]
+DISTRIBUTIONS = ("constant", "exponential", "uniform", "lognormal", "gamma", "empirical")
+"""The ``dist`` names of the model format."""
 
 
 # ---------------------------------------------------------------- spec bases
@@ -159,7 +155,7 @@ def _dist_name(value: Any) -> str | None:
     """Which family member validates *value*; a bare value is a constant."""
     if isinstance(value, dict):
         name = value.get("dist")
-        return name if isinstance(name, str) and name in REGISTRY else None
+        return name if isinstance(name, str) and name in DISTRIBUTIONS else None
     if isinstance(value, Frozen):
         return getattr(value, "dist", None)
     return "constant"
@@ -193,47 +189,7 @@ else:
     """A distribution of plain numbers such as token counts; a bare number is a constant."""
 
 
-# ---------------------------------------------------------------- samplers
-def batched(draw_batch: Callable[[int], np.ndarray]) -> Draw:
-    """A draw function that refills from numpy *BATCH* values at a time."""
-
-    def stream() -> Iterator[float]:
-        while True:
-            yield from draw_batch(BATCH).tolist()
-
-    return stream().__next__
-
-
-def _constant(spec: Any, rng: np.random.Generator, base_dir: Path) -> Draw:
-    return itertools.repeat(float(spec.value)).__next__
-
-
-def _exponential(spec: Any, rng: np.random.Generator, base_dir: Path) -> Draw:
-    mean = spec.mean_
-    return batched(lambda n: rng.exponential(mean, n))
-
-
-def _uniform(spec: Any, rng: np.random.Generator, base_dir: Path) -> Draw:
-    low, high = spec.low, spec.high
-    return batched(lambda n: rng.uniform(low, high, n))
-
-
-def _lognormal(spec: Any, rng: np.random.Generator, base_dir: Path) -> Draw:
-    mu, sigma = spec.mu_sigma()
-    return batched(lambda n: rng.lognormal(mu, sigma, n))
-
-
-def _gamma(spec: Any, rng: np.random.Generator, base_dir: Path) -> Draw:
-    shape = 1.0 / spec.cv**2
-    scale = spec.mean_ / shape
-    return batched(lambda n: rng.gamma(shape, scale, n))
-
-
-def _empirical(spec: Any, rng: np.random.Generator, base_dir: Path) -> Draw:
-    values = load_empirical(spec, base_dir)
-    return batched(lambda n: rng.choice(values, n))
-
-
+# ---------------------------------------------------------------- data files
 def load_empirical(spec: Any, base_dir: Path) -> np.ndarray:
     """The column of an empirical distribution's CSV file, scaled, as floats.
 
@@ -256,37 +212,6 @@ def load_empirical(spec: Any, base_dir: Path) -> np.ndarray:
     if (values < 0).any() or not np.isfinite(values).all():
         raise ValueError(f"column {spec.column!r} of {spec.file!r} must hold finite values >= 0")
     return values * spec.scale
-
-
-SamplerBuilder = Callable[[Any, np.random.Generator, Path], Draw]
-
-
-class Registry(dict[str, SamplerBuilder]):
-    """Names from YAML to sampler builders; refuses duplicates, lists names on a miss."""
-
-    def register(self, name: str, builder: SamplerBuilder) -> None:
-        if name in self:
-            raise ValueError(f"distribution {name!r} is already registered")
-        self[name] = builder
-
-    def lookup(self, name: str) -> SamplerBuilder:
-        try:
-            return self[name]
-        except KeyError:
-            raise ValueError(f"unknown distribution {name!r}; known: {sorted(self)}") from None
-
-
-REGISTRY = Registry()
-for _name, _builder in {
-    "constant": _constant, "exponential": _exponential, "uniform": _uniform,
-    "lognormal": _lognormal, "gamma": _gamma, "empirical": _empirical,
-}.items():
-    REGISTRY.register(_name, _builder)
-
-
-def sampler(spec: Any, rng: np.random.Generator, base_dir: Path = Path(".")) -> Draw:
-    """A zero-argument function returning one draw of *spec* per call."""
-    return REGISTRY.lookup(spec.dist)(spec, rng, base_dir)
 
 
 def is_zero(spec: Any) -> bool:

@@ -43,6 +43,7 @@ from tarsim.config.providers import (
     check_shares,
     increasing_loads,
 )
+from tarsim.config.workflow import Step, check_steps, is_plain
 from tarsim.vocabulary import MODES
 
 NonNegRate = Annotated[PerSecond, Field(ge=0)]
@@ -150,12 +151,13 @@ OPEN_KINDS = ("poisson", "deterministic", "ramp", "steps", "trace")
 
 class RequestClass(Frozen):
     """A type of request: its share of arrivals, its priority (a lower number is
-    served first under the priority discipline) and the roles it visits in order."""
+    served first under the priority discipline) and its steps: the roles it visits
+    in order, or a workflow (:mod:`tarsim.config.workflow`)."""
 
     name: Annotated[str, Field(min_length=1)]
     weight: Annotated[float, Field(gt=0)] = 1.0
     priority: int = 0
-    steps: Annotated[list[str], Field(min_length=1)]
+    steps: Annotated[list[Step], Field(min_length=1)]
 
 
 class Workload(Frozen):
@@ -572,6 +574,10 @@ class Model(Frozen):
         if self.degradation is not None and deployment.host_count > 1:
             raise ValueError("degradation is modelled for one host: give deployment.hosts 1 "
                              "or remove degradation")
+        flows = [c.name for c in self.workload.classes if not is_plain(c.steps)]
+        if flows and deployment.host_count > 1:
+            raise ValueError("workflows are modelled for one host: give deployment.hosts 1, "
+                             f"or plain steps to classes {flows}")
         congested = [name for name, p in self.providers.items() if p.congestion is not None]
         if deployment.congestion is not None and congested:
             raise ValueError("congestion lives in one place: deployment.congestion (per host) "
@@ -623,9 +629,8 @@ def cross_check(data: Any) -> list[Problem]:
 
     classes = _mapping(data.get("workload")).get("classes")
     for i, cls in enumerate(classes if isinstance(classes, list) else []):
-        steps = _mapping(cls).get("steps")
-        for j, step in enumerate(steps if isinstance(steps, list) else []):
-            ref(f"workload.classes[{i}].steps[{j}]", step, "roles")
+        found += check_steps(f"workload.classes[{i}].steps", _mapping(cls).get("steps"),
+                             _names(data, "roles"), did_you_mean)
     for name, role in _mapping(data.get("roles")).items():
         role = _mapping(role)
         ref(f"roles.{name}.llm", role.get("llm"), "llms")
