@@ -419,7 +419,7 @@ parameters
 ## Predicting the loads the fit did not see
 
 The calibrated model, run unchanged, against every run (what
-`tarsim calibrate calibrated.yaml --baseline 'tests/data/agent/u*_stats.csv' --iterations 0`
+`tarsim calibrate tests/data/agent/calibrated.yaml --baseline 'tests/data/agent/u*_stats.csv' --iterations 0`
 prints). Throughput and p99 errors are relative, error-rate errors in percentage points.
 """),
     ("py", """

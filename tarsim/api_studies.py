@@ -37,7 +37,7 @@ def sensitivity(study: Study | str | Path, *, out: str | Path | None = None,
                 command: list[str] | None = None, write_report: bool = True) -> StudyResult:
     """Run a study's design on *executor* (as :func:`tarsim.api.sweep`) and analyse
     it by its method; with *out*, write its tables, manifest, report and charts there."""
-    from tarsim.sensitivity.runner import run_and_store
+    from tarsim.sensitivity.execute import run_and_store
 
     study = load_study(study) if isinstance(study, str | Path) else study
     result = run_and_store(study, lambda: make_executor(

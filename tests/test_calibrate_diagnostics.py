@@ -115,8 +115,9 @@ def test_holdout_refits_start_from_the_users_start(synthetic: Synthetic) -> None
 
 def test_default_fit_set_follows_the_findings(synthetic: Synthetic) -> None:
     """A limit that binds (2.5 successful req/s x 1 call against 3/s) gets its rate
-    fitted; agents.concurrency stays fixed as known structure; memory stays fixed when
-    the baseline measures none; each choice comes with its reason."""
+    fitted, one that does not (1 req/s) stays fixed; agents.concurrency stays fixed as
+    known structure; memory stays fixed when the baseline measures none; each choice
+    comes with its reason."""
     data = synthetic()
     data["providers"]["p"]["limits"] = {"requests": 3, "burst": 3}
     model = model_of(data)
@@ -135,6 +136,13 @@ def test_default_fit_set_follows_the_findings(synthetic: Synthetic) -> None:
     assert "providers.p.limits.requests" in paths and "agents.concurrency" not in paths
     assert not any(p.startswith("memory") for p in paths)
     assert math.isfinite(cal.result.cost)
+    light = Baseline(rows=(BaselineRow(load=1, load_kind="concurrency", throughput=1.0,
+                                       p99=1.0, error_rate=0.0),))
+    quiet = calibrate(model, light, None, None, loo=False,
+                      settings=FitSettings(duration_s=10, warmup_s=1, replications=1,
+                                           max_iterations=0))
+    assert dict(quiet.fit_set)["providers.p.limits.requests"].startswith(
+        "fixed: this limit does not bind")
 
 
 def test_a_row_the_model_cannot_run_is_reported_not_penalised(synthetic: Synthetic) -> None:
@@ -147,3 +155,23 @@ def test_a_row_the_model_cannot_run_is_reported_not_penalised(synthetic: Synthet
             BaselineRow(load=4, load_kind="concurrency", throughput=3, p99=1, agents=0))
     with pytest.raises(ConfigError, match=r"baseline row 2 \(load 4\)"):
         fit(model, Baseline(rows=rows), resolve(model, ["roles.worker.work"]), TINY)
+
+
+def test_a_locust_row_is_compared_with_the_p99_of_all_requests(synthetic: Synthetic) -> None:
+    """First token uniform on [0.1, 1.0] s under a 0.55 s timeout, no retries: successes
+    last 0.1-0.55 s, the other ~50 % fail at exactly 0.55 s. A row whose p99 is of all
+    requests (Locust's) is compared with the simulated p99 of every finished request,
+    0.55 s exactly; a row of successes only with theirs, 0.1 + 0.99 x 0.45 = 0.5455 s
+    within sampling error (sd of the p99 of ~n uniform draws, 4 sigma)."""
+    data = synthetic(work=1e-6, error=0.0)
+    data["llms"]["m"]["first_token"] = {"dist": "uniform", "low": 0.1, "high": 1.0}
+    data["providers"]["p"]["timeout"] = 0.55
+    model = model_of(data)
+    sim = Simulator(model, [], FitSettings(duration_s=300, warmup_s=5, replications=1))
+    row = {"load": 4, "load_kind": "concurrency", "throughput": 1.0, "p99": 1.0}
+    every = sim.row([], 0, BaselineRow(**row, p99_of="all"))
+    ok = sim.row([], 0, BaselineRow(**row))
+    assert every.simulated["p99"] == pytest.approx(0.55, abs=1e-4)  # + a 1 us mean work
+    n = every.simulated["throughput"] * 295
+    half = 4 * 0.45 * math.sqrt(0.99 * 0.01 / n)
+    assert abs(ok.simulated["p99"] - 0.5455) < half

@@ -83,6 +83,13 @@ def test_a_mismatched_load_label_is_refused() -> None:
     assert read_baseline(DATA / "locust_u5_stats.csv", load=5).rows[0].load == 5
 
 
+def test_a_load_contradicting_the_k6_vus_is_refused() -> None:
+    """k6 records its VUs (4 here): `--load 8` is refused, `--load 4` accepted."""
+    with pytest.raises(ConfigError, match="4 VUs"):
+        read_baseline(DATA / "k6_summary.json", load=8)
+    assert read_baseline(DATA / "k6_summary.json", load=4).rows[0].load == 4
+
+
 def test_one_load_for_several_runs_is_refused() -> None:
     """A single --load cannot label two runs."""
     with pytest.raises(ConfigError, match="labels one run"):

@@ -52,6 +52,9 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
      "(top level)", "degradation is modelled for one host"),
     ("bad limit scope", {"providers.p.limits": {"requests": "10/s", "scope": "pod"}},
      "providers.p.limits.scope", "'organisation', 'region' or 'host'"),
+    ("workflows on many hosts",
+     {DEPLOY: {"hosts": 2}, "workload.classes[0].steps": [{"parallel": ["r", "r"]}]},
+     "(top level)", "workflows are modelled for one host"),
     ("negative host price", {DEPLOY: {"hosts": 1, "price_per_hour": -1}},
      "deployment.price_per_hour", "must be >= 0"),
 ]

@@ -27,8 +27,8 @@ from tarsim.cli import main
 from tarsim.config import ConfigError
 from tarsim.executors import make_executor
 from tarsim.sensitivity.design import make_design
+from tarsim.sensitivity.execute import run_study
 from tarsim.sensitivity.loader import study_from_data
-from tarsim.sensitivity.runner import run_study
 
 LAM = (0.3, 0.6)
 SERVICE = (0.5, 1.0)
@@ -514,7 +514,7 @@ def test_failed_runs_are_noted_kept_and_retried(mmc_dir: Path, tmp_path: Path) -
     the study says so; ``--resume`` keeps it failed, ``--retry-failed`` runs it
     again."""
     from tarsim.executors import SERIAL, execute
-    from tarsim.sensitivity.runner import run_and_store
+    from tarsim.sensitivity.execute import run_and_store
 
     def broken(task: Any) -> Any:
         if task.model.agents.concurrency == 3:

@@ -95,7 +95,10 @@ def calibrate(model: Model, baseline: Baseline, paths: Sequence[str] | None = No
     if paths:
         chosen, fit_set = list(paths), [(p, "fitted: given with --fit") for p in paths]
     else:
-        chosen, fit_set = default_fit(model, baseline, binding_limits(findings))
+        binding = binding_limits(findings)
+        quiet = [f.data["path"] for f in findings if f.kind == "rate_limit"
+                 and "path" in f.data and f.data["path"] not in binding]
+        chosen, fit_set = default_fit(model, baseline, binding, quiet)
     params = [_from_the_data(p, findings) for p in resolve(model, chosen)]
     held = parse_holdout(holdout_rows, len(baseline.rows)) if holdout_rows else None
     result = fit(model, baseline, params, settings)

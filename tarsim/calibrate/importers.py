@@ -328,9 +328,13 @@ def import_k6(text: str, source: str, load: float | None) -> tuple[list[dict[str
     if error > 1:
         problems.append(Problem("metrics.http_req_failed.rate", "must be a fraction <= 1",
                                 error))
+    vus = _values(metrics.get("vus_max")) or _values(metrics.get("vus"))
+    key = "max" if "max" in vus else "value"
+    recorded = vus.get(key)
+    if load is not None and isinstance(recorded, int | float) and recorded != load:
+        problems.append(Problem("load", f"does not match the {recorded:g} VUs the k6 summary "
+                                "records (metrics.vus_max): leave it out", load))
     if load is None:
-        vus = _values(metrics.get("vus_max")) or _values(metrics.get("vus"))
-        key = "max" if "max" in vus else "value"
         if key not in vus:
             problems.append(Problem("metrics.vus_max", "is missing: give the load",
                                     has_value=False))

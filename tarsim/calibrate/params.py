@@ -175,8 +175,8 @@ def resolve(model: Model, paths: Sequence[str]) -> list[Parameter]:
     return params
 
 
-def default_fit(model: Model, baseline: Any, binding: Sequence[str] = ()
-                ) -> tuple[list[str], list[tuple[str, str]]]:
+def default_fit(model: Model, baseline: Any, binding: Sequence[str] = (),
+                quiet: Sequence[str] = ()) -> tuple[list[str], list[tuple[str, str]]]:
     """The paths a calibration fits when the user names none, and why each usual
     unknown is fitted or left out: (paths, [(path, reason)])."""
     data = _dump(model)
@@ -204,6 +204,9 @@ def default_fit(model: Model, baseline: Any, binding: Sequence[str] = ()
         paths.append(path)
         why.append((path, "fitted: this limit binds in the baseline (see the rate_limit "
                           "findings)"))
+    for path in quiet:
+        why.append((path, "fixed: this limit does not bind in the baseline, which cannot "
+                          "tell its rate"))
     for path in KNOWN_STRUCTURE:
         if expand(data, path.split(".")):
             why.append((path, "fixed: known structure (give --fit to fit it)"))

@@ -47,8 +47,9 @@ from tarsim.components.streams import Streams
 from tarsim.components.workflow import Compiler, Engine
 from tarsim.components.workload import LoadGenerator
 from tarsim.config.distributions import is_zero
-from tarsim.config.model import OPEN_KINDS, Actions, Model
+from tarsim.config.model import Actions, Model
 from tarsim.config.workflow import is_plain
+from tarsim.config.workload import OPEN_KINDS
 from tarsim.vocabulary import Balancer, Outcome
 
 

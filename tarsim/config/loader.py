@@ -21,10 +21,11 @@ from pydantic import BaseModel, ValidationError
 from tarsim.config.distributions import load_empirical
 from tarsim.config.errors import ConfigError, Problem
 from tarsim.config.limits import MAX_DEPTH, MAX_PROBLEMS, check_graph, read_text
-from tarsim.config.model import Model, TraceArrivals, cross_check, did_you_mean
+from tarsim.config.model import Model
+from tarsim.config.paths import Key, PathKey, apply_overrides, format_path, split_path
+from tarsim.config.references import cross_check, did_you_mean
+from tarsim.config.workload import TraceArrivals
 
-Key = str | int
-PathKey = tuple[Key, ...]
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -104,13 +105,6 @@ def _note_lines(
             _note_lines(item, (*path, index), lines, problems, seen_nodes)
 
 
-def format_path(path: Iterable[Key]) -> str:
-    text = ""
-    for key in path:
-        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
-    return text
-
-
 # ---------------------------------------------------------------- overrides
 def parse_override(text: str) -> tuple[str, Any]:
     """``"agents.count=10"`` -> ``("agents.count", 10)``; the value is read as YAML."""
@@ -123,81 +117,6 @@ def parse_override(text: str) -> tuple[str, Any]:
         rule = "; ".join(p.rule for p in exc.problems)
         raise ConfigError([Problem(path.strip(), f"override value: {rule}", value)]) from None
     return path.strip(), parsed
-
-
-def split_path(path: str) -> PathKey:
-    """``"workload.classes[0].weight"`` or ``"workload.classes.0.weight"`` -> keys."""
-    keys: list[Key] = []
-    for part in path.replace("]", "").replace("[", ".").split("."):
-        if part == "":
-            continue
-        keys.append(int(part) if part.isdigit() else part)
-    return tuple(keys)
-
-
-def apply_overrides(data: Any, overrides: Mapping[str, Any]) -> Any:
-    """A copy of *data* with each dotted path set to its value (whole subtrees too)."""
-    import copy
-
-    result = copy.deepcopy(data) if data is not None else {}
-    problems: list[Problem] = []
-    for dotted, value in overrides.items():
-        keys = split_path(dotted)
-        if not keys:
-            problems.append(Problem("--set", "needs a path", dotted))
-            continue
-        node = result
-        for depth, key in enumerate(keys[:-1]):
-            child = _child(node, key)
-            if child is None:
-                if depth == 1 and keys[0] in NAMED_SECTIONS and isinstance(node, dict):
-                    problems.append(_no_such_name(keys, node))
-                    break
-                if isinstance(node, dict) and node.get(key) is None:
-                    node[key] = {}
-                    child = node[key]
-                else:
-                    problems.append(
-                        Problem(format_path(keys[: depth + 1]), "cannot be set: no such place",
-                                dotted, has_value=False)
-                    )
-                    break
-            node = child
-        else:
-            last = keys[-1]
-            settable_item = isinstance(node, list) and isinstance(last, int) and last < len(node)
-            if isinstance(node, dict) or settable_item:
-                node[last] = value
-            else:
-                problems.append(
-                    Problem(format_path(keys), "cannot be set: no such place", has_value=False)
-                )
-    if problems:
-        raise ConfigError(problems)
-    return result
-
-
-NAMED_SECTIONS = ("roles", "llms", "providers", "tools")
-"""Sections of entries by name: a path into a name that is not there is a typo (it
-would create an entry nothing refers to), not a way to add one."""
-
-
-def _no_such_name(keys: PathKey, entries: dict[Any, Any]) -> Problem:
-    known = [str(k) for k in entries]
-    hint = did_you_mean(str(keys[1]), known) or (f" (known: {', '.join(known)})" if known else "")
-    return Problem(format_path(keys[:2]), f"no such entry in {keys[0]}: setting "
-                   f"{format_path(keys)} would create one that nothing refers to (give the "
-                   "whole entry to add one)", has_value=False, hint=hint)
-
-
-def _child(node: Any, key: Key) -> Any:
-    if isinstance(node, dict):
-        value = node.get(key)
-        return value if isinstance(value, dict | list) else None
-    if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
-        value = node[key]
-        return value if isinstance(value, dict | list) else None
-    return None
 
 
 # ---------------------------------------------------------------- validation

@@ -4,18 +4,15 @@ Names here are a contract (see DESIGN.md): tests, notebooks, experiments and
 users' files depend on them. Every section but ``workload``, ``agents`` and
 ``roles`` is optional, and an absent section means "off". Rules that span
 sections (a class step naming a role, a role naming an llm) are checked by
-:func:`cross_check`, which reports every broken reference with its path.
+:func:`tarsim.config.references.cross_check`, which reports every broken reference with its path.
 """
 
 from __future__ import annotations
 
-import difflib
-import itertools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from tarsim.config.base import (
     Bytes,
@@ -29,7 +26,6 @@ from tarsim.config.base import (
 )
 from tarsim.config.deployment import Congestion, Deployment
 from tarsim.config.distributions import DurationDist, NumberDist
-from tarsim.config.errors import Problem
 from tarsim.config.providers import (
     Caches,
     CircuitBreaker,
@@ -43,13 +39,11 @@ from tarsim.config.providers import (
     check_shares,
     increasing_loads,
 )
-from tarsim.config.workflow import Step, check_steps, is_plain
-from tarsim.vocabulary import MODES
+from tarsim.config.workflow import is_plain
+from tarsim.config.workload import Workload
 
 NonNegRate = Annotated[PerSecond, Field(ge=0)]
 
-MAX_USERS = 100_000
-"""Closed-loop users: each is a process of the simulation."""
 MAX_AGENTS = 100_000
 """Agent processes of one tier."""
 MAX_CONCURRENCY = 10_000
@@ -58,121 +52,6 @@ MAX_SLOTS = 1_000_000
 """Agents x concurrency: the slots the pool keeps account of."""
 MAX_CALLS = 1_000
 """LLM or tool calls of one step of a request."""
-
-
-# ---------------------------------------------------------------- workload
-class PoissonArrivals(Frozen):
-    """Open loop: exponential inter-arrival times at a constant rate."""
-
-    kind: Literal["poisson"]
-    rate: PosRate
-
-
-class DeterministicArrivals(Frozen):
-    """Open loop: one arrival every 1/rate seconds exactly."""
-
-    kind: Literal["deterministic"]
-    rate: PosRate
-
-
-class ClosedArrivals(Frozen):
-    """Closed loop: *users* virtual users, each sending a request, waiting for its
-    answer (or its timeout), thinking, and sending the next one, as load-test
-    tools such as Locust and k6 drive a system."""
-
-    kind: Literal["closed"]
-    users: Annotated[int, Field(ge=1, le=MAX_USERS)]
-    think_time: DurationDist = 0.0  # type: ignore[assignment]
-
-
-class RampArrivals(Frozen):
-    """Open loop: Poisson with a rate rising (or falling) linearly from *from* to
-    *to* over *over*, then staying at *to*."""
-
-    kind: Literal["ramp"]
-    from_: NonNegRate = Field(alias="from")
-    to: NonNegRate
-    over: PosSeconds
-
-    @model_validator(mode="after")
-    def _some_load(self) -> RampArrivals:
-        if self.from_ == 0 and self.to == 0:
-            raise ValueError("from and to cannot both be 0")
-        return self
-
-
-class RateStep(Frozen):
-    at: NonNegSeconds
-    rate: NonNegRate
-
-
-class StepArrivals(Frozen):
-    """Open loop: Poisson whose rate changes at given times (rate 0 before the first)."""
-
-    kind: Literal["steps"]
-    steps: Annotated[list[RateStep], Field(min_length=1)]
-
-    @model_validator(mode="after")
-    def _increasing(self) -> StepArrivals:
-        times = [step.at for step in self.steps]
-        if any(b <= a for a, b in itertools.pairwise(times)):
-            raise ValueError(f"steps must have strictly increasing 'at' times, got {times}")
-        return self
-
-
-class TraceArrivals(Frozen):
-    """Replay recorded arrival times (seconds, from a CSV column), optionally with
-    each request's class from another column."""
-
-    kind: Literal["trace"]
-    file: str
-    time_column: str = "t"
-    class_column: str | None = None
-
-
-Arrivals = Annotated[
-    Annotated[PoissonArrivals, Tag("poisson")]
-    | Annotated[DeterministicArrivals, Tag("deterministic")]
-    | Annotated[ClosedArrivals, Tag("closed")]
-    | Annotated[RampArrivals, Tag("ramp")]
-    | Annotated[StepArrivals, Tag("steps")]
-    | Annotated[TraceArrivals, Tag("trace")],
-    Discriminator(
-        lambda v: v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None),
-        custom_error_type="unknown_arrivals",
-        custom_error_message=(
-            "kind must be one of poisson, deterministic, closed, ramp, steps, trace"
-        ),
-    ),
-]
-
-OPEN_KINDS = ("poisson", "deterministic", "ramp", "steps", "trace")
-
-
-class RequestClass(Frozen):
-    """A type of request: its share of arrivals, its priority (a lower number is
-    served first under the priority discipline) and its steps: the roles it visits
-    in order, or a workflow (:mod:`tarsim.config.workflow`)."""
-
-    name: Annotated[str, Field(min_length=1)]
-    weight: Annotated[float, Field(gt=0)] = 1.0
-    priority: int = 0
-    steps: Annotated[list[Step], Field(min_length=1)]
-
-
-class Workload(Frozen):
-    arrivals: Arrivals
-    timeout: PosSeconds | None = None
-    """The client gives up after this long: the request fails with ``timeout``."""
-    classes: Annotated[list[RequestClass], Field(min_length=1)]
-
-    @model_validator(mode="after")
-    def _unique_names(self) -> Workload:
-        names = [c.name for c in self.classes]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"class names must be unique, got duplicates {duplicates}")
-        return self
 
 
 # ---------------------------------------------------------------- router and agents
@@ -590,92 +469,3 @@ class Model(Frozen):
     def base_dir(self) -> Path:
         """The folder that relative data-file paths (traces, empirical CSVs) start from."""
         return self._base_dir
-
-
-# ---------------------------------------------------------------- cross-section rules
-def did_you_mean(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _names(data: dict[str, Any], section: str) -> list[str]:
-    value = data.get(section)
-    return [str(k) for k in value] if isinstance(value, dict) else []
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def cross_check(data: Any) -> list[Problem]:
-    """Every reference from one section to another that names nothing.
-
-    Works on the raw data, so that broken references are reported together with
-    the problems validation finds, not in a second round.
-    """
-    if not isinstance(data, dict):
-        return []
-    found: list[Problem] = []
-
-    def ref(path: str, name: Any, section: str) -> None:
-        if not isinstance(name, str):
-            return
-        known = _names(data, section)
-        if name in known:
-            return
-        listing = ", ".join(repr(k) for k in known) if known else "none defined"
-        found.append(Problem(path, f"must name one of {section} ({listing})", name,
-                             hint=did_you_mean(name, known)))
-
-    classes = _mapping(data.get("workload")).get("classes")
-    for i, cls in enumerate(classes if isinstance(classes, list) else []):
-        found += check_steps(f"workload.classes[{i}].steps", _mapping(cls).get("steps"),
-                             _names(data, "roles"), did_you_mean)
-    for name, role in _mapping(data.get("roles")).items():
-        role = _mapping(role)
-        ref(f"roles.{name}.llm", role.get("llm"), "llms")
-        for tool in _mapping(role.get("tools")):
-            ref(f"roles.{name}.tools.{tool}", tool, "tools")
-    for name, llm in _mapping(data.get("llms")).items():
-        ref(f"llms.{name}.provider", _mapping(llm).get("provider"), "providers")
-    for name, tool_spec in _mapping(data.get("tools")).items():
-        ref(f"tools.{name}.provider", _mapping(tool_spec).get("provider"), "providers")
-    for model in _mapping(_mapping(data.get("routing")).get("mix")):
-        ref(f"routing.mix.{model}", model, "llms")
-    for name, role in _mapping(data.get("roles")).items():
-        for model in _mapping(_mapping(role).get("mix")):
-            ref(f"roles.{name}.mix.{model}", model, "llms")
-    for tool in _mapping(_mapping(data.get("cache")).get("tools")):
-        ref(f"cache.tools.{tool}", tool, "tools")
-    found += _check_degradation(data, ref)
-    regions = _mapping(data.get("deployment")).get("regions")
-    for i, region in enumerate(regions if isinstance(regions, list) else []):
-        for provider in _mapping(_mapping(region).get("network")):
-            ref(f"deployment.regions[{i}].network.{provider}", provider, "providers")
-    return found
-
-
-def _check_degradation(data: dict[str, Any], ref: Callable[[str, Any, str], None]) -> list[Problem]:
-    """Degradation rules that look at other sections: llm names in downgrades, a
-    memory condition needs a memory limit, a lowered concurrency must be lower."""
-    found: list[Problem] = []
-    memory = _mapping(data.get("memory"))
-    concurrency = _mapping(data.get("agents")).get("concurrency", 1)
-    for mode in MODES[1:]:  # the degraded ones
-        spec = _mapping(_mapping(data.get("degradation")).get(mode))
-        path = f"degradation.{mode}"
-        for part in ("enter", "exit"):
-            given = _mapping(spec.get(part)).get("memory")
-            if given is not None and memory.get("limit") is None:
-                found.append(Problem(f"{path}.{part}.memory",
-                                     "needs memory.limit (a share of the limit)", given))
-        actions = _mapping(spec.get("actions"))
-        for src, dst in _mapping(actions.get("downgrade")).items():
-            ref(f"{path}.actions.downgrade.{src}", src, "llms")
-            ref(f"{path}.actions.downgrade.{src}", dst, "llms")
-        lowered = actions.get("concurrency")
-        if (isinstance(lowered, int) and isinstance(concurrency, int)
-                and lowered > concurrency):
-            found.append(Problem(f"{path}.actions.concurrency",
-                                 f"must be <= agents.concurrency ({concurrency})", lowered))
-    return found

@@ -40,7 +40,8 @@ from tarsim.config.loader import (
     validate,
     with_overrides,
 )
-from tarsim.config.model import Model, did_you_mean
+from tarsim.config.model import Model
+from tarsim.config.references import did_you_mean
 from tarsim.scenarios import analyses as _analyses  # noqa: F401  (registers the analyses)
 from tarsim.scenarios.registry import ANALYSES, Analysis
 

@@ -18,7 +18,7 @@ from scipy import stats
 from tarsim.config import ConfigError, Model, Problem, load_data, load_model, validate
 from tarsim.config import with_overrides as _with_overrides
 from tarsim.config.loader import format_path, split_path
-from tarsim.config.model import did_you_mean
+from tarsim.config.references import did_you_mean
 from tarsim.sensitivity.study import ENSEMBLE, OUTPUT_NAMES, ParameterSpec, StudySpec
 from tarsim.sweep.experiment import SLOSpec
 from tarsim.sweep.loader import Experiment, load_experiment

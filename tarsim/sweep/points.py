@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from tarsim.config import ConfigError, Model, Problem, with_overrides
 from tarsim.config.loader import PathKey, format_path
-from tarsim.config.model import OPEN_KINDS
+from tarsim.config.workload import OPEN_KINDS
 from tarsim.sweep.experiment import ExperimentSpec, TierSpec
 
 RATE, USERS, MODEL_LOAD = "rate", "users", "model"
