@@ -319,6 +319,7 @@ def sweep(
     progress: Progress | None = None,
     command: list[str] | None = None,
     write_report: bool = True,
+    screen: bool = True,
     force: bool = False,
 ) -> SweepResult:
     """Run an experiment's points x replications on *executor* (``serial``,
@@ -327,7 +328,8 @@ def sweep(
     charts there. *resume* keeps the runs already in *out* and does only the rest
     (and runs failed runs again with *retry_failed*). A folder holding files tarsim
     did not write is refused unless *force*, as is work far beyond the machine;
-    a folder another sweep is writing is refused."""
+    a folder another sweep is writing is refused. *screen* False simulates the
+    points screening would leave out."""
     from tarsim.sweep.budget import check_experiment_work
     from tarsim.sweep.runner import made_by_tarsim, run_sweep, write_tables
 
@@ -342,7 +344,8 @@ def sweep(
         with executors.make_executor(executor, workers=workers, scheduler=scheduler,
                                      client=client) as engine:
             result = run_sweep(experiment, engine, out=folder, resume=resume,
-                               retry_failed=retry_failed, progress=progress)
+                               retry_failed=retry_failed, progress=progress,
+                               screen=screen)
         if folder is not None:
             with writing(folder, "--out"):
                 result.files = write_tables(result, folder, command)

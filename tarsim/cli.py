@@ -273,13 +273,15 @@ def schema() -> None:
 @click.option("--force", is_flag=True, help="Write into a folder holding other files, and "
               "start even if the work looks far too large.")
 @click.option("--dry-run", is_flag=True, help="List the points and estimate the time; run nothing.")
+@click.option("--no-screen", is_flag=True,
+              help="Simulate the points screening shows cannot meet the SLOs.")
 @click.option("--ensemble", type=click.Path(dir_okay=False), default=None, metavar="STUDY",
               help="Then run an ensemble (the parameters of this study file) on each "
                    "tier's recommendation: P(it meets the SLOs) and prediction bands.")
 @user_errors
 def sweep(experiment_file: str, out: str | None, workers: int | None, executor: str,
           scheduler: str | None, resume: bool, retry_failed: bool, force: bool,
-          dry_run: bool, ensemble: str | None) -> None:
+          dry_run: bool, no_screen: bool, ensemble: str | None) -> None:
     """Run an experiment: points x replications, recommendations per tier, report."""
     import os
     from pathlib import Path
@@ -317,7 +319,8 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
 
         result = api.sweep(experiment, out=folder, executor=executor, workers=workers,
                            scheduler=scheduler, resume=resume, retry_failed=retry_failed,
-                           force=force, progress=progress, command=["tarsim", *sys.argv[1:]])
+                           force=force, progress=progress, command=["tarsim", *sys.argv[1:]],
+                           screen=not no_screen)
     if result.repaired:
         click.echo(f"warning: {result.repaired} damaged line(s) in the results were dropped "
                    "and their runs done again", err=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tarsim import demand, intervals, steady
 from tarsim.components.recorder import FLOW_PHASES
 from tarsim.run import RunRecords
 from tarsim.summary import (
@@ -296,8 +297,13 @@ def run_summary(rec: RunRecords) -> RunSummary:
             mean=levels["in_system"].mean(a, b),
             sojourn_mean=float(np.nanmean(sojourn)) if len(sojourn) else math.nan,
         ),
+        utilization={"agents": busy_mean / (agents_mean * concurrency) if agents_mean
+                     else 0.0, **demand.utilization(rec)},
         unfinished=unfinished,
         events=rec.events,
+        samples=intervals.sketch(latency, arrival[ok]),
+        steady=steady.halves(arrival, end, ok, failed, a, b,
+                             levels["in_system"].bins(np.arange(0.0, b + 0.5, 1.0))),
         workflow=(_workflow(rec, req["id"][in_window])
                   if len(rec.flow_columns.get("id", ())) else None),
     )
@@ -420,13 +426,18 @@ def t_halfwidth(values: np.ndarray, level: float = 0.95) -> float:
 
 def aggregate(summaries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Mean over replications of every metric, with its 95% CI half-width under
-    ``ci95`` (flat metric paths) when there is more than one replication."""
+    ``ci95`` (flat metric paths) when there is more than one replication.
+
+    Latency quantiles and the error rate are the replications pooled instead, with
+    the intervals of :mod:`tarsim.intervals` under ``bounds`` ([lower, upper]); their
+    ``ci95`` is the larger distance from the estimate to a bound."""
     runs = list(summaries)
     first = runs[0]
     if len(runs) == 1:
-        return dict(first)
+        return {k: v for k, v in first.items() if k != intervals.SKETCH}
     flats = [flatten(s) for s in runs]
     keys = [k for k in flats[0] if k not in IDENTITY_KEYS and k not in NOT_AVERAGED
+            and not k.startswith(intervals.SKETCH + ".")
             and not isinstance(flats[0][k], list)]  # logs, such as mode_changes
     means: dict[str, Any] = {}
     ci95: dict[str, float] = {}
@@ -434,11 +445,16 @@ def aggregate(summaries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         values = np.array([f.get(key, math.nan) for f in flats], dtype=float)
         means[key] = float(np.nanmean(values)) if not np.isnan(values).all() else math.nan
         ci95[key] = t_halfwidth(values)
+    bounds = intervals.pooled_bounds(flats)
+    for key, (estimate, low, high) in bounds.items():
+        means[key] = estimate
+        ci95[key] = max(estimate - low, high - estimate)
     result: dict[str, Any] = {k: first[k] for k in IDENTITY_KEYS}
     result["replications"] = len(runs)
     result.update(unflatten(means))
     result["events"] = int(sum(s.get("events", 0) for s in runs))
     result["ci95"] = ci95
+    result["bounds"] = {k: [low, high] for k, (_, low, high) in bounds.items()}
     return result
 
 

@@ -147,8 +147,17 @@ class RunSummary:
     cache: Cache
     wait: Wait
     in_system: InSystem
+    utilization: dict[str, float]
+    """Agent slots (``agents``) and each rate limit's demand over the limit
+    (``tool_search_requests``: :mod:`tarsim.demand`); above 1 a limit is demanded
+    beyond what it admits."""
     unfinished: int
     events: int
+    steady: dict[str, float]
+    """Steady-state checks: the window's halves compared, MSER-5 (:mod:`tarsim.steady`)."""
+    samples: dict[str, Any]
+    """The latency sketch the pooled quantiles and their intervals are computed
+    from (:func:`tarsim.intervals.sketch`); not part of the printed JSON."""
     workflow: dict[str, Any] | None = None
     """Only when a class runs a workflow: per workflow class, ``requests``,
     ``seconds`` by phase (agent-seconds per request: routing, queueing, spawning,
@@ -163,12 +172,13 @@ class RunSummary:
         return tree
 
     def flat(self) -> dict[str, Any]:
-        """Every metric under its dotted name, without the identity fields and the
-        mode-change log: what is averaged over replications."""
+        """Every metric under its dotted name, without the identity fields, the
+        mode-change log and the latency sketch's lists: what is averaged over
+        replications."""
         tree = self.tree()
         for key in (*IDENTITY_KEYS, "mode_changes"):
             del tree[key]
-        return flatten(tree)
+        return {k: v for k, v in flatten(tree).items() if not isinstance(v, list)}
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

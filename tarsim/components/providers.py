@@ -341,6 +341,10 @@ class LLMClient:
         self.billed_usd = 0.0
         """USD billed for requests arriving from *measure_from* on (the warm-up's end):
         a running total rather than a row per call, to keep calls cheap."""
+        self.demand = [0.0, 0.0, 0.0]
+        """Calls, input tokens (as the limiters count them) and output tokens that
+        requests arriving from *measure_from* on sent here, first attempts only:
+        the demand on this model's and its provider's limits."""
         self.prefix = 0.0 if prompt_cache is None else prompt_cache.prefix
         self.caches_prompts = prompt_cache is not None
         self.cached_first_token: Draw = self.first_token
@@ -373,6 +377,11 @@ class LLMClient:
             else:
                 billed_in = ((fresh - cached) * self.input_usd + cached * self.cache_write_usd
                              + read_usd)
+        if req.arrival >= self.measure_from:
+            demand = self.demand
+            demand[0] += 1.0
+            demand[1] += limited_in
+            demand[2] += output_tokens
         ok = yield from self.provider.call(
             req, self.name, first, output_tokens * self.seconds_per_token, limited_in,
             output_tokens, output_tokens if reserve is None else reserve,
@@ -410,6 +419,8 @@ class ToolClient:
         self.measure_from = 0.0
         self.billed_usd = 0.0
         """As :attr:`LLMClient.billed_usd`."""
+        self.demand = [0.0, 0.0, 0.0]
+        """As :attr:`LLMClient.demand` (calls past the cache; no tokens)."""
         self.cache: Lookup | None = None
         self.cache_latency: Draw = _zero
         if cache is not None:
@@ -429,6 +440,8 @@ class ToolClient:
                     yield self.env.timeout(latency)
                 return True
         req.tool_calls += 1
+        if req.arrival >= self.measure_from:
+            self.demand[0] += 1.0
         limits = self.limits if self.scoped is None else (self.scoped(req.host),)
         ok = yield from self.provider.call(req, self.name, self.work, 0.0, limits=limits)
         if ok and self.usd > 0:

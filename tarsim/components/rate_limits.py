@@ -96,9 +96,16 @@ Limiter = TokenBucket | FixedWindow
 def _limiter(rate: float | None, spec: Limits) -> Limiter | None:
     if rate is None:
         return None
+    limiter: Limiter
     if spec.kind == "fixed_window":
-        return FixedWindow(rate * spec.window, spec.window)
-    return TokenBucket(rate, rate * spec.capacity_s)
+        limiter = FixedWindow(rate * spec.window, spec.window)
+        if spec.start == "empty":
+            limiter.used = limiter.limit
+        return limiter
+    limiter = TokenBucket(rate, rate * spec.capacity_s)
+    if spec.start == "empty":
+        limiter.level = 0.0
+    return limiter
 
 
 class RateLimiter:

@@ -414,3 +414,5 @@ class System:
         self.in_flight.clear()
         for client in self.billed:
             self.recorder.cost(client.name, client.billed_usd)
+            kind = "llm" if isinstance(client, LLMClient) else "tool"
+            self.recorder.demand(f"{kind}:{client.name}", client.provider.name, *client.demand)

@@ -95,6 +95,11 @@ class Limits(Frozen):
     ``generated`` debits the tokens actually produced, when they are produced
     (Anthropic 2026), and admits a call while the bucket has room for one token
     (it may then go into debt, which later calls wait out)."""
+    start: Literal["full", "empty"] = "full"
+    """How the limiters start: ``full`` (a fresh key: a whole bucket or window of
+    room) or ``empty`` (the fluid steady state of a limit demanded beyond its rate:
+    the bucket drained, the first window used up). Sweeps set ``empty`` themselves
+    for a point that demands more than the limit."""
     scope: Literal["organisation", "region", "host"] = "organisation"
     """Who shares the buckets: the whole organisation (every host, the default, as API
     keys are limited), each region, or each host (see ``deployment``)."""
