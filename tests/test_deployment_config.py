@@ -183,3 +183,20 @@ def test_host_call_station_is_per_host(tmp_path: Path, hosts: int, latency_s: fl
         deployment={"hosts": hosts, "congestion": {"cores": 1}})
     req = run(model, duration=1.0, warmup=0.0, seed=1).records[0].requests
     assert list(req["end"] - req["arrival"]) == pytest.approx([latency_s, latency_s])
+
+
+def test_scoped_limits_count_once_per_host_or_region() -> None:
+    """The demand check's limits (what screening and utilisation compare demand
+    with): 1/s per host on 3 hosts is 3/s in all; 2/s per region over 2 regions is
+    4/s; an organisation-wide limit stays as given."""
+    from tarsim.demand import model_limits
+
+    data = llm_data()
+    data["providers"]["p"]["limits"] = {"requests": "1/s", "scope": "host"}
+    data["llms"]["m"]["limits"] = {"requests": "2/s", "scope": "region"}
+    data["tools"] = {"t": {"provider": "p", "limits": {"requests": "5/s"}}}
+    data[DEPLOY] = {"regions": [{"name": "a", "hosts": 2}, {"name": "b", "hosts": 1}]}
+    limits = model_limits(model_from_data(data, base_dir=ROOT))
+    assert limits[("provider", "p")]["requests"] == pytest.approx(3.0)
+    assert limits[("llm", "m")]["requests"] == pytest.approx(4.0)
+    assert limits[("tool", "t")]["requests"] == pytest.approx(5.0)
