@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tarsim.vocabulary import Scope
+
 if TYPE_CHECKING:
     from tarsim.config.model import Model
     from tarsim.run import RunRecords
@@ -34,8 +36,14 @@ def scope_name(kind: str, name: str, limit: str) -> str:
 
 
 def model_limits(model: Model) -> dict[tuple[str, str], dict[str, float]]:
-    """Per-second limits the model sets, by (``provider``/``llm``/``tool``, name)."""
+    """Per-second limits the model sets, by (``provider``/``llm``/``tool``, name); a
+    limit declared per host or per region counts once for each host or region."""
     limits: dict[tuple[str, str], dict[str, float]] = {}
+    deployment = model.deployment
+    copies = {Scope.ORGANISATION: 1,
+              Scope.HOST: 1 if deployment is None else deployment.host_count,
+              Scope.REGION: 1 if deployment is None or deployment.regions is None
+              else len(deployment.regions)}
     for kind, section in SECTIONS:
         for name, spec in (getattr(model, section, None) or {}).items():
             given = getattr(spec, "limits", None)
@@ -44,7 +52,8 @@ def model_limits(model: Model) -> dict[tuple[str, str], dict[str, float]]:
             for limit in KINDS:
                 value = getattr(given, limit, None)
                 if value is not None and value > 0:
-                    limits.setdefault((kind, name), {})[limit] = float(value)
+                    limits.setdefault((kind, name), {})[limit] = float(value) * copies[
+                        given.scope]
     return limits
 
 

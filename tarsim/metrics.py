@@ -230,6 +230,9 @@ def run_summary(rec: RunRecords) -> RunSummary:
     # agents cost from the start of their cold start until they stop
     agent_seconds = (agents_mean + levels["starting"].mean(a, b)) * window
     infra_usd = agent_seconds / 3600.0 * rec.model.agents.price_per_hour
+    deployment = rec.model.deployment
+    if deployment is not None:  # hosts are paid for whether busy or not
+        infra_usd += deployment.host_count * deployment.price_per_hour * window / 3600.0
     total_usd = tokens_usd + infra_usd
     scaling = rec.scaling_columns
     decided = (scaling["t"] >= a) & (scaling["t"] < b) if len(scaling.get("t", ())) else None

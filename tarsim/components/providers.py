@@ -30,16 +30,17 @@ import simpy
 
 from tarsim.components.cache import Lookup, build_cache
 from tarsim.components.circuit_breaker import Breaker
-from tarsim.components.rate_limits import RateLimiter
+from tarsim.components.rate_limits import RateLimiter, scoped_limits
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.retry import RetryPolicy
 from tarsim.components.sampling import Draw, batched, sampler
+from tarsim.components.stations import Station
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import is_zero
 from tarsim.config.model import LLM, Provider, Tool
 from tarsim.config.providers import REJECT_SERVER_S, Cache, Retry
-from tarsim.vocabulary import CAUSE, AttemptStatus
+from tarsim.vocabulary import CAUSE, AttemptStatus, Scope
 
 CallGen = Generator[simpy.Event, Any, bool]
 AttemptGen = Generator[simpy.Event, Any, tuple[AttemptStatus, float]]
@@ -76,7 +77,7 @@ class ProviderEndpoint:
 
     def __init__(self, env: simpy.Environment, name: str, spec: Provider | None,
                  streams: Streams, base_dir: Any, retry: Retry | None = None,
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, deployed: bool = False) -> None:
         self.env = env
         self.name = name
         spec = spec or Provider()
@@ -90,11 +91,24 @@ class ProviderEndpoint:
         self.slowdown = None if spec.slowdown is None else Curve(spec.slowdown)
         self.uniform: Draw = (
             batched(streams(f"provider.{name}.errors").random)
-            if self.error_rate > 0 or self.overload is not None else _zero
+            if self.error_rate > 0 or self.overload is not None or deployed
+            or spec.congestion is not None else _zero
         )
         self.timeout = math.inf if spec.timeout is None else spec.timeout
         self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.scoped = scoped_limits(spec.limits)
+        if self.scoped is not None:
+            self.limits = NO_LIMITS
         self.pool = None if spec.connections is None else simpy.Resource(env, spec.connections)
+        congestion = spec.congestion
+        self.station = (None if congestion is None or congestion.scope == Scope.MODEL
+                        else Station(env, congestion, f"provider.{name}"))
+        self.model_stations: dict[str, Station] | None = (
+            {} if congestion is not None and congestion.scope == Scope.MODEL else None)
+        self.congestion = congestion
+        self.deployed = deployed
+        """True: calls read their host (connection pool, call station, region network),
+        as when the deployment gives hosts any of these."""
         self.breaker = (
             None if spec.circuit_breaker is None else Breaker(spec.circuit_breaker)
         )
@@ -104,7 +118,8 @@ class ProviderEndpoint:
         )
         self.managed = bool(self.limits or self.pool is not None or self.breaker is not None
                             or self.overload is not None or self.retry is not None
-                            or self.slowdown is not None)
+                            or self.slowdown is not None or congestion is not None
+                            or self.scoped is not None or deployed)
         """False: every call takes the plain path (no per-attempt bookkeeping)."""
         self.in_flight = 0
         """Attempts holding a connection: the load the overload curve reads."""
@@ -118,8 +133,9 @@ class ProviderEndpoint:
         counts feed the rate limiters (*reserve*: what a ``max_tokens`` OTPM
         limiter reserves), and *limits* are the model's or tool's own."""
         if self.managed or limits:
+            own = self.limits if self.scoped is None else (self.scoped(req.host),)
             ok = yield from self._managed_call(req, target, first, streaming, input_tokens,
-                                               output_tokens, reserve, self.limits + limits)
+                                               output_tokens, reserve, own + limits)
             return ok
         env = self.env
         start = env.now
@@ -156,7 +172,7 @@ class ProviderEndpoint:
         while True:
             start = env.now
             status, retry_after = yield from self._attempt(
-                req, first, streaming, input_tokens, output_tokens, reserve, limits)
+                req, target, first, streaming, input_tokens, output_tokens, reserve, limits)
             if status is ATTEMPT_OK:
                 return True
             n += 1
@@ -172,11 +188,12 @@ class ProviderEndpoint:
             if wait > 0:
                 yield env.timeout(wait)
 
-    def _attempt(self, req: Request, first: Draw, streaming: float, input_tokens: float,
-                 output_tokens: float, reserve: float,
+    def _attempt(self, req: Request, target: str, first: Draw, streaming: float,
+                 input_tokens: float, output_tokens: float, reserve: float,
                  limits: tuple[RateLimiter, ...]) -> AttemptGen:
         """One try: (status, retry-after in seconds, 0 when none)."""
         env = self.env
+        host = req.host if self.deployed else None
         breaker = self.breaker
         ticket = 0
         if breaker is not None:
@@ -184,12 +201,17 @@ class ProviderEndpoint:
             if admitted is None:
                 return AttemptStatus.CIRCUIT_OPEN, 0.0
             ticket = admitted
+        host_pool = None if host is None else host.connections
+        host_connection = None
+        if host_pool is not None:
+            host_connection = host_pool.request()
+            yield host_connection
         pool = self.pool
         connection = None
         if pool is not None:
             connection = pool.request()
             yield connection
-        network = self.network()
+        network = (self.network if host is None else host.network.get(self.name, self.network))()
         retry_after = 0.0
         if limits:
             now = env.now
@@ -207,7 +229,12 @@ class ProviderEndpoint:
                 for limiter in limits:
                     limiter.admit(now, input_tokens, reserve)
         if retry_after == 0.0:
-            status = yield from self._timed(network + first(), streaming)
+            station = self.station
+            if host is not None and host.calls is not None:
+                station = host.calls
+            elif self.model_stations is not None:
+                station = self._model_station(target)
+            status = yield from self._timed(network + first(), streaming, station)
             if limits:
                 now = env.now
                 produced = output_tokens if status is ATTEMPT_OK else 0.0
@@ -215,9 +242,21 @@ class ProviderEndpoint:
                     limiter.settle(now, reserve, produced)
         if connection is not None:
             pool.release(connection)  # type: ignore[union-attr]
+        if host_connection is not None:
+            host_pool.release(host_connection)  # type: ignore[union-attr]
         if breaker is not None:
             breaker.record(env.now, ticket, status)
         return status, retry_after
+
+    def _model_station(self, target: str) -> Station:
+        """The station of one model or tool (congestion scoped per model)."""
+        stations = self.model_stations
+        assert stations is not None and self.congestion is not None
+        station = stations.get(target)
+        if station is None:
+            station = stations[target] = Station(self.env, self.congestion,
+                                                 f"model.{target}")
+        return station
 
     @staticmethod
     def _rejection(now: float, limits: tuple[RateLimiter, ...], network: float,
@@ -229,7 +268,8 @@ class ProviderEndpoint:
                 return limiter.rejected_after
         return 0.5 * network + REJECT_SERVER_S
 
-    def _timed(self, head: float, streaming: float) -> Generator[simpy.Event, Any, AttemptStatus]:
+    def _timed(self, head: float, streaming: float, station: Station | None = None
+               ) -> Generator[simpy.Event, Any, AttemptStatus]:
         """The timed part of an admitted attempt; its status."""
         env = self.env
         self.in_flight += 1
@@ -240,13 +280,18 @@ class ProviderEndpoint:
         fail = self.error_rate
         if self.overload is not None:
             fail += self.overload(self.in_flight)
+        if station is not None:
+            fail += station.overload_probability(station.present + 1)
         status = ATTEMPT_OK
         if fail > 0:
             u = self.uniform()
             if u < fail:
                 status = (AttemptStatus.API_ERROR if u < self.error_rate
                           else AttemptStatus.OVERLOADED)
-        if status is not ATTEMPT_OK:
+        if station is not None:
+            status = yield from self._served(station, head + streaming if status is ATTEMPT_OK
+                                             else head, status)
+        elif status is not ATTEMPT_OK:
             if head >= self.timeout:
                 yield env.timeout(self.timeout)
                 status = AttemptStatus.TIMEOUT
@@ -259,6 +304,13 @@ class ProviderEndpoint:
             yield env.timeout(head + streaming)
         self.in_flight -= 1
         return status
+
+    def _served(self, station: Station, work: float,
+                status: AttemptStatus) -> Generator[simpy.Event, Any, AttemptStatus]:
+        """An attempt's *work* served at a load-dependent station, cut off at the
+        provider's timeout; its status."""
+        served = yield station.serve(work, self.timeout).done
+        return status if served else AttemptStatus.TIMEOUT
 
 
 NO_PROVIDER = "(none)"
@@ -284,6 +336,7 @@ class LLMClient:
         self.cache_read_usd = self.input_usd * spec.price.cache_read
         self.cache_write_usd = self.input_usd * spec.price.cache_write
         self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.scoped = scoped_limits(spec.limits)
         self.measure_from = 0.0
         self.billed_usd = 0.0
         """USD billed for requests arriving from *measure_from* on (the warm-up's end):
@@ -331,7 +384,8 @@ class LLMClient:
             demand[2] += output_tokens
         ok = yield from self.provider.call(
             req, self.name, first, output_tokens * self.seconds_per_token, limited_in,
-            output_tokens, output_tokens if reserve is None else reserve, self.limits,
+            output_tokens, output_tokens if reserve is None else reserve,
+            self.limits if self.scoped is None else (self.scoped(req.host),),
         )
         if ok:
             usd = billed_in + output_tokens * self.output_usd
@@ -360,6 +414,7 @@ class ToolClient:
             else sampler(spec.work, streams(f"tool.{name}.work"), base_dir)
         )
         self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.scoped = scoped_limits(spec.limits)
         self.usd = spec.price.per_1000_calls / 1000.0
         self.measure_from = 0.0
         self.billed_usd = 0.0
@@ -387,7 +442,8 @@ class ToolClient:
         req.tool_calls += 1
         if req.arrival >= self.measure_from:
             self.demand[0] += 1.0
-        ok = yield from self.provider.call(req, self.name, self.work, 0.0, limits=self.limits)
+        limits = self.limits if self.scoped is None else (self.scoped(req.host),)
+        ok = yield from self.provider.call(req, self.name, self.work, 0.0, limits=limits)
         if ok and self.usd > 0:
             req.cost_usd += self.usd
             if req.arrival >= self.measure_from:

@@ -11,8 +11,10 @@ debit nothing.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from tarsim.config.providers import Limits
+from tarsim.vocabulary import Scope
 
 EPSILON = 1e-9
 """Room is compared with this slack: a retry sent exactly when the bucket refills
@@ -153,3 +155,29 @@ class RateLimiter:
                 output.take(now, generated)
         elif reserve > generated:
             output.give(now, reserve - generated)
+
+
+class ScopedLimiter:
+    """Limits declared per host or per region: one :class:`RateLimiter` for each host
+    (or each region), made when the first call from it arrives."""
+
+    def __init__(self, spec: Limits) -> None:
+        self.spec = spec
+        self.per_host = spec.scope == Scope.HOST
+        self.limiters: dict[Any, RateLimiter] = {}
+
+    def __call__(self, host: Any) -> RateLimiter:
+        key = (0 if host is None else host.index) if self.per_host else (
+            "" if host is None else host.region)
+        limiter = self.limiters.get(key)
+        if limiter is None:
+            limiter = self.limiters[key] = RateLimiter(self.spec)
+        return limiter
+
+
+def scoped_limits(spec: Limits | None) -> ScopedLimiter | None:
+    """A per-host or per-region limiter for *spec*; None for organisation-wide limits
+    (one bucket shared by every host) or no limits."""
+    if spec is None or spec.scope == Scope.ORGANISATION:
+        return None
+    return ScopedLimiter(spec)

@@ -23,6 +23,7 @@ from tarsim.config.base import (
     PosSeconds,
     Probability,
 )
+from tarsim.config.deployment import Congestion, Deployment
 from tarsim.config.distributions import DurationDist, NumberDist
 from tarsim.config.providers import (
     Caches,
@@ -37,6 +38,7 @@ from tarsim.config.providers import (
     check_shares,
     increasing_loads,
 )
+from tarsim.config.workflow import is_plain
 from tarsim.config.workload import Workload
 
 MAX_AGENTS = 100_000
@@ -256,6 +258,9 @@ class Provider(Frozen):
     connections: Annotated[int, Field(ge=1)] | None = None
     """Connection pool size: attempts wait for a free connection. Absent: unbounded."""
     circuit_breaker: CircuitBreaker | None = None
+    congestion: Congestion | None = None
+    """A load-dependent station every attempt is served at (processor sharing; see
+    tarsim.config.deployment), one for the provider or one per model (``scope``)."""
     slowdown: Annotated[list[SlowdownPoint], Field(min_length=1)] | None = None
     """Congestion: each attempt's duration (network, first token, streaming) times a
     factor that depends on this provider's attempts in flight, as points
@@ -435,6 +440,25 @@ class Model(Frozen):
     memory: Memory | None = None
     degradation: Degradation | None = None
     slo: SLO | None = None
+    deployment: Deployment | None = None
+
+    @model_validator(mode="after")
+    def _deployment_rules(self) -> Model:
+        deployment = self.deployment
+        if deployment is None:
+            return self
+        if self.degradation is not None and deployment.host_count > 1:
+            raise ValueError("degradation is modelled for one host: give deployment.hosts 1 "
+                             "or remove degradation")
+        flows = [c.name for c in self.workload.classes if not is_plain(c.steps)]
+        if flows and deployment.host_count > 1:
+            raise ValueError("workflows are modelled for one host: give deployment.hosts 1, "
+                             f"or plain steps to classes {flows}")
+        congested = [name for name, p in self.providers.items() if p.congestion is not None]
+        if deployment.congestion is not None and congested:
+            raise ValueError("congestion lives in one place: deployment.congestion (per host) "
+                             f"or providers' congestion, not both (providers {congested})")
+        return self
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 

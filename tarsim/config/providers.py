@@ -97,6 +97,9 @@ class Limits(Frozen):
     room) or ``empty`` (the fluid steady state of a limit demanded beyond its rate:
     the bucket drained, the first window used up). Sweeps set ``empty`` themselves
     for a point that demands more than the limit."""
+    scope: Literal["organisation", "region", "host"] = "organisation"
+    """Who shares the buckets: the whole organisation (every host, the default, as API
+    keys are limited), each region, or each host (see ``deployment``)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Limits:

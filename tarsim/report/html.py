@@ -26,7 +26,7 @@ from tarsim.report.charts import sweep_charts
 
 TABLE_COLUMNS = [
     ("tier", "tier"), ("status", "status"), ("load", "load"), ("config", "configuration"),
-    ("agents_count", "agents"), ("throughput", "throughput (req/s)"),
+    ("hosts", "hosts"), ("agents_count", "agents"), ("throughput", "throughput (req/s)"),
     ("latency_p99", "p99 (s)"), ("latency_p99_ub", "p99 upper 95%"),
     ("error_rate", "error rate"), ("error_rate_ub", "error rate upper 95%"),
     ("cost_per_request_usd", "$ / request"), ("cost_per_hour_usd", "$ / hour"),

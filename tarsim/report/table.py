@@ -77,7 +77,7 @@ def run_table(summary: dict[str, Any], model: Model | None = None) -> str:
 def recommendation_table(recommendations: Any) -> str:
     """Per tier: the recommended configuration, its p99 and error rate (with 95%
     upper bounds), cost, agents and binding bottleneck, as aligned text."""
-    headers = ["tier", "status", "load", "configuration", "agents", "p99 s (ub)",
+    headers = ["tier", "status", "load", "configuration", "hosts", "agents", "p99 s (ub)",
                "errors (ub)", "$/hour", "$/request", "bottleneck"]
     rows = []
     for _, rec in recommendations.iterrows():
@@ -87,6 +87,7 @@ def recommendation_table(recommendations: Any) -> str:
             "ok" if rec["status"] == "ok" else "NONE MEETS SLO (closest)",
             "-" if isinstance(load, float) and math.isnan(load) else f"{load:g}",
             str(rec["config"]),
+            str(rec.get("hosts", 1)),
             str(rec["agents_count"]),
             f"{_num(rec['latency_p99'], '', 2)} ({_num(rec['latency_p99_ub'], '', 2)})",
             f"{_num(rec['error_rate'], '', 4)} ({_num(rec['error_rate_ub'], '', 4)})",

@@ -192,6 +192,7 @@ def _row(tier: str, status: str, feasible: int, total: int, best: dict[str, Any]
         "tier": tier, "status": status, "feasible": feasible, "configurations": total,
         "load_kind": design["load_kind"], "load": design["load"],
         "config": best["config"], "point": int(design["point"]),
+        "hosts": int(design.get("hosts", 1)),
         "agents_count": int(design["agents_count"]), "slots": int(design["slots"]),
         "throughput": design["throughput"],
         "latency_p50": design["latency_p50"], "latency_p99": design["latency_p99"],

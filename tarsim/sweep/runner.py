@@ -253,6 +253,10 @@ def _axis_columns(points: Sequence[Point]) -> dict[str, list[Any]]:
     return columns
 
 
+def _hosts(model: Any) -> int:
+    return 1 if model.deployment is None else model.deployment.host_count
+
+
 def _point_columns(points: Sequence[Point]) -> pd.DataFrame:
     frame = pd.DataFrame({
         "point": [p.index for p in points],
@@ -261,8 +265,11 @@ def _point_columns(points: Sequence[Point]) -> pd.DataFrame:
         "load": [p.load for p in points],
         "config": [p.config for p in points],
         **_axis_columns(points),
-        "agents_count": [p.model.agents.count for p in points],
-        "slots": [p.model.agents.count * p.model.agents.concurrency for p in points],
+        # agents.count is per host: the columns count the whole deployment
+        "hosts": [_hosts(p.model) for p in points],
+        "agents_count": [p.model.agents.count * _hosts(p.model) for p in points],
+        "slots": [p.model.agents.count * p.model.agents.concurrency * _hosts(p.model)
+                  for p in points],
         "key": [p.key for p in points],
     })
     return frame
