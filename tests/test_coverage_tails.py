@@ -32,6 +32,21 @@ def _covered(model_data: dict, warmup: float, window: float, seed: int, key: str
     return low <= exact <= high, f"{exact:.4f} in [{low:.4f}, {high:.4f}]"
 
 
+Case = tuple[str, dict, float, float, int, str, float]
+"""(label, model data, warm-up, window, seed, summary key, exact value)."""
+
+
+def _coverage(cases: list[Case]) -> tuple[int, list[str]]:
+    """How many of the *cases*' intervals contain their exact value, and the misses."""
+    covered, misses = 0, []
+    for label, *run_args in cases:
+        hit, text = _covered(*run_args)
+        covered += hit
+        if not hit:
+            misses.append(f"{label} {text}")
+    return covered, misses
+
+
 @pytest.mark.slow
 def test_p99_interval_covers_the_erlang_c_sojourn_quantile() -> None:
     """Over 200 random M/M/c queues (c uniform in 1..8, ρ uniform in [0.3, 0.85],
@@ -48,16 +63,14 @@ def test_p99_interval_covers_the_erlang_c_sojourn_quantile() -> None:
     rng = np.random.default_rng(SEED)
     servers = rng.integers(1, 9, size=INSTANCES)
     rhos = rng.uniform(0.3, 0.85, size=INSTANCES)
-    covered, misses = 0, []
+    cases = []
     for i, (c, rho) in enumerate(zip(servers.tolist(), rhos.tolist(), strict=True)):
         lam = rho * c
         tau = mmc_relaxation_time(lam, 1.0, c)
         exact = mmc_sojourn_quantile(0.99, lam, 1.0, c)
-        hit, text = _covered(mmc_data(lam, 1.0, c), 10 * tau, max(40 * tau, 4000 / lam),
-                             SEED + i, "latency.p99", exact)
-        covered += hit
-        if not hit:
-            misses.append(f"c={c} ρ={rho:.3f}: p99 {text}")
+        cases.append((f"c={c} ρ={rho:.3f}: p99", mmc_data(lam, 1.0, c), 10 * tau,
+                      max(40 * tau, 4000 / lam), SEED + i, "latency.p99", exact))
+    covered, misses = _coverage(cases)
     rate = covered / INSTANCES
     message = f"p99 intervals covered {covered}/{INSTANCES} = {rate:.1%}; misses: {misses}"
     print(message)
@@ -81,16 +94,15 @@ def test_error_rate_interval_covers_the_mmck_blocking_probability() -> None:
     servers = rng.integers(1, 7, size=count)
     rooms = rng.integers(0, 5, size=count)
     loads = rng.uniform(0.5, 1.2, size=count)
-    covered, misses = 0, []
+    cases = []
     for i, (c, room, load) in enumerate(zip(servers.tolist(), rooms.tolist(),
                                             loads.tolist(), strict=True)):
         lam = load * c
         exact = mmck(lam, 1.0, c, c + room).blocking
         data = mmc_data(lam, 1.0, c, router={"queue": {"capacity": room}})
-        hit, text = _covered(data, 50.0, 2000 / lam, SEED + 1000 + i, "error_rate", exact)
-        covered += hit
-        if not hit:
-            misses.append(f"c={c} K={c + room} load={load:.2f}: P_K {text}")
+        cases.append((f"c={c} K={c + room} load={load:.2f}: P_K", data, 50.0, 2000 / lam,
+                      SEED + 1000 + i, "error_rate", exact))
+    covered, misses = _coverage(cases)
     rate = covered / count
     message = f"blocking intervals covered {covered}/{count} = {rate:.1%}; misses: {misses}"
     print(message)

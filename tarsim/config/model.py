@@ -19,7 +19,6 @@ from tarsim.config.base import (
     Frozen,
     NonNegBytes,
     NonNegSeconds,
-    PerSecond,
     PosRate,
     PosSeconds,
     Probability,
@@ -41,8 +40,6 @@ from tarsim.config.providers import (
 )
 from tarsim.config.workflow import is_plain
 from tarsim.config.workload import Workload
-
-NonNegRate = Annotated[PerSecond, Field(ge=0)]
 
 MAX_AGENTS = 100_000
 """Agent processes of one tier."""

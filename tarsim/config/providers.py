@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from tarsim.config.base import Frozen, PerSecond, PosRate, PosSeconds, Probability, Seconds
+from tarsim.config.base import Frozen, NonNegSeconds, PosRate, PosSeconds, Probability
 from tarsim.config.distributions import DurationDist, is_zero
 from tarsim.config.units import parse_duration
 
@@ -27,9 +27,6 @@ answers before any generation, so a rejection costs about the network's way back
 plus this."""
 SHARE_TOLERANCE = 1e-6
 """How far the shares of a mix may sum from 1 (YAML decimals are not exact)."""
-
-NonNegSecondsField = Annotated[Seconds, Field(ge=0)]
-NonNegRate = Annotated[PerSecond, Field(ge=0)]
 
 
 # ---------------------------------------------------------------- rate limits
@@ -84,7 +81,7 @@ class Limits(Frozen):
     """Token buckets only. A bare number: how many requests a full bucket lets through
     at once (``20``); a duration: seconds of refill a bucket holds (``"1s"`` enforces
     60 RPM as 1 per second); default one window."""
-    rejected_after: NonNegSecondsField | None = None
+    rejected_after: NonNegSeconds | None = None
     """How long a rejected attempt (429) takes from being sent to its answer; default
     half the provider's network draw (the answer's way back) plus
     ``REJECT_SERVER_S``. When several scopes reject one attempt, the first in the
@@ -186,9 +183,9 @@ class Backoff(Frozen):
     """Delay before retry n (n = 0, 1, ...): min(initial * factor**n, max), times a
     random factor in (1 - jitter, 1], as the official SDKs do (facts §1.3)."""
 
-    initial: NonNegSecondsField = 0.5
+    initial: NonNegSeconds = 0.5
     factor: Annotated[float, Field(ge=1)] = 2.0
-    max: NonNegSecondsField = 8.0
+    max: NonNegSeconds = 8.0
     jitter: Annotated[float, Field(ge=0, le=1)] = 0.25
 
     @model_validator(mode="after")
@@ -205,7 +202,7 @@ class Retry(Frozen):
 
     attempts: Annotated[int, Field(ge=1)] = 3
     backoff: Backoff = Backoff()
-    honor_retry_after: NonNegSecondsField = 60.0
+    honor_retry_after: NonNegSeconds = 60.0
     """0 never honours retry-after."""
     on: Annotated[
         tuple[Literal["rate_limited", "api_error", "timeout"], ...], Field(min_length=1)

@@ -46,7 +46,8 @@ def script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A table cell: 4 significant digits, "-" for a missing number, "∞" for infinity."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, float):
@@ -60,7 +61,7 @@ def table_html(recommendations: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(label)}</th>" for _, label in TABLE_COLUMNS)
     rows = []
     for _, rec in recommendations.iterrows():
-        cells = "".join(f"<td>{html.escape(_cell(rec.get(name)))}</td>"
+        cells = "".join(f"<td>{html.escape(cell(rec.get(name)))}</td>"
                         for name, _ in TABLE_COLUMNS)
         rows.append(f"<tr class='{'ok' if rec['status'] == 'ok' else 'miss'}'>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -108,9 +109,9 @@ the tier's loads; its metrics at the tier's highest load.</p>
 """
 
 
-def page(title: str, facts: Mapping[str, Any], recommendations: pd.DataFrame,
-         specs: Mapping[str, dict[str, Any]]) -> str:
-    """The whole report page."""
+def page_parts(facts: Mapping[str, Any], specs: Mapping[str, Any]) -> tuple[str, str, str]:
+    """A report page's facts (``<dt>``/``<dd>``), one chart ``<div>`` per spec, and the
+    JavaScript bundle made safe inside a ``<script>`` element."""
     import vl_convert
 
     fact_html = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>"
@@ -119,7 +120,13 @@ def page(title: str, facts: Mapping[str, Any], recommendations: pd.DataFrame,
                    for name in specs)
     # vl-convert's stub marks the optional snippet as required
     bundle: str = vl_convert.javascript_bundle()  # type: ignore[call-arg]
-    bundle = bundle.replace("</script", "<\\/script")
+    return fact_html, divs, bundle.replace("</script", "<\\/script")
+
+
+def page(title: str, facts: Mapping[str, Any], recommendations: pd.DataFrame,
+         specs: Mapping[str, dict[str, Any]]) -> str:
+    """The whole report page."""
+    fact_html, divs, bundle = page_parts(facts, specs)
     return PAGE.format(title=html.escape(title), bundle=bundle, facts=fact_html,
                        table=table_html(recommendations), divs=divs,
                        specs=script_json(_finite(dict(specs))))
