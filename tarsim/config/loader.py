@@ -177,7 +177,7 @@ def validate(
     data: Any,
     *,
     source: str | None = None,
-    lines: Mapping[PathKey, int] | None = None,
+    lines: Mapping[PathKey, int | None] | None = None,
     extra: list[Problem] | None = None,
 ) -> M:
     """Validate *data* as *cls*, or raise one ConfigError listing every problem
@@ -198,7 +198,7 @@ def validate(
     return result
 
 
-def _with_line(problem: Problem, lines: Mapping[PathKey, int]) -> Problem:
+def _with_line(problem: Problem, lines: Mapping[PathKey, int | None]) -> Problem:
     if problem.line is not None:
         return problem
     line = _line_of(split_path(problem.path), lines)
@@ -221,7 +221,7 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 
 
 def _problem(
-    cls: type[BaseModel], data: Any, error: Any, lines: Mapping[PathKey, int]
+    cls: type[BaseModel], data: Any, error: Any, lines: Mapping[PathKey, int | None]
 ) -> Problem:
     path, known = _resolve(cls, data, error["loc"])
     kind = error["type"]
@@ -285,8 +285,13 @@ def _rule(kind: str, msg: str, ctx: Mapping[str, Any]) -> str:
     return msg.replace("Input should be", "must be")
 
 
-def _line_of(path: PathKey, lines: Mapping[PathKey, int]) -> int | None:
-    for cut in range(len(path), -1, -1):
+def _line_of(path: PathKey, lines: Mapping[PathKey, int | None]) -> int | None:
+    """The line of *path*, or of its nearest ancestor in the file; None for what a
+    ``--set`` put there (marked None) and for what only the top level holds (the
+    top level's line is that of the file's first key, which says nothing)."""
+    if not path:
+        return lines.get(())
+    for cut in range(len(path), 0, -1):
         if path[:cut] in lines:
             return lines[path[:cut]]
     return None
@@ -407,7 +412,7 @@ def model_from_data(
     *,
     base_dir: Path,
     source: str | None = None,
-    lines: Mapping[PathKey, int] | None = None,
+    lines: Mapping[PathKey, int | None] | None = None,
 ) -> Model:
     """Validate raw model data, check cross-references and data files."""
     lines = lines or {}
@@ -425,6 +430,7 @@ def load_model(path: str | Path, overrides: Mapping[str, Any] | None = None) -> 
     if overrides:
         data = apply_overrides(data, overrides)
         lines = {k: v for k, v in lines.items() if not _overridden(k, overrides)}
+        lines.update({split_path(p): None for p in overrides})  # from --set: no line
     base_dir = Path(path).resolve().parent
     return model_from_data(data, base_dir=base_dir, source=str(path), lines=lines)
 
