@@ -237,7 +237,8 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
     from pathlib import Path
 
     from tarsim import api
-    from tarsim.report.table import recommendation_table
+    from tarsim.report.decision import decide
+    from tarsim.report.table import decision_table
 
     experiment = api.load_experiment(experiment_file)
     if dry_run:
@@ -264,7 +265,10 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
     if result.repaired:
         click.echo(f"warning: {result.repaired} damaged line(s) in the results were dropped "
                    "and their runs done again", err=True)
-    click.echo(recommendation_table(result.recommendations))
+    limits = experiment.slo.limits()
+    decisions = decide(result.summary, result.recommendations, limits,
+                       calibrated_up_to=experiment.spec.calibrated_up_to)
+    click.echo(decision_table(decisions, limits))
     click.echo(f"\n{result.executed} runs simulated, {result.reused} reused, "
                f"in {result.wall_s:.1f}s; results in {folder}/ (report.html)")
 

@@ -84,15 +84,21 @@ def test_report_can_be_rebuilt_from_the_folder(report_dir):
 
 
 def test_cli_sweep_prints_the_recommendation_table(tmp_path):
-    """`tarsim sweep` prints one row per tier, with the recommended configuration."""
+    """`tarsim sweep` prints the decision table: one row per tier within 100 columns,
+    each followed by its verdict and its binding limit."""
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["sweep", str(make_experiment(tmp_path)), "--out",
                                        str(out), "--executor", "serial"])
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert lines[0].split()[:4] == ["tier", "status", "load", "configuration"]
-    assert any(line.startswith("small ") for line in lines)
-    assert any(line.startswith("large ") for line in lines)
+    lines = result.stdout.split("\n\n* ")[0].splitlines()  # the table, before its notes
+    assert max(len(line) for line in lines) <= 100
+    head = next(i for i, line in enumerate(lines) if line.startswith("tier "))
+    assert lines[head].split()[:4] == ["tier", "load", "SLOs", "configuration"]
+    for tier in ("small", "large"):
+        row = next(i for i, line in enumerate(lines) if line.startswith(tier + " "))
+        assert lines[row].split()[2] in ("ok", "MISS")
+        assert lines[row + 1].lstrip().startswith(("meets ", "misses "))
+        assert lines[row + 2].lstrip().startswith("limit: ")
     assert (out / "recommendations.csv").is_file()
 
 
@@ -103,7 +109,8 @@ def test_cli_sweep_dry_run_lists_points(tmp_path):
     assert "[small] agents.concurrency=3  load 1  x3" in result.output
 
 
-def test_cli_sweep_bad_experiment_exits_2_without_traceback(tmp_path):
+def test_cli_sweep_bad_experiment_exits_2_without_traceback(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no --out: anything written goes under tmp_path/results
     path = make_experiment(tmp_path)
     path.write_text(path.read_text().replace("agents.concurrency:", "agents.concurency:", 1))
     result = CliRunner().invoke(main, ["sweep", str(path), "--executor", "serial"])

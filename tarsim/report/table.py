@@ -74,40 +74,76 @@ def run_table(summary: dict[str, Any], model: Model | None = None) -> str:
     return "\n".join(lines)
 
 
-def recommendation_table(recommendations: Any) -> str:
-    """Per tier: the recommended configuration, its p99 and error rate (with 95%
-    upper bounds), cost, agents and binding bottleneck, as aligned text."""
-    headers = ["tier", "status", "load", "configuration", "agents", "p99 s (ub)",
-               "errors (ub)", "$/hour", "$/request", "bottleneck"]
+WIDTH = 100
+"""The terminal table fits this many columns; details go to the CSV and report."""
+
+
+def _wrap(text: str, width: int, sep: str = ", ") -> list[str]:
+    """*text* in lines of at most *width*, broken after *sep* (or spaces)."""
+    import textwrap
+
+    if len(text) <= width:
+        return [text]
+    lines: list[str] = []
+    current = ""
+    for piece in text.split(sep):
+        candidate = piece if not current else current + sep + piece
+        if len(candidate) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current + sep.rstrip())
+        current = piece
+    lines.append(current)
+    return [part for line in lines for part in (textwrap.wrap(line, width) or [""])]
+
+
+def decision_table(decisions: list[Any], limits: dict[str, float],
+                   width: int = WIDTH) -> str:
+    """The sweep's answer per tier in at most *width* columns: a row of numbers (at the
+    tier's highest load; p99 and errors are 95 % upper bounds, as the verdict uses),
+    then the verdict with headroom or the missed SLO, the binding limit, what the
+    grid suggests would lift it and any warnings."""
+    from tarsim.report.decision import SLO_NAMES, load_text, money, slo_text, slo_value
+
+    slo_heads = [SLO_NAMES.get(p, p) + "*" for p in limits]
+    headers = ["tier", "load", "SLOs", "configuration", *slo_heads, "$/hour", "$/month"]
     rows = []
-    for _, rec in recommendations.iterrows():
-        load = rec["load"]
-        rows.append([
-            str(rec["tier"]),
-            "ok" if rec["status"] == "ok" else "NONE MEETS SLO (closest)",
-            "-" if isinstance(load, float) and math.isnan(load) else f"{load:g}",
-            str(rec["config"]),
-            str(rec["agents_count"]),
-            f"{_num(rec['latency_p99'], '', 2)} ({_num(rec['latency_p99_ub'], '', 2)})",
-            f"{_num(rec['error_rate'], '', 4)} ({_num(rec['error_rate_ub'], '', 4)})",
-            _num(rec["cost_per_hour_usd"], "", 2),
-            _num(rec["cost_per_request_usd"], "", 5),
-            str(rec["bottleneck"]),
-        ])
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    runners = [f"  {rec['tier']}: runner-up {rec['runner_up']}"
-               for _, rec in recommendations.iterrows() if rec.get("runner_up")]
-    if runners:
-        lines += ["", *runners]
-    if "capacity" in recommendations:
-        capacities = [f"  {rec['tier']}: the recommended configuration sustains "
-                      f"{rec['capacity']:.4g} and fails at {rec['capacity_failed_at']:.4g}"
-                      for _, rec in recommendations.iterrows()
-                      if not math.isnan(rec["capacity"])]
-        if capacities:
-            lines += ["", *capacities]
+    for d in decisions:
+        rows.append([d.tier, load_text(d.load_kind, d.load).replace(" req/s", "/s"),
+                     "ok" if d.meets else "MISS",
+                     d.label + (", " + d.plans if d.plans else ""),
+                     *(slo_value(p, d.bounds.get(p, math.nan)) for p in limits),
+                     money(d.cost_per_hour), money(d.cost_per_month)])
+    fixed = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+             for i, h in enumerate(headers)]
+    config_col = 3
+    others = sum(w for i, w in enumerate(fixed) if i != config_col) + 2 * (len(headers) - 1)
+    fixed[config_col] = max(20, min(fixed[config_col], width - others))
+    right = set(range(4, len(headers)))
+
+    def line(cells: list[str]) -> str:
+        out = [c.rjust(w) if i in right else c.ljust(w)
+               for i, (c, w) in enumerate(zip(cells, fixed, strict=True))]
+        return "  ".join(out).rstrip()
+
+    lines = [f"Cheapest configuration per tier meeting {slo_text(limits)} at every load of "
+             "the tier", "", line(headers), line(["-" * w for w in fixed])]
+    indent = "    "
+    for d, cells in zip(decisions, rows, strict=True):
+        wrapped = _wrap(cells[config_col], fixed[config_col])
+        lines.append(line([*cells[:config_col], wrapped[0], *cells[config_col + 1:]]))
+        for more in wrapped[1:]:
+            lines.append(line(["", "", "", more, *([""] * (len(headers) - 4))]))
+        notes = [("", d.verdict), ("limit: ", d.binding)]
+        if d.lift:
+            notes.append(("lift: ", d.lift))
+        notes += [("! ", w) for w in d.warnings]
+        for prefix, text in notes:
+            body = _wrap(prefix + text, width - len(indent) - 2, sep=" ")
+            lines.append(indent + body[0])
+            lines += [indent + "  " + b for b in body[1:]]
+        lines.append("")
+    lines.append(f"* 95 % upper bounds at the tier's highest load; {load_text('rate', 1)} "
+                 "= requests a second; a month = 730 h")
     return "\n".join(lines)
