@@ -17,12 +17,14 @@ from tarsim.config import load_model as _load_model
 from tarsim.config import validate as _validate
 from tarsim.config import with_overrides as _with_overrides
 from tarsim.run import RunRecords, simulate
+from tarsim.sweep import select as _select
 from tarsim.sweep.capacity import Capacity, Probe
 from tarsim.sweep.capacity import search as _search
 from tarsim.sweep.executors import LOCAL, make_executor
 from tarsim.sweep.experiment import SLOSpec
 from tarsim.sweep.loader import Experiment, experiment_from_data
 from tarsim.sweep.loader import load_experiment as _load_experiment
+from tarsim.sweep.points import Point
 from tarsim.sweep.store import RUNS_FILE
 
 if TYPE_CHECKING:
@@ -226,6 +228,72 @@ def experiment(data: Mapping[str, Any], base_dir: str | Path = ".") -> Experimen
     included: ``{"model": "models/tars.yaml", "horizon": "60s", ...}``), its
     ``model`` path relative to *base_dir*; validated like a file."""
     return experiment_from_data(dict(data), base_dir)
+
+
+def narrowed_experiment(path: str | Path, *, tiers: Sequence[str] | None = None,
+                        changes: Mapping[str, Any] | None = None) -> Experiment:
+    """An experiment file with only some *tiers* and top-level keys replaced by
+    *changes* (``{"horizon": "40s"}``); its ``set:`` block kept as the file says."""
+    return _select.narrowed(path, tiers=tiers, changes=changes)
+
+
+def point(experiment: Experiment | str | Path, tier: str | None = None,
+          number: int | None = None) -> Point:
+    """Point *number* of an experiment (as its tables number them), or *tier*'s
+    first configuration at the tier's highest load."""
+    if not isinstance(experiment, Experiment):
+        experiment = load_experiment(experiment)
+    return _select.find_point(experiment, tier, number)
+
+
+def run_point(experiment: Experiment | str | Path, tier: str | None = None,
+              number: int | None = None, *, replications: int | None = None,
+              rate: float | None = None, agents: int | None = None,
+              overrides: Mapping[str, Any] | None = None,
+              keep_records: bool = True) -> RunResult:
+    """One point of an experiment run as its sweep runs it (horizon, warm-up, seed
+    and replications of the experiment; its ``set:`` applied), optionally changed
+    by ``--set`` *overrides*, a *rate* or an *agents* count: the same metrics as
+    the sweep's summary row for that point when nothing is changed."""
+    if not isinstance(experiment, Experiment):
+        experiment = load_experiment(experiment)
+    chosen = _select.find_point(experiment, tier, number)
+    model = _select.adjusted(chosen.model, rate=rate, agents=agents, overrides=overrides)
+    spec = experiment.spec
+    return run(model, duration=spec.horizon, warmup=spec.warmup_s, seed=spec.seed,
+               replications=replications or _select.replications_of(experiment),
+               keep_records=keep_records)
+
+
+def adjusted(model: Model, *, rate: float | None = None, agents: int | None = None,
+             overrides: Mapping[str, Any] | None = None) -> Model:
+    """*model* with ``--set`` *overrides*, an open-loop *rate* and an *agents* count."""
+    return _select.adjusted(model, rate=rate, agents=agents, overrides=overrides)
+
+
+def sweep_replications(experiment: Experiment) -> int:
+    """The replications a sweep of *experiment* gives each point (adaptive: its minimum)."""
+    return _select.replications_of(experiment)
+
+
+def compare(model: Model | str | Path, variants: Mapping[str, Mapping[str, Any]], *,
+            duration: float = DEFAULT_DURATION_S, warmup: float | None = None,
+            seed: int = 1, replications: int = 5) -> dict[str, Any]:
+    """Each variant (name -> ``--set`` overrides on *model*) run on the same seeds:
+    per metric, each variant's mean and its paired difference from the first
+    variant with a 95 % CI (common random numbers make the pairs)."""
+    if not isinstance(model, Model):
+        model = load_model(model)
+    if len(variants) < 2:
+        raise ConfigError([Problem("--variant", "needs at least two variants to compare",
+                                   list(variants))])
+    per_variant = {}
+    for name, overrides in variants.items():
+        result = run(with_overrides(model, overrides) if overrides else model,
+                     duration=duration, warmup=warmup, seed=seed,
+                     replications=replications, keep_records=False)
+        per_variant[name] = result.replications
+    return _select.paired(per_variant)
 
 
 def sweep(

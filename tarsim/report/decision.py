@@ -16,11 +16,12 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from tarsim.sweep.stats import column, slo_ratios, upper_bound
+
+if TYPE_CHECKING:
+    import pandas as pd  # the tables arrive as frames; labels alone need no pandas
 
 HOURS_PER_MONTH = 730.0
 """365 x 24 / 12: a month of continuous running."""

@@ -147,3 +147,43 @@ def decision_table(decisions: list[Any], limits: dict[str, float],
     lines.append(f"* 95 % upper bounds at the tier's highest load; {load_text('rate', 1)} "
                  "= requests a second; a month = 730 h")
     return "\n".join(lines)
+
+
+COMPARE_LABELS = {"throughput": ("throughput", " req/s", 1.0), "latency.p50": ("p50", " s", 1.0),
+                  "latency.p99": ("p99", " s", 1.0), "error_rate": ("errors", " %", 100.0),
+                  "wait.mean": ("wait for an agent", " s", 1.0),
+                  "agents.utilization": ("agents busy", " %", 100.0),
+                  "cost.per_hour_usd": ("$/hour", "", 1.0),
+                  "cost.per_request_usd": ("$/request", "", 1.0)}
+
+
+def compare_table(result: dict[str, Any]) -> str:
+    """Variants side by side; each after the first with its paired difference from
+    the first and the difference's 95 % CI half-width (same seeds: common random
+    numbers)."""
+    variants = result["variants"]
+    base = variants[0]
+    headers = ["metric", base, *(f"{v} (vs {base})" for v in variants[1:])]
+    rows = []
+    for name, entries in result["metrics"].items():
+        label, unit, scale = COMPARE_LABELS.get(name, (name, "", 1.0))
+        cells = [label, _num(entries[base]["mean"] * scale, unit)]
+        for variant in variants[1:]:
+            entry = entries[variant]
+            diff = entry.get("diff", math.nan) * scale
+            half = entry.get("diff_ci95", math.nan) * scale
+            sign = "+" if isinstance(diff, float) and diff >= 0 else ""
+            text = f"{_num(entry['mean'] * scale, unit)} ({sign}{_num(diff, '')}"
+            if isinstance(half, float) and math.isfinite(half):
+                text += f" ± {_num(half, '')}"
+                if abs(diff) > half:
+                    text += " *"
+            cells.append(text + ")")
+        rows.append(cells)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines += ["", "(vs: the paired difference ± its 95 % CI half-width, replication by",
+              " replication on the same seeds; * = the interval excludes 0)"]
+    return "\n".join(lines)
