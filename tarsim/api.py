@@ -249,20 +249,22 @@ def point(experiment: Experiment | str | Path, tier: str | None = None,
 def run_point(experiment: Experiment | str | Path, tier: str | None = None,
               number: int | None = None, *, replications: int | None = None,
               rate: float | None = None, agents: int | None = None,
-              overrides: Mapping[str, Any] | None = None,
+              overrides: Mapping[str, Any] | None = None, duration: float | None = None,
+              warmup: float | None = None, seed: int | None = None,
               keep_records: bool = True) -> RunResult:
-    """One point of an experiment run as its sweep runs it (horizon, warm-up, seed
-    and replications of the experiment; its ``set:`` applied), optionally changed
-    by ``--set`` *overrides*, a *rate* or an *agents* count: the same metrics as
-    the sweep's summary row for that point when nothing is changed."""
+    """A point of an experiment run as its sweep runs it (its ``set:``, horizon,
+    warm-up, seed and replications), unless changed by ``--set`` *overrides*, a
+    *rate*, an *agents* count or the run settings given."""
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
-    chosen = _select.find_point(experiment, tier, number)
-    model = _select.adjusted(chosen.model, rate=rate, agents=agents, overrides=overrides)
+    model = adjusted(_select.find_point(experiment, tier, number).model, rate=rate,
+                     agents=agents, overrides=overrides)
     spec = experiment.spec
-    return run(model, duration=spec.horizon, warmup=spec.warmup_s, seed=spec.seed,
-               replications=replications or _select.replications_of(experiment),
-               keep_records=keep_records)
+    if warmup is None and duration in (None, spec.horizon):
+        warmup = spec.warmup_s
+    return run(model, duration=spec.horizon if duration is None else duration, warmup=warmup,
+               seed=spec.seed if seed is None else seed, keep_records=keep_records,
+               replications=replications or _select.replications_of(experiment))
 
 
 def adjusted(model: Model, *, rate: float | None = None, agents: int | None = None,
@@ -271,29 +273,17 @@ def adjusted(model: Model, *, rate: float | None = None, agents: int | None = No
     return _select.adjusted(model, rate=rate, agents=agents, overrides=overrides)
 
 
-def sweep_replications(experiment: Experiment) -> int:
-    """The replications a sweep of *experiment* gives each point (adaptive: its minimum)."""
-    return _select.replications_of(experiment)
-
-
 def compare(model: Model | str | Path, variants: Mapping[str, Mapping[str, Any]], *,
             duration: float = DEFAULT_DURATION_S, warmup: float | None = None,
             seed: int = 1, replications: int = 5) -> dict[str, Any]:
     """Each variant (name -> ``--set`` overrides on *model*) run on the same seeds:
     per metric, each variant's mean and its paired difference from the first
     variant with a 95 % CI (common random numbers make the pairs)."""
-    if not isinstance(model, Model):
-        model = load_model(model)
-    if len(variants) < 2:
-        raise ConfigError([Problem("--variant", "needs at least two variants to compare",
-                                   list(variants))])
-    per_variant = {}
-    for name, overrides in variants.items():
-        result = run(with_overrides(model, overrides) if overrides else model,
-                     duration=duration, warmup=warmup, seed=seed,
-                     replications=replications, keep_records=False)
-        per_variant[name] = result.replications
-    return _select.paired(per_variant)
+    model = model if isinstance(model, Model) else load_model(model)
+    warmup = duration * DEFAULT_WARMUP_FRACTION if warmup is None else warmup
+    _check_run_args(duration, warmup, seed, replications)
+    return _select.compare(model, variants, duration=duration, warmup=warmup, seed=seed,
+                           replications=replications)
 
 
 def sweep(
@@ -433,6 +423,16 @@ def summary_with_costs(result: SweepResult) -> pd.DataFrame:
     ``total_per_request_usd``: token costs plus the agents' hourly cost."""
     from tarsim.sweep.recommend import total_costs
     return total_costs(result.summary, result.experiment.spec.costs.agent_per_hour_usd)
+
+
+def decision_table(result: SweepResult) -> str:
+    """The decision table ``tarsim sweep`` prints, for a sweep's result."""
+    from tarsim.report.decision import decide
+    from tarsim.report.table import decision_table as _table
+
+    limits = result.experiment.slo.limits()
+    return _table(decide(result.summary, result.recommendations, limits,
+                         calibrated_up_to=result.experiment.spec.calibrated_up_to), limits)
 
 
 def sweep_charts(result: SweepResult) -> dict[str, alt.Chart]:

@@ -109,13 +109,10 @@ def run(model_file: str | None, experiment_file: str | None, tier: str | None,
             raise _problem("MODEL", "give a model or --experiment, not both", model_file)
         experiment = api.load_experiment(experiment_file)
         chosen = api.point(experiment, tier, point_number)
-        spec = experiment.spec
+        result = api.run_point(experiment, tier, chosen.index, replications=replications,
+                               rate=rate, agents=agents, overrides=parsed, duration=duration,
+                               warmup=warmup, seed=seed, keep_records=timeline is not None)
         model = api.adjusted(chosen.model, rate=rate, agents=agents, overrides=parsed)
-        duration = spec.horizon if duration is None else duration
-        warmup = (spec.warmup_s if duration == spec.horizon else None) if warmup is None \
-            else warmup
-        seed = spec.seed if seed is None else seed
-        replications = replications or api.sweep_replications(experiment)
         changed = ", ".join([*(f"{k}={v}" for k, v in parsed.items()),
                              *([f"rate {rate:g}/s"] if rate is not None else []),
                              *([f"{agents} agents"] if agents is not None else [])])
@@ -131,11 +128,9 @@ def run(model_file: str | None, experiment_file: str | None, tier: str | None,
         if tier is not None or point_number is not None:
             raise _problem("--tier/--point", "need --experiment", tier or point_number)
         model = api.adjusted(api.load_model(model_file, parsed), rate=rate, agents=agents)
-        duration = 300.0 if duration is None else duration
-        seed = 1 if seed is None else seed
-        replications = replications or 1
-    result = api.run(model, duration=duration, warmup=warmup, seed=seed,
-                     replications=replications, keep_records=timeline is not None)
+        result = api.run(model, duration=300.0 if duration is None else duration,
+                         warmup=warmup, seed=1 if seed is None else seed,
+                         replications=replications or 1, keep_records=timeline is not None)
     if timeline is not None:
         api.write_timeline(result, timeline)
     if fmt == "json":

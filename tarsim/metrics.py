@@ -245,6 +245,7 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
             "tool_calls": int(req["tool_calls"][in_window].sum()),
             "rate_limited": int(req["rate_limited"][in_window].sum()),
             "retries": int(req["retries"][in_window].sum()),
+            "limits": _by_limit(rec),
         },
         "cache": {"hit_rate": hits / lookups if lookups else math.nan, "lookups": lookups},
         "wait": {
@@ -272,6 +273,22 @@ def _cost_by_item(rec: RunRecords) -> dict[str, dict[str, float]]:
         target = by_model if item in by_model else by_tool
         target[str(item)] = float(usd)
     return {"by_model": by_model, "by_tool": by_tool}
+
+
+def _by_limit(rec: RunRecords) -> dict[str, Any]:
+    """Per rate limit, as the model writes it (``tools`` > ``search`` > ``requests``):
+    429s it gave for lack of room (``refused``; one 429 counts for every limit that
+    lacked room) and calls that failed for good on its 429 (``failed``), for requests
+    after the warm-up."""
+    cols = rec.limit_columns
+    tree: dict[str, Any] = {}
+    for label, kind, refused, failed in zip(cols.get("limit", []), cols.get("kind", []),
+                                            cols.get("refused", []), cols.get("failed", []),
+                                            strict=True):
+        scope, _, name = str(label).partition(".")
+        tree.setdefault(scope, {}).setdefault(name, {})[str(kind)] = {
+            "refused": int(refused), "failed": int(failed)}
+    return tree
 
 
 def _quantiles(values: np.ndarray) -> dict[str, float]:

@@ -72,6 +72,8 @@ class RunRecords:
     """Autoscaler decisions (t, metric, current, recommended, desired)."""
     cost_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """USD billed per model or tool for requests arriving after the warm-up."""
+    limit_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per rate limit and kind: 429s it gave and calls that failed for good on them."""
     dead_letter_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """Calls that failed for good, one row per attempt (see recorder.DEAD_LETTER_FIELDS)."""
 
@@ -115,4 +117,5 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         memory_columns=recorder.memory_columns(), mode_columns=recorder.mode_columns(),
         scaling_columns=recorder.scaling_columns(), cost_columns=recorder.cost_columns(),
         dead_letter_columns=recorder.dead_letter_columns(),
+        limit_columns=recorder.limit_columns(),
     )

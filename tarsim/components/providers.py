@@ -66,8 +66,10 @@ from tarsim.config.providers import Cache as CacheSpec
 from tarsim.config.providers import Retry
 
 CallGen = Generator[simpy.Event, Any, bool]
-AttemptGen = Generator[simpy.Event, Any, tuple[str, float]]
+Refusers = tuple[tuple[RateLimiter, tuple[int, ...]], ...]
+AttemptGen = Generator[simpy.Event, Any, tuple[str, float, Refusers]]
 NO_LIMITS: tuple[RateLimiter, ...] = ()
+NO_REFUSERS: Refusers = ()
 
 
 def _zero() -> float:
@@ -114,7 +116,10 @@ class Provider:
             if self.error_rate > 0 or self.overload is not None else _zero
         )
         self.timeout = math.inf if spec.timeout is None else spec.timeout
-        self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.limits = (NO_LIMITS if spec.limits is None
+                       else (RateLimiter(spec.limits, f"providers.{name}"),))
+        self.measure_from = 0.0
+        """Refusals are counted for requests arriving from here on (the warm-up's end)."""
         self.pool = None if spec.connections is None else simpy.Resource(env, spec.connections)
         self.breaker = (
             None if spec.circuit_breaker is None else CircuitBreaker(spec.circuit_breaker)
@@ -175,13 +180,17 @@ class Provider:
         n = 0
         while True:
             start = env.now
-            status, retry_after = yield from self._attempt(
+            status, retry_after, refusers = yield from self._attempt(
                 req, first, streaming, input_tokens, output_tokens, reserve, limits)
             if status is S_OK:
                 return True
             n += 1
             if retry is None or n >= attempts or status not in retry.retried:
                 history.append((n, start, env.now, status, retry_after, math.nan))
+                if refusers and req.arrival >= self.measure_from:
+                    for limiter, kinds in refusers:
+                        for kind in kinds:
+                            limiter.failed[kind] += 1
                 req.fail(CAUSE[status])
                 self.recorder.dead_letter(req.id, target, self.name, history)
                 return False
@@ -194,14 +203,15 @@ class Provider:
     def _attempt(self, req: Request, first: Draw, streaming: float, input_tokens: float,
                  output_tokens: float, reserve: float,
                  limits: tuple[RateLimiter, ...]) -> AttemptGen:
-        """One try: (status, retry-after in seconds, 0 when none)."""
+        """One try: (status, retry-after in seconds (0 when none), and after a 429 the
+        limiters that refused it with the kinds that lacked room)."""
         env = self.env
         breaker = self.breaker
         ticket = 0
         if breaker is not None:
             admitted = breaker.admit(env.now)
             if admitted is None:
-                return S_CIRCUIT_OPEN, 0.0
+                return S_CIRCUIT_OPEN, 0.0, NO_REFUSERS
             ticket = admitted
         pool = self.pool
         connection = None
@@ -210,6 +220,7 @@ class Provider:
             yield connection
         network = self.network()
         retry_after = 0.0
+        refusers = NO_REFUSERS
         if limits:
             now = env.now
             wait = 0.0
@@ -217,8 +228,12 @@ class Provider:
                 wait = max(wait, limiter.wait(now, input_tokens, reserve))
             if wait > 0:
                 req.rate_limited += 1
-                for limiter in limits:
-                    limiter.rejected += 1
+                refusers = tuple((limiter, kinds) for limiter in limits
+                                 if (kinds := limiter.lacking(now, input_tokens, reserve)))
+                if req.arrival >= self.measure_from:
+                    for limiter, kinds in refusers:
+                        for kind in kinds:
+                            limiter.refused[kind] += 1
                 if network > 0:
                     yield env.timeout(network)
                 status, retry_after = S_RATE_LIMITED, wait
@@ -236,7 +251,7 @@ class Provider:
             pool.release(connection)  # type: ignore[union-attr]
         if breaker is not None:
             breaker.record(env.now, ticket, status)
-        return status, retry_after
+        return status, retry_after, refusers
 
     def _timed(self, head: float, streaming: float) -> Generator[simpy.Event, Any, str]:
         """The timed part of an admitted attempt; its status."""
@@ -291,7 +306,8 @@ class LLMClient:
         self.output_usd = spec.price.output_per_mtok / 1e6
         self.cache_read_usd = self.input_usd * spec.price.cache_read
         self.cache_write_usd = self.input_usd * spec.price.cache_write
-        self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.limits = (NO_LIMITS if spec.limits is None
+                       else (RateLimiter(spec.limits, f"llms.{name}"),))
         self.measure_from = 0.0
         self.billed_usd = 0.0
         """USD billed for requests arriving from *measure_from* on (the warm-up's end):
@@ -348,7 +364,8 @@ class ToolClient:
             _zero if is_zero(spec.work)
             else sampler(spec.work, streams(f"tool.{name}.work"), base_dir)
         )
-        self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.limits = (NO_LIMITS if spec.limits is None
+                       else (RateLimiter(spec.limits, f"tools.{name}"),))
         self.usd = spec.price.per_1000_calls / 1000.0
         self.measure_from = 0.0
         self.billed_usd = 0.0

@@ -99,18 +99,48 @@ def _limiter(rate: float | None, spec: Limits) -> Limiter | None:
     return TokenBucket(rate, rate * spec.capacity_s)
 
 
+KINDS = ("requests", "input_tokens", "output_tokens")
+"""What a scope limits, in the order of :attr:`RateLimiter.refused`."""
+
+
 class RateLimiter:
-    """The request, input-token and output-token limiters of one scope."""
+    """The request, input-token and output-token limiters of one scope (*label*:
+    where the limits are written, ``providers.openai``, ``llms.haiku``,
+    ``tools.search``), and how often each refused."""
 
-    __slots__ = ("generated", "input", "output", "rejected", "requests")
+    __slots__ = ("failed", "generated", "input", "label", "output", "refused", "requests")
 
-    def __init__(self, spec: Limits) -> None:
+    def __init__(self, spec: Limits, label: str = "") -> None:
+        self.label = label
         self.requests = _limiter(spec.requests, spec)
         self.input = _limiter(spec.input_tokens, spec)
         self.output = _limiter(spec.output_tokens, spec)
         self.generated = spec.output_debit == "generated"
-        self.rejected = 0
-        """429s this scope gave."""
+        self.refused = [0, 0, 0]
+        """429s for lack of room, per kind (:data:`KINDS`); one 429 counts for every
+        limit that lacked room."""
+        self.failed = [0, 0, 0]
+        """Calls that failed for good (``rate_limited``) on a 429 from this limit."""
+
+    def kinds(self) -> list[int]:
+        """Indices (in :data:`KINDS`) of the limits this scope has."""
+        return [i for i, limiter in enumerate((self.requests, self.input, self.output))
+                if limiter is not None]
+
+    def lacking(self, now: float, input_tokens: float, reserve: float) -> tuple[int, ...]:
+        """The kinds without room for this attempt now (called only after a 429, so
+        admitted attempts pay nothing for the bookkeeping)."""
+        out = []
+        if self.requests is not None and self.requests.wait(now, 1.0) > 0:
+            out.append(0)
+        if self.input is not None and input_tokens > 0 and self.input.wait(now,
+                                                                           input_tokens) > 0:
+            out.append(1)
+        if self.output is not None:
+            need = ONE_TOKEN if self.generated else reserve
+            if need > 0 and self.output.wait(now, need) > 0:
+                out.append(2)
+        return tuple(out)
 
     def wait(self, now: float, input_tokens: float, reserve: float) -> float:
         """Seconds until an attempt with these tokens would be admitted (0: now)."""

@@ -36,6 +36,10 @@ SCALING_FIELDS: list[tuple[str, str]] = [("t", "f8"), ("metric", "f8"), ("curren
 recommendation, and the count after stabilisation, limits and bounds."""
 COST_FIELDS: list[tuple[str, str]] = [("item", "i2"), ("usd", "f8")]
 """USD billed per model or tool, for requests that arrived after the warm-up."""
+LIMIT_FIELDS: list[tuple[str, str]] = [("limit", "i2"), ("kind", "i2"), ("refused", "i8"),
+                                       ("failed", "i8")]
+"""Per rate limit (scope and kind): 429s it gave for lack of room and calls that
+failed for good on its 429, for requests that arrived after the warm-up."""
 DEAD_LETTER_FIELDS: list[tuple[str, str]] = [
     ("id", "i8"), ("target", "i2"), ("provider", "i2"), ("attempt", "i4"), ("start", "f8"),
     ("end", "f8"), ("status", "i2"), ("retry_after", "f8"), ("wait", "f8"),
@@ -98,6 +102,7 @@ class Recorder:
         self._modes = _Table(MODE_FIELDS, coded=("mode",))
         self._scaling = _Table(SCALING_FIELDS)
         self._costs = _Table(COST_FIELDS, coded=("item",))
+        self._limits = _Table(LIMIT_FIELDS, coded=("limit", "kind"))
         self._dead_letters = _Table(DEAD_LETTER_FIELDS, coded=("target", "provider", "status"))
 
     def request(self, req: Request) -> None:
@@ -126,6 +131,11 @@ class Recorder:
 
     def cost(self, item: str, usd: float) -> None:
         self._costs.rows.append((self._costs.code(item, "item"), usd))
+
+    def limit(self, label: str, kind: str, refused: int, failed: int) -> None:
+        table = self._limits
+        table.rows.append((table.code(label, "limit"), table.code(kind, "kind"), refused,
+                           failed))
 
     def dead_letter(self, req_id: int, target: str, provider: str,
                     history: list[tuple[int, float, float, str, float, float]]) -> None:
@@ -157,6 +167,9 @@ class Recorder:
 
     def cost_columns(self) -> dict[str, np.ndarray]:
         return self._costs.columns()
+
+    def limit_columns(self) -> dict[str, np.ndarray]:
+        return self._limits.columns()
 
     def dead_letter_columns(self) -> dict[str, np.ndarray]:
         return self._dead_letters.columns()

@@ -38,6 +38,7 @@ from tarsim.components.providers import (
     ToolClient,
     role_mixer,
 )
+from tarsim.components.rate_limits import KINDS
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import (
     OK,
@@ -140,6 +141,10 @@ class System:
         self.billed: list[LLMClient | ToolClient] = [*llms.values(), *tools.values()]
         for client in self.billed:
             client.measure_from = warmup
+        for provider in providers.values():
+            provider.measure_from = warmup
+        self.limiters = [limiter for owner in (*providers.values(), *self.billed)
+                         for limiter in owner.limits]
         context = (None if context_spec is None
                    else ContextCache(context_spec, streams, base_dir, on_cache_change))
         routing_mix = None if model.routing is None else model.routing.mix
@@ -344,3 +349,7 @@ class System:
         self.in_flight.clear()
         for client in self.billed:
             self.recorder.cost(client.name, client.billed_usd)
+        for limiter in self.limiters:
+            for kind in limiter.kinds():
+                self.recorder.limit(limiter.label, KINDS[kind], limiter.refused[kind],
+                                    limiter.failed[kind])

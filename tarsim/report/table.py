@@ -46,6 +46,25 @@ ROWS: list[tuple[str, str, str, int]] = [
 ]
 
 
+KIND_WORDS = {"requests": "requests", "input_tokens": "input tokens",
+              "output_tokens": "output tokens"}
+
+
+def _limit_rows(tree: dict[str, Any]) -> Any:
+    """``tools.search requests: 2,516 429s, 447 failed for good`` for each limit
+    that refused anything, most refusals first."""
+    rows = []
+    for scope, owners in tree.items():
+        for owner, kinds in owners.items():
+            for kind, counts in kinds.items():
+                refused, failed = counts.get("refused", 0), counts.get("failed", 0)
+                if refused or failed:
+                    rows.append((refused, f"{scope}.{owner} {KIND_WORDS.get(kind, kind)}: "
+                                 f"{refused:,.0f} 429s, {failed:,.0f} "
+                                 "failed for good"))
+    return [text for _, text in sorted(rows, key=lambda r: -r[0])]
+
+
 def run_table(summary: dict[str, Any], model: Model | None = None) -> str:
     """The summary as aligned 'metric  value' lines, with 95% CIs when present."""
     reps = summary.get("replications", 1)
@@ -66,6 +85,10 @@ def run_table(summary: dict[str, Any], model: Model | None = None) -> str:
     if errors:
         lines.append("  " + "errors by cause".ljust(width) + "  " +
                      ", ".join(f"{k} {_num(v, '', 1)}" for k, v in errors.items()))
+    limited = list(_limit_rows(summary.get("api", {}).get("limits", {})))
+    if limited:
+        lines.append("  " + "429s by limit".ljust(width) + "  " + limited[0])
+        lines += ["  " + "".ljust(width) + "  " + text for text in limited[1:]]
     if summary.get("unfinished"):
         lines.append(f"  warning: {summary['unfinished']} requests had not answered when the "
                      "run stopped: the offered load may exceed capacity")
