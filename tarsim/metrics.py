@@ -157,7 +157,7 @@ def _mode_seconds(rec: RunRecords, a: float, b: float) -> dict[str, float]:
 
 # ---------------------------------------------------------------- one replication
 def summarize(rec: RunRecords) -> dict[str, Any]:
-    """The ``tarsim run`` metrics of one replication (see DESIGN.md's JSON contract)."""
+    """The ``tarsim run`` metrics of one replication (the JSON contract in docs/sources.md §8)."""
     a, b = rec.warmup_s, rec.duration_s
     window = b - a
     req = rec.request_columns

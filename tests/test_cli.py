@@ -26,7 +26,7 @@ def test_run_prints_a_table(runner: CliRunner, write_model) -> None:
 
 
 def test_run_json_follows_the_contract(runner: CliRunner, write_model) -> None:
-    """`--format json` prints one JSON object with every key of the DESIGN.md contract,
+    """`--format json` prints one JSON object with every key of the contract (docs/sources.md §8),
     and CIs under ci95 when replications > 1."""
     path = write_model(mmc_data(2.0, 1.0, 3))
     result = runner.invoke(main, ["run", str(path), "--duration", "200s", "--warmup", "20s",

@@ -17,7 +17,7 @@
 
 Locust and k6 measure neither agents nor memory: ``agents`` may be given, memory
 stays empty. Throughput is successful requests per second, as in the baseline.
-Formats: ../shared/reference/llm-api-facts.md, section 5.
+Formats: docs/sources.md, section 5.
 """
 
 from __future__ import annotations
