@@ -51,6 +51,8 @@ import pandas as pd
 
 from tarsim import api
 
+alt.renderers.enable("svg")  # charts saved as SVG: they show offline, no script from a CDN
+
 MODEL = "../models/tars.yaml"
 HORIZON_S = 40          # simulated seconds per run (the first 20% are warm-up)
 REPLICATIONS = 3        # independent replications per point: the CIs come from these
@@ -259,6 +261,8 @@ import pandas as pd
 
 from tarsim import api
 
+alt.renderers.enable("svg")  # charts saved as SVG: they show offline, no script from a CDN
+
 MODEL = "../models/tars.yaml"
 RATE = 10               # open-loop requests per second
 AGENTS = 20             # enough slots that the agents do not bind at RATE
@@ -385,6 +389,8 @@ import altair as alt
 import pandas as pd
 
 from tarsim import api
+
+alt.renderers.enable("svg")  # charts saved as SVG: they show offline, no script from a CDN
 
 MODEL = "../models/tars.yaml"
 BASELINE = "../models/baselines/load_test_results.csv"

@@ -426,7 +426,8 @@ def model_from_data(
 
 def load_model(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Model:
     """Read, override and validate the model file at *path*."""
-    data, lines = load_data(path)
+    data, found = load_data(path)
+    lines: dict[PathKey, int | None] = dict(found)
     if overrides:
         data = apply_overrides(data, overrides)
         lines = {k: v for k, v in lines.items() if not _overridden(k, overrides)}
