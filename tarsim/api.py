@@ -381,11 +381,12 @@ def report(out: str | Path, result: SweepResult | None = None) -> list[Path]:
         "model": f"{info['model']} ({info['model_file']})",
         "seed": info["seed"], "horizon": f"{info['horizon_s']:g} s "
         f"(warm-up {info['warmup_s']:g} s)",
-        "replications": info["replications"], "SLOs": info["slo"],
-        "points / runs": f"{info['points']} / {info['runs']}",
+        "replications": info["replications"],
+        "points / runs": f"{info['points']:,} / {info['runs']:,}",
     }
     return write_report(folder, summary, recs, info["slo_metrics"], facts,
-                        f"tarsim sweep: {info['experiment']}")
+                        f"tarsim sweep: {info['experiment']}",
+                        calibrated_up_to=info.get("calibrated_up_to"))
 
 
 def capacity(
@@ -435,9 +436,9 @@ def decision_table(result: SweepResult) -> str:
                          calibrated_up_to=result.experiment.spec.calibrated_up_to), limits)
 
 
-def sweep_charts(result: SweepResult) -> dict[str, alt.Chart]:
-    """The report's charts of a sweep, by name: ``throughput``, ``p99``,
-    ``errors``, ``cost_vs_p99``, ``agents``, ``bottleneck``."""
+def sweep_charts(result: SweepResult) -> dict[str, alt.TopLevelMixin]:
+    """The report's charts of a sweep, by name: ``p99``, ``throughput``, ``errors``,
+    ``cost_vs_p99``, ``agents``, ``utilisation`` (and ``capacity``)."""
     from tarsim.report.charts import sweep_charts as _charts  # altair: only when used
 
     return _charts(summary_with_costs(result), result.recommendations,

@@ -375,8 +375,9 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
     decisions = decide(result.summary, result.recommendations, limits,
                        calibrated_up_to=experiment.spec.calibrated_up_to)
     click.echo(decision_table(decisions, limits))
-    click.echo(f"\n{result.executed} runs simulated, {result.reused} reused, "
-               f"in {result.wall_s:.1f}s; results in {folder}/ (report.html)")
+    click.echo(f"\n{result.executed + result.reused:,} runs: {result.executed:,} simulated, "
+               f"{result.reused:,} reused, in {result.wall_s:.1f} s; results in {folder}/ "
+               "(report.html)")
 
 
 def _parse_slo(texts: tuple[str, ...]) -> dict[str, Any]:

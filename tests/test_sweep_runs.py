@@ -113,7 +113,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_results(tmp_path):
     assert kept < total
     resumed = subprocess.run(sweep_command(path, out, "--resume"), check=True, env=env(),
                              capture_output=True, text=True)
-    assert f"{total - kept} runs simulated, {kept} reused" in resumed.stdout
+    assert f"{total:,} runs: {total - kept:,} simulated, {kept:,} reused" in resumed.stdout
     pd.testing.assert_frame_equal(pd.read_parquet(whole / "summary.parquet"),
                                   pd.read_parquet(out / "summary.parquet"), check_exact=True)
     assert (whole / "summary.csv").read_text() == (out / "summary.csv").read_text()

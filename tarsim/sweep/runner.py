@@ -257,7 +257,9 @@ def manifest(result: SweepResult, command: Sequence[str] | None = None) -> dict[
         "calibrated_up_to": spec.calibrated_up_to,
         "set": spec.overrides,
         "points": len(exp.points),
-        "runs": len(result.runs),
+        # simulations, as the CLI counts them: a point two tiers share runs once
+        "runs": result.executed + result.reused,
+        "run_rows": len(result.runs),
         "executed": result.executed,
         "reused": result.reused,
         "repaired": result.repaired,
