@@ -218,6 +218,48 @@ def calibrate(
 
 
 # ---------------------------------------------------------------- sweeps
+FILE_KINDS = ("model", "experiment", "scenario file")
+
+
+def file_kind(path: str | Path) -> str:
+    """Which kind of file *path* is - ``model``, ``experiment`` or ``scenario
+    file`` - told by its top-level keys: the one kind that knows them all, or,
+    when several do, the one whose required keys are all there. A file no kind
+    knows entirely is taken for the kind that knows most of its keys (whose
+    loader then names the unknown ones); a tie is a ConfigError naming the kinds."""
+    from tarsim.config import load_data
+    from tarsim.scenarios.spec import ScenarioFile
+    from tarsim.sweep.experiment import ExperimentSpec
+
+    data, _lines = load_data(path)
+    if not isinstance(data, dict):
+        return "model"  # its loader says what a file must hold
+    keys = set(data)
+    fields = {kind: schema.model_fields for kind, schema in
+              (("model", Model), ("experiment", ExperimentSpec), ("scenario file", ScenarioFile))}
+    known = {kind: {f.alias or name for name, f in found.items()}
+             for kind, found in fields.items()}
+    required = {kind: {f.alias or name for name, f in found.items() if f.is_required()}
+                for kind, found in fields.items()}
+    fitting = [kind for kind in FILE_KINDS if keys <= known[kind]]
+    if len(fitting) > 1:
+        fitting = [kind for kind in fitting if required[kind] <= keys] or fitting
+    elif not fitting:
+        most = max(len(keys & known[kind]) for kind in FILE_KINDS)
+        fitting = [kind for kind in FILE_KINDS if len(keys & known[kind]) == most]
+    if len(fitting) == 1:
+        return fitting[0]
+    kinds = " or ".join(_article(kind) for kind in fitting)
+    needs = "; ".join(f"{_article(kind)} needs {', '.join(sorted(required[kind]))}"
+                      for kind in fitting)
+    raise ConfigError([Problem("", f"could be {kinds}: its top-level keys do not tell "
+                               f"({needs})", sorted(keys))], source=str(path))
+
+
+def _article(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file, its model and every point."""
     return _load_experiment(path)

@@ -208,12 +208,16 @@ def compare(model_file: str | None, variants: tuple[str, ...], experiment_file: 
 @click.argument("file", type=click.Path(dir_okay=False))
 @user_errors
 def check(file: str) -> None:
-    """Validate a model or experiment file and explain every problem."""
+    """Validate a model, experiment or scenario file and explain every problem."""
     from tarsim import api
-    from tarsim.config import load_data
 
-    data, _lines = load_data(file)
-    if isinstance(data, dict) and "model" in data and "workload" not in data:
+    kind = api.file_kind(file)
+    if kind == "scenario file":
+        plan = api.load_scenarios(file)
+        click.echo(f"{file}: ok — scenario file on model {plan.model_path.name!r}: "
+                   f"{len(plan.scenarios)} scenarios")
+        return
+    if kind == "experiment":
         experiment = api.load_experiment(file)
         click.echo(f"{file}: ok — experiment {experiment.spec.name!r} on model "
                    f"{experiment.model.name!r}: {len(experiment.points)} points, "

@@ -16,16 +16,30 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tarsim.components.requests import OK, UNFINISHED
 from tarsim.run import RunRecords
+from tarsim.summary import (
+    IDENTITY_KEYS,
+    Agents,
+    Api,
+    Autoscale,
+    Cache,
+    Cost,
+    InSystem,
+    Latency,
+    Memory,
+    ModeChange,
+    Modes,
+    Queue,
+    RunSummary,
+    Wait,
+    flatten,
+    unflatten,
+)
+from tarsim.vocabulary import ERROR_CAUSES, MODES, RANK, AgentEvent, Outcome
 
 if TYPE_CHECKING:
     import pandas as pd
 
-ERROR_CAUSES = ("timeout", "queue_full", "rate_limited", "api_error", "circuit_open", "oom",
-                "shed")
-"""Causes always present in ``errors`` (zero when they did not happen); others are
-added when they occur."""
 MB = 1e6
 
 
@@ -99,7 +113,8 @@ def _levels(rec: RunRecords) -> dict[str, Level]:
     held = req["agent"] >= 0
     event = rec.agent_columns["event"]
     times = rec.agent_columns["t"].astype(float)
-    ups, downs = times[event == "up"], times[(event == "down") | (event == "crash")]
+    ups = times[event == AgentEvent.UP]
+    downs = times[(event == AgentEvent.DOWN) | (event == AgentEvent.CRASH)]
     agent_change = (np.concatenate([ups, downs]),
                     np.concatenate([np.ones(len(ups)), -np.ones(len(downs))]))
     levels = {
@@ -107,7 +122,7 @@ def _levels(rec: RunRecords) -> dict[str, Level]:
         "busy": Level.of_intervals(req["dequeued"][held], req["released"][held]),
         "in_system": Level.of_intervals(req["arrival"], req["end"]),
         "agents": Level.combine(agent_change),
-        "starting": Level.combine(_starting_changes(rec.agent_columns)),
+        "starting": Level.combine(starting_changes(rec.agent_columns)),
     }
     memory = rec.memory_columns
     if rec.model.memory is not None and len(memory.get("t", ())):
@@ -116,24 +131,39 @@ def _levels(rec: RunRecords) -> dict[str, Level]:
     return levels
 
 
-def _starting_changes(agents: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """+1 when a cold start begins, -1 when it ends (up) or is called off."""
-    starting: set[int] = set()
-    times, deltas = [], []
+def starting_changes(agents: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """+1 when a cold start begins, -1 when it ends (up) or is called off; at one
+    time, ends before beginnings (a start that ends as another begins is not in
+    progress with it)."""
+    begin, end, _up = cold_starts(agents)
+    ended = end[~np.isnan(end)]
+    times = np.concatenate([ended, begin])
+    deltas = np.concatenate([-np.ones(len(ended)), np.ones(len(begin))])
+    order = np.argsort(times, kind="stable")
+    return times[order], deltas[order]
+
+
+def cold_starts(agents: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each cold start in the agent log: when it began (``spawn``), when it ended
+    (the agent's next ``up``, or ``cancel`` when it was called off; NaN while
+    still starting at the end), and whether it ended up."""
+    open_at: dict[int, int] = {}
+    begin: list[float] = []
+    end: list[float] = []
+    up: list[bool] = []
     for t, agent, event in zip(agents["t"].tolist(), agents["agent"].tolist(),
                                agents["event"].tolist(), strict=True):
-        if event == "spawn":
-            starting.add(agent)
-            times.append(t)
-            deltas.append(1.0)
-        elif event in ("up", "cancel") and agent in starting:
-            starting.discard(agent)
-            times.append(t)
-            deltas.append(-1.0)
-    return np.array(times, dtype=float), np.array(deltas, dtype=float)
-
-
-MODES = ("optimal", "high_load", "critical")
+        if event == AgentEvent.SPAWN:
+            open_at[agent] = len(begin)
+            begin.append(t)
+            end.append(math.nan)
+            up.append(False)
+        elif event in (AgentEvent.UP, AgentEvent.CANCEL) and agent in open_at:
+            k = open_at.pop(agent)
+            end[k] = t
+            up[k] = event == AgentEvent.UP
+    return (np.array(begin, dtype=float), np.array(end, dtype=float),
+            np.array(up, dtype=bool))
 
 
 def _mode_changes(rec: RunRecords) -> tuple[np.ndarray, np.ndarray]:
@@ -141,8 +171,7 @@ def _mode_changes(rec: RunRecords) -> tuple[np.ndarray, np.ndarray]:
     modes = rec.mode_columns
     if not len(modes.get("t", ())):
         return np.array([]), np.array([], dtype=int)
-    rank = {m: i for i, m in enumerate(MODES)}
-    return modes["t"], np.array([rank[m] for m in modes["mode"].tolist()], dtype=int)
+    return modes["t"], np.array([RANK[m] for m in modes["mode"].tolist()], dtype=int)
 
 
 def _mode_seconds(rec: RunRecords, a: float, b: float) -> dict[str, float]:
@@ -157,22 +186,28 @@ def _mode_seconds(rec: RunRecords, a: float, b: float) -> dict[str, float]:
 
 # ---------------------------------------------------------------- one replication
 def summarize(rec: RunRecords) -> dict[str, Any]:
+    """The ``tarsim run`` metrics of one replication as the JSON object of the
+    contract in docs/sources.md §8 (:meth:`RunSummary.tree` of :func:`run_summary`)."""
+    return run_summary(rec).tree()
+
+
+def run_summary(rec: RunRecords) -> RunSummary:
     """The ``tarsim run`` metrics of one replication (the JSON contract in docs/sources.md §8)."""
     a, b = rec.warmup_s, rec.duration_s
     window = b - a
     req = rec.request_columns
     arrival, end, outcome = req["arrival"], req["end"], req["outcome"]
     in_window = (arrival >= a) & (arrival < b)
-    is_ok = outcome == OK
+    is_ok = outcome == Outcome.OK
     ok = in_window & is_ok
-    failed = in_window & ~is_ok & (outcome != UNFINISHED)
+    failed = in_window & ~is_ok & (outcome != Outcome.UNFINISHED)
     latency = end[ok] - arrival[ok]
     completed = int((is_ok & (end >= a) & (end < b)).sum())
     arrived = int(in_window.sum())
-    errors = {cause: 0 for cause in ERROR_CAUSES}
+    errors = {str(cause): 0 for cause in ERROR_CAUSES}
     causes, counts = np.unique(outcome[failed].astype(str), return_counts=True)
     errors.update({str(c): int(n) for c, n in zip(causes, counts, strict=True)})
-    unfinished = int((in_window & (outcome == UNFINISHED)).sum())
+    unfinished = int((in_window & (outcome == Outcome.UNFINISHED)).sum())
     tokens_usd = float(req["cost_usd"][in_window].sum())
     # the queue's customers: those that got a slot, and those that left it after
     # waiting (timeout, shed); not those turned away at the door
@@ -188,7 +223,8 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
     agents_mean = levels["agents"].mean(a, b)
     busy_mean = levels["busy"].mean(a, b)
     agent_t, agent_event = rec.agent_columns["t"], rec.agent_columns["event"]
-    spawn_t, crash_t = agent_t[agent_event == "spawn"], agent_t[agent_event == "crash"]
+    spawn_t = agent_t[agent_event == AgentEvent.SPAWN]
+    crash_t = agent_t[agent_event == AgentEvent.CRASH]
     # agents cost from the start of their cold start until they stop
     agent_seconds = (agents_mean + levels["starting"].mean(a, b)) * window
     infra_usd = agent_seconds / 3600.0 * rec.model.agents.price_per_hour
@@ -196,70 +232,70 @@ def summarize(rec: RunRecords) -> dict[str, Any]:
     scaling = rec.scaling_columns
     decided = (scaling["t"] >= a) & (scaling["t"] < b) if len(scaling.get("t", ())) else None
     mode_log = rec.mode_columns
-    summary: dict[str, Any] = {
-        "model": rec.model.name,
-        "seed": rec.seed,
-        "duration_s": rec.duration_s,
-        "warmup_s": rec.warmup_s,
-        "replications": 1,
-        "arrived": arrived,
-        "completed": completed,
-        "throughput": completed / window,
-        "latency": _quantiles(latency),
-        "error_rate": int(failed.sum()) / arrived if arrived else 0.0,
-        "errors": errors,
-        "cost": {
-            "total_usd": total_usd,
-            "per_request_usd": total_usd / n_ok if n_ok else math.nan,
-            "per_hour_usd": total_usd / window * 3600.0,
-            "tokens_usd": tokens_usd,
-            "infra_usd": infra_usd,
-            "input_tokens": int(req["input_tokens"][in_window].sum()),
-            "output_tokens": int(req["output_tokens"][in_window].sum()),
+    memory = levels.get("memory")
+    return RunSummary(
+        model=rec.model.name,
+        seed=rec.seed,
+        duration_s=rec.duration_s,
+        warmup_s=rec.warmup_s,
+        replications=1,
+        arrived=arrived,
+        completed=completed,
+        throughput=completed / window,
+        latency=_quantiles(latency),
+        error_rate=int(failed.sum()) / arrived if arrived else 0.0,
+        errors=errors,
+        cost=Cost(
+            total_usd=total_usd,
+            per_request_usd=total_usd / n_ok if n_ok else math.nan,
+            per_hour_usd=total_usd / window * 3600.0,
+            tokens_usd=tokens_usd,
+            infra_usd=infra_usd,
+            input_tokens=int(req["input_tokens"][in_window].sum()),
+            output_tokens=int(req["output_tokens"][in_window].sum()),
             **_cost_by_item(rec),
-        },
-        "memory": {
-            "peak_mb": levels["memory"].max(a, b) / MB if "memory" in levels else math.nan,
-            "mean_mb": levels["memory"].mean(a, b) / MB if "memory" in levels else math.nan,
-        },
-        "agents": {
-            "mean": agents_mean,
-            "max": levels["agents"].max(a, b),
-            "spawns": int(((spawn_t >= a) & (spawn_t < b)).sum()),
-            "crashes": int(((crash_t >= a) & (crash_t < b)).sum()),
-            "agent_seconds": agent_seconds,
-            "utilization": busy_mean / (agents_mean * concurrency) if agents_mean else 0.0,
-        },
-        "autoscale": {
-            "scale_ups": 0 if decided is None else
+        ),
+        memory=Memory(
+            peak_mb=memory.max(a, b) / MB if memory is not None else math.nan,
+            mean_mb=memory.mean(a, b) / MB if memory is not None else math.nan,
+        ),
+        agents=Agents(
+            mean=agents_mean,
+            max=levels["agents"].max(a, b),
+            spawns=int(((spawn_t >= a) & (spawn_t < b)).sum()),
+            crashes=int(((crash_t >= a) & (crash_t < b)).sum()),
+            agent_seconds=agent_seconds,
+            utilization=busy_mean / (agents_mean * concurrency) if agents_mean else 0.0,
+        ),
+        autoscale=Autoscale(
+            scale_ups=0 if decided is None else
             int((decided & (scaling["desired"] > scaling["current"])).sum()),
-            "scale_downs": 0 if decided is None else
+            scale_downs=0 if decided is None else
             int((decided & (scaling["desired"] < scaling["current"])).sum()),
-        },
-        "modes": {**_mode_seconds(rec, a, b), "changes": len(mode_log.get("t", ()))},
-        "mode_changes": [{"t": float(t), "mode": str(m)} for t, m in
-                         zip(mode_log.get("t", []), mode_log.get("mode", []), strict=True)],
-        "queue": {"mean": levels["queue"].mean(a, b), "max": levels["queue"].max(a, b)},
-        "api": {
-            "calls": int(req["api_calls"][in_window].sum()),
-            "tool_calls": int(req["tool_calls"][in_window].sum()),
-            "rate_limited": int(req["rate_limited"][in_window].sum()),
-            "retries": int(req["retries"][in_window].sum()),
-            "limits": _by_limit(rec),
-        },
-        "cache": {"hit_rate": hits / lookups if lookups else math.nan, "lookups": lookups},
-        "wait": {
-            "mean": float(waits.mean()) if len(waits) else math.nan,
-            "p99": float(np.quantile(waits, 0.99)) if len(waits) else math.nan,
-        },
-        "in_system": {
-            "mean": levels["in_system"].mean(a, b),
-            "sojourn_mean": float(np.nanmean(sojourn)) if len(sojourn) else math.nan,
-        },
-        "unfinished": unfinished,
-        "events": rec.events,
-    }
-    return summary
+        ),
+        modes=Modes(**_mode_seconds(rec, a, b), changes=len(mode_log.get("t", ()))),
+        mode_changes=[ModeChange(float(t), str(m)) for t, m in
+                      zip(mode_log.get("t", []), mode_log.get("mode", []), strict=True)],
+        queue=Queue(mean=levels["queue"].mean(a, b), max=levels["queue"].max(a, b)),
+        api=Api(
+            calls=int(req["api_calls"][in_window].sum()),
+            tool_calls=int(req["tool_calls"][in_window].sum()),
+            rate_limited=int(req["rate_limited"][in_window].sum()),
+            retries=int(req["retries"][in_window].sum()),
+            limits=_by_limit(rec),
+        ),
+        cache=Cache(hit_rate=hits / lookups if lookups else math.nan, lookups=lookups),
+        wait=Wait(
+            mean=float(waits.mean()) if len(waits) else math.nan,
+            p99=float(np.quantile(waits, 0.99)) if len(waits) else math.nan,
+        ),
+        in_system=InSystem(
+            mean=levels["in_system"].mean(a, b),
+            sojourn_mean=float(np.nanmean(sojourn)) if len(sojourn) else math.nan,
+        ),
+        unfinished=unfinished,
+        events=rec.events,
+    )
 
 
 def _cost_by_item(rec: RunRecords) -> dict[str, dict[str, float]]:
@@ -291,12 +327,12 @@ def _by_limit(rec: RunRecords) -> dict[str, Any]:
     return tree
 
 
-def _quantiles(values: np.ndarray) -> dict[str, float]:
+def _quantiles(values: np.ndarray) -> Latency:
     if not len(values):
-        return {k: math.nan for k in ("mean", "p50", "p90", "p95", "p99", "max")}
+        return Latency(*[math.nan] * 6)
     p50, p90, p95, p99 = np.quantile(values, [0.5, 0.9, 0.95, 0.99])
-    return {"mean": float(values.mean()), "p50": float(p50), "p90": float(p90),
-            "p95": float(p95), "p99": float(p99), "max": float(values.max())}
+    return Latency(mean=float(values.mean()), p50=float(p50), p90=float(p90),
+                   p95=float(p95), p99=float(p99), max=float(values.max()))
 
 
 # ---------------------------------------------------------------- time series
@@ -314,8 +350,8 @@ def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
         edges = np.append(edges, rec.duration_s)
     req = rec.request_columns
     ends, outcome = req["end"], req["outcome"]
-    is_ok = outcome == OK
-    is_err = (~is_ok) & (outcome != UNFINISHED)
+    is_ok = outcome == Outcome.OK
+    is_err = (~is_ok) & (outcome != Outcome.UNFINISHED)
     levels = _levels(rec)
     return pd.DataFrame({
         "t": edges[:-1],
@@ -342,34 +378,11 @@ def _mode_bins(rec: RunRecords, edges: np.ndarray) -> np.ndarray:
     for b, r in zip(bins, ranks, strict=True):
         if 0 <= b < len(worst):
             worst[b] = max(worst[b], r)
-    return np.array(MODES, dtype=object)[worst]
+    return np.array([str(m) for m in MODES], dtype=object)[worst]
 
 
 # ---------------------------------------------------------------- replications
-IDENTITY_KEYS = ("model", "seed", "duration_s", "warmup_s", "replications")
 NOT_AVERAGED = ("events",)
-
-
-def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, path + "."))
-        else:
-            flat[path] = value
-    return flat
-
-
-def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for path, value in flat.items():
-        node = tree
-        *parents, leaf = path.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return tree
 
 
 def t_halfwidth(values: np.ndarray, level: float = 0.95) -> float:

@@ -10,8 +10,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tarsim"
 
-LAYERS = ["config", "components", "run", "metrics", "sweep", "calibrate", "scenarios", "report",
-          "api", "cli"]
+LAYERS = ["vocabulary", "config", "components", "run", "summary", "metrics", "sweep",
+          "calibrate", "scenarios", "report", "api", "cli"]
 """Lowest first. `tarsim/__init__.py` and `__main__.py` stand outside the layers."""
 
 
@@ -64,3 +64,40 @@ def test_library_does_not_print_or_exit(path: Path) -> None:
             assert node.func.id not in ("print", "exit", "quit"), f"{path}: {node.func.id}()"
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             assert (node.value.id, node.attr) not in (("sys", "exit"), ("sys", "argv")), path
+
+
+SIBLINGS = ("sweep", "calibrate", "scenarios")
+"""Packages side by side above the metrics: each stands on the layers below, not on
+another sibling."""
+DECLARED_SIBLING_IMPORTS: frozenset[tuple[str, str]] = frozenset()
+"""(importer, imported) pairs of siblings allowed to depend on each other; declare
+one here, with the reason, before adding such an import."""
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_siblings_do_not_import_each_other(path: Path) -> None:
+    """sweep, calibrate and scenarios import one another only where declared."""
+    own = module_name(path).split(".")
+    if own[1] not in SIBLINGS:
+        return
+    crossing = [m for m in imports(path) if m.split(".")[0] == "tarsim" and len(m.split(".")) > 1
+                and m.split(".")[1] in SIBLINGS and m.split(".")[1] != own[1]
+                and (own[1], m.split(".")[1]) not in DECLARED_SIBLING_IMPORTS]
+    assert not crossing, f"{module_name(path)} imports a sibling package: {crossing}"
+
+
+def private_imports(path: Path) -> list[str]:
+    """Names starting with ``_`` that *path* imports from another tarsim module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
+                and node.module.startswith("tarsim"):
+            found += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    return found
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_imports_another_modules_private_names(path: Path) -> None:
+    """A module uses another's public names only (``from x import _y`` reaches into
+    x's private state)."""
+    assert not private_imports(path), f"{module_name(path)}: {private_imports(path)}"

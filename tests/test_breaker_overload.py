@@ -7,11 +7,11 @@ import math
 
 import simpy
 
-from tarsim.components.providers import Provider
+from tarsim.components.providers import ProviderEndpoint
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.streams import Streams
-from tarsim.config.model import Provider as ProviderSpec
+from tarsim.config.model import Provider
 
 
 def test_overload_errors_open_the_breaker():
@@ -19,11 +19,11 @@ def test_overload_errors_open_the_breaker():
     0.5, counting api_error) opens at 2 after the 1-s failures at 0 and 1, so the
     call at 2 fails at once with circuit_open."""
     env = simpy.Environment()
-    spec = ProviderSpec.model_validate({
+    spec = Provider.model_validate({
         "network": 1.0, "errors": {"overload": [[0, 1.0]]},
         "circuit_breaker": {"failure_ratio": 0.5, "window": 10, "min_calls": 2,
                             "open_for": 5, "count": ["api_error"]}})
-    provider = Provider(env, "p", spec, Streams(1, 0), ".", None, Recorder())
+    provider = ProviderEndpoint(env, "p", spec, Streams(1, 0), ".", None, Recorder())
     log: list = []
 
     def script():

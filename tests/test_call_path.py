@@ -14,7 +14,7 @@ from tarsim.components.providers import (
     ContextCache,
     Curve,
     LLMClient,
-    Provider,
+    ProviderEndpoint,
     RoleRunner,
 )
 from tarsim.components.recorder import Recorder
@@ -22,8 +22,7 @@ from tarsim.components.requests import Request
 from tarsim.components.retry import RetryPolicy
 from tarsim.components.routing import Controls
 from tarsim.components.streams import Streams
-from tarsim.config.model import LLM, Role
-from tarsim.config.model import Provider as ProviderSpec
+from tarsim.config.model import LLM, Provider, Role
 from tarsim.config.providers import Cache, Retry
 
 
@@ -40,12 +39,12 @@ def zero() -> float:
 def make(spec: dict[str, Any], retry: dict[str, Any] | None = None):
     env = simpy.Environment()
     recorder = Recorder()
-    provider = Provider(env, "p", ProviderSpec.model_validate(spec), Streams(1, 0), ".",
+    provider = ProviderEndpoint(env, "p", Provider.model_validate(spec), Streams(1, 0), ".",
                         None if retry is None else Retry.model_validate(retry), recorder)
     return env, provider, recorder
 
 
-def caller(env: simpy.Environment, provider: Provider, log: list, name: str, at: float,
+def caller(env: simpy.Environment, provider: ProviderEndpoint, log: list, name: str, at: float,
            first: float = 0.0, req: Request | None = None):
     """A process that sends one call at *at* and logs (name, end time, ok, cause)."""
     req = req or Request(len(log), 0, 0, at, math.inf)
@@ -239,7 +238,7 @@ def _runner(controls: Controls, context: dict[str, Any] | None = None):
     env = simpy.Environment()
     recorder = Recorder()
     streams = Streams(1, 0)
-    provider = Provider(env, "p", None, streams, ".", None, recorder)
+    provider = ProviderEndpoint(env, "p", None, streams, ".", None, recorder)
     clients = {
         name: LLMClient(env, name, LLM.model_validate({"price": {"input_per_mtok": 1}}),
                         provider, streams, ".", recorder)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import MODELS, mmc_data
+from conftest import MODELS, ROOT, mmc_data
 
 from tarsim.cli import main
 
@@ -102,6 +102,32 @@ def test_check_good_and_bad(runner: CliRunner, write_model) -> None:
     result = runner.invoke(main, ["check", str(bad)])
     assert result.exit_code == 2
     assert "workload.classes[0].steps[0]" in result.output and "(line 1)" in result.output
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("models/tars.yaml", "model"), ("experiments/tiers.yaml", "experiment"),
+    ("experiments/scenarios.yaml", "scenario file")])
+def test_check_accepts_every_kind_of_file_of_the_project(runner: CliRunner, name: str,
+                                                         kind: str) -> None:
+    """`tarsim check` tells a model, an experiment and a scenario file apart by
+    their top-level keys, and accepts the project's own file of each kind."""
+    result = runner.invoke(main, ["check", str(ROOT / name)])
+    assert result.exit_code == 0, result.output
+    assert f"ok — {kind}" in result.output
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("name: x\n", "could be a model or an experiment"),
+    ("model: m.yaml\nseed: 1\nscenarios: []\n", "could be an experiment or a scenario file"),
+    ("- 1\n- 2\n", "must hold a mapping"),
+])
+def test_check_says_when_the_kind_cannot_be_told(runner: CliRunner, write_model, text: str,
+                                                 says: str) -> None:
+    """A file whose top-level keys fit more than one kind (or that is no mapping)
+    gets exit 2 and a message naming the kinds it could be, not a guess."""
+    result = runner.invoke(main, ["check", str(write_model(text))])
+    assert result.exit_code == 2
+    assert says in result.output and "Traceback" not in result.output
 
 
 def test_check_malformed_yaml(runner: CliRunner, write_model) -> None:

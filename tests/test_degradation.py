@@ -5,15 +5,20 @@ model, then recovers."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import simpy
 from conftest import request_log, traced_model
 
-from tarsim.components.degradation import Reading, next_mode
+from tarsim.components.degradation import DegradationController, Reading, next_mode
+from tarsim.components.providers import ProviderEndpoint
 from tarsim.components.recorder import Recorder
+from tarsim.components.requests import Request
 from tarsim.components.streams import Streams
 from tarsim.components.system import System
-from tarsim.config.model import Degradation
+from tarsim.config.model import Degradation, Provider
+from tarsim.config.providers import Retry
 from tarsim.metrics import summarize, timeseries
 from tarsim.run import simulate
 
@@ -142,3 +147,68 @@ def test_cache_only_switch_follows_the_mode(tmp_path):
     rec = simulate(model, duration=13.0, warmup=0.0, seed=1)
     outcomes = dict(zip(rec.requests["arrival"], rec.requests["outcome"], strict=True))
     assert (outcomes[0.4], outcomes[12.0]) == ("shed", "ok")
+
+
+
+LONG_LOOK = Degradation.model_validate({"interval": 100, "high_load": {"enter": {"queue": 10}}})
+"""A controller that does not look (and reset its counts) within the tests below."""
+
+
+def success_rate_after(calls: list[tuple[Provider, Retry | None]]) -> tuple[list[str], float]:
+    """Each call made in turn by its own request, through a provider of its spec
+    (one provider per distinct spec); the requests' outcomes and the controller's
+    API success rate once they are all observed."""
+    env = simpy.Environment()
+    recorder = Recorder()
+    providers: dict[int, ProviderEndpoint] = {}
+    controller = DegradationController(env, LONG_LOOK, queue=lambda: 0.0, memory=None,
+                                       apply=lambda actions: None, recorder=recorder)
+    outcomes: list[str] = []
+
+    def script():
+        for i, (spec, retry) in enumerate(calls):
+            provider = providers.setdefault(id(spec), ProviderEndpoint(
+                env, f"p{len(providers)}", spec, Streams(1, 0), ".", retry, recorder))
+            req = Request(i, 0, 0, env.now, math.inf)
+            req.api_calls = 1
+            yield from provider.call(req, "m", lambda: 0.0, 0.0)
+            controller.observe(req)
+            outcomes.append(str(req.outcome))
+
+    env.process(script())
+    env.run(until=50.0)
+    rate = controller.reading().success_rate
+    assert rate is not None
+    return outcomes, rate
+
+
+OVERLOADED = Provider.model_validate({"network": 1.0, "errors": {"overload": [[0, 1.0]]}})
+HEALTHY = Provider.model_validate({"network": 1.0})
+
+
+def test_api_success_rate_counts_breaker_and_timeout_failures():
+    """The controller's API success rate is failed attempts over attempts, with
+    every failed attempt status. A provider whose breaker (2 calls, ratio 0.5)
+    opens after two 1-s overload failures turns the third call away with
+    ``circuit_open``; a fourth call, to a provider that answers after 1 s with a
+    0.5-s timeout, times out. Four attempts, all failed: the rate is 0 (counting
+    only requests failed by ``api_error`` or ``rate_limited`` says 1 - 2/4)."""
+    breaking = Provider.model_validate({
+        "network": 1.0, "errors": {"overload": [[0, 1.0]]},
+        "circuit_breaker": {"failure_ratio": 0.5, "window": 10, "min_calls": 2,
+                            "open_for": 5, "count": ["api_error"]}})
+    slow = Provider.model_validate({"network": 1.0, "timeout": 0.5})
+    outcomes, rate = success_rate_after([(breaking, None)] * 3 + [(slow, None)])
+    assert outcomes == ["api_error", "api_error", "circuit_open", "timeout"]
+    assert rate == 0.0
+
+
+def test_api_success_rate_counts_retried_attempts():
+    """A call whose three attempts all get 529 is three failed attempts; with one
+    more call that succeeds at its first attempt, 1 attempt of 4 succeeded: the
+    rate is 1/4 (a rate over calls would say 1 - 1/2)."""
+    retry = Retry.model_validate({"attempts": 3, "on": ["api_error"],
+                                  "backoff": {"initial": 0.1, "max": 0.1, "jitter": 0}})
+    outcomes, rate = success_rate_after([(OVERLOADED, retry), (HEALTHY, None)])
+    assert outcomes == ["api_error", "ok"]
+    assert rate == 0.25

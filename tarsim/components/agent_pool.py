@@ -24,6 +24,7 @@ from typing import Any
 import simpy
 
 from tarsim.components.recorder import Recorder
+from tarsim.vocabulary import AgentEvent, AgentState
 
 
 class Agent:
@@ -47,11 +48,20 @@ class Waiter:
         self.left = False
 
 
-QUEUE_FULL = object()
+NO_ROOM = object()
 """Returned by :meth:`AgentPool.acquire` when the waiting room is full."""
 
 
 class AgentPool:
+    """Agents of ``concurrency`` slots each, and the router's queue in front of them.
+
+    :meth:`acquire` hands a request a free slot's agent, or a :class:`Waiter` to
+    yield on (first come first served, or by priority), or ``NO_ROOM`` when the
+    queue is at ``queue_capacity``; :meth:`release` gives the slot to the next
+    waiter. ``warm`` agents are up at t = 0; the rest of ``count`` are spawned on
+    demand after a ``spawn_latency`` cold start (at most ``max_spawning`` at once),
+    and the recorder logs each agent's ``spawn`` and ``up``."""
+
     def __init__(
         self,
         env: simpy.Environment,
@@ -92,11 +102,11 @@ class AgentPool:
 
     # ------------------------------------------------------------ slots
     def acquire(self, priority: int) -> Agent | Waiter | object:
-        """A free slot's agent now, else a :class:`Waiter` to yield on, else QUEUE_FULL."""
+        """A free slot's agent now, else a :class:`Waiter` to yield on, else NO_ROOM."""
         if self._free and not self.waiting:
             return self._free.pop()
         if self.queue_capacity is not None and self.waiting >= self.queue_capacity:
-            return QUEUE_FULL
+            return NO_ROOM
         waiter = Waiter(self.env.event())
         if self.priority:
             heapq.heappush(self._heap, (priority, next(self._order), waiter))
@@ -158,7 +168,7 @@ class AgentPool:
             self._deferred.append(agent)
             return
         self._in_progress += 1
-        self.recorder.agent(self.env.now, agent.id, "spawn")
+        self.recorder.agent(self.env.now, agent.id, AgentEvent.SPAWN)
         timer = self.env.timeout(self.spawn_latency())
         timer.callbacks.append(partial(self._spawned, agent))
 
@@ -172,7 +182,7 @@ class AgentPool:
     def _agent_up(self, agent: Agent) -> None:
         agent.up_since = self.env.now
         self.live += 1
-        self.recorder.agent(self.env.now, agent.id, "up")
+        self.recorder.agent(self.env.now, agent.id, AgentEvent.UP)
         for _ in range(self.concurrency):
             self.release(agent)
 
@@ -182,10 +192,12 @@ class AgentPool:
 
 
 # ---------------------------------------------------------------- managed pool
-UP, DRAINING, DOWN, CRASHED, STARTING, CANCELLED = (
-    "up", "draining", "down", "crashed", "starting", "cancelled")
 
-SHED = object()
+AGENT_UP, AGENT_DRAINING = AgentState.UP, AgentState.DRAINING
+"""Bound once for :meth:`ManagedAgentPool.release`, run for every request: a module
+global is read several times faster than an enum member."""
+
+TURNED_AWAY = object()
 """Returned by :meth:`ManagedAgentPool.acquire`, and given to a waiter shed from the
 queue: backpressure or a degraded mode turned the request away."""
 
@@ -201,7 +213,7 @@ class ManagedAgent(Agent):
         """Slots in use."""
         self.free = 0
         """Slots of this agent in the free stack."""
-        self.state = STARTING
+        self.state = AgentState.STARTING
         self.idle_since = math.nan
         self.requests: dict[Any, simpy.Process] = {}
         """Requests in its slots, and the processes that run them (to fail them on a crash)."""
@@ -273,10 +285,23 @@ class ManagedAgentPool(AgentPool):
             self.waiting_area += self.waiting * dt
             self._t = now
 
+    def areas(self) -> tuple[float, float, float]:
+        """The time integrals, up to now, of busy slots, slot capacity (agents up
+        times concurrency) and requests waiting: the autoscaler's metrics are their
+        differences over its period."""
+        self._account()
+        return self.busy_area, self.capacity_area, self.waiting_area
+
+    def follow_memory(self, tracker: Any) -> list[ManagedAgent]:
+        """Tell *tracker* (a memory tracker) of every agent that comes up, stops or
+        crashes from now on; the agents up now, which it must take in itself."""
+        self.memory = tracker
+        return [a for a in self._agents.values() if a.state is AgentState.UP]
+
     # ------------------------------------------------------------ slots
     def acquire(self, priority: int) -> Agent | Waiter | object:
         if self.shed_above is not None and priority > self.shed_above:
-            return SHED
+            return TURNED_AWAY
         self._account()
         if self._free and not self.waiting:
             agent: ManagedAgent = self._free.pop()  # type: ignore[assignment]
@@ -286,13 +311,13 @@ class ManagedAgentPool(AgentPool):
             return agent
         if (self.shed_depth is not None or self.shed_wait is not None) and self._overloaded():
             if not self.shed_lowest:
-                return SHED
+                return TURNED_AWAY
             victim = self._lowest()
             if victim is None or victim.priority <= priority:
-                return SHED
-            self.leave(victim, SHED)
+                return TURNED_AWAY
+            self.leave(victim, TURNED_AWAY)
         if self.queue_capacity is not None and self.waiting >= self.queue_capacity:
-            return QUEUE_FULL
+            return NO_ROOM
         waiter = ManagedWaiter(self.env.event(), priority, self.env.now)
         if self.priority:
             heapq.heappush(self._heap, (priority, next(self._order), waiter))
@@ -307,7 +332,7 @@ class ManagedAgentPool(AgentPool):
     def release(self, agent: Agent) -> None:
         assert isinstance(agent, ManagedAgent)
         self._account()
-        if agent.state is UP and agent.busy + agent.free <= self.concurrency:
+        if agent.state is AGENT_UP and agent.busy + agent.free <= self.concurrency:
             waiter = self._next_waiter()
             if waiter is not None:
                 waiter.event.succeed(agent)
@@ -322,13 +347,13 @@ class ManagedAgentPool(AgentPool):
         # a slot the agent should no longer offer: drop it
         agent.busy -= 1
         self.busy -= 1
-        if agent.state is DRAINING and agent.busy == 0:
+        if agent.state is AGENT_DRAINING and agent.busy == 0:
             self.draining -= 1
             self._down(agent)
 
     def leave(self, waiter: Waiter, reason: object = None) -> bool:
         """Take *waiter* out of the queue: its client gave up (*reason* None) or
-        it was shed (*reason* SHED)."""
+        it was shed (*reason* TURNED_AWAY)."""
         if waiter.left or waiter.event.triggered:
             return False
         self._account()
@@ -340,7 +365,7 @@ class ManagedAgentPool(AgentPool):
     def attach(self, agent: ManagedAgent, req: Any, proc: simpy.Process) -> bool:
         """Note that *req* runs in *agent*; False if the agent crashed before the
         request could start."""
-        if agent.state is CRASHED:
+        if agent.state is AgentState.CRASHED:
             return False
         agent.requests[req] = proc
         return True
@@ -376,7 +401,7 @@ class ManagedAgentPool(AgentPool):
         """Shed every waiting request whose priority number is above *above*."""
         shed = 0
         for waiter in self._queued():
-            if waiter.priority > above and self.leave(waiter, SHED):
+            if waiter.priority > above and self.leave(waiter, TURNED_AWAY):
                 shed += 1
         return shed
 
@@ -392,17 +417,17 @@ class ManagedAgentPool(AgentPool):
 
     def _spawned(self, agent: Agent, _event: simpy.Event | None = None) -> None:
         assert isinstance(agent, ManagedAgent)
-        if agent.state is CANCELLED:
+        if agent.state is AgentState.CANCELLED:
             return
         super()._spawned(agent)
 
     def _agent_up(self, agent: Agent) -> None:
         assert isinstance(agent, ManagedAgent)
         self._account()
-        agent.state = UP
+        agent.state = AgentState.UP
         agent.up_since = self.env.now
         self.live += 1
-        self.recorder.agent(self.env.now, agent.id, "up")
+        self.recorder.agent(self.env.now, agent.id, AgentEvent.UP)
         if self.memory is not None and not self.memory.agent_up(agent):
             return  # it crashed at once: the limit leaves no room for it
         for _ in range(self.concurrency):
@@ -421,7 +446,7 @@ class ManagedAgentPool(AgentPool):
         timer = self.env.timeout(self.idle_timeout)
 
         def expire(_event: simpy.Event) -> None:
-            if (agent.state is UP and agent.busy == 0 and agent.idle_since == since
+            if (agent.state is AgentState.UP and agent.busy == 0 and agent.idle_since == since
                     and self.live > self.floor):
                 self._stop(agent)
 
@@ -440,13 +465,13 @@ class ManagedAgentPool(AgentPool):
         if agent.busy == 0:
             self._down(agent)
         else:
-            agent.state = DRAINING
+            agent.state = AgentState.DRAINING
             self.draining += 1
 
     def _down(self, agent: ManagedAgent) -> None:
-        agent.state = DOWN
+        agent.state = AgentState.DOWN
         del self._agents[agent.id]
-        self.recorder.agent(self.env.now, agent.id, "down")
+        self.recorder.agent(self.env.now, agent.id, AgentEvent.DOWN)
         if self.memory is not None:
             self.memory.agent_gone(agent)
 
@@ -456,16 +481,16 @@ class ManagedAgentPool(AgentPool):
         restarts after a spawn latency, under the same id."""
         self._account()
         self._withdraw_free(agent)
-        was_up = agent.state is UP
+        was_up = agent.state is AgentState.UP
         if was_up:
             self.live -= 1
-        elif agent.state is DRAINING:
+        elif agent.state is AgentState.DRAINING:
             self.draining -= 1
-        agent.state = CRASHED
+        agent.state = AgentState.CRASHED
         self.busy -= agent.busy
         agent.busy = 0
         self.crashes += 1
-        self.recorder.agent(self.env.now, agent.id, "crash")
+        self.recorder.agent(self.env.now, agent.id, AgentEvent.CRASH)
         if self.memory is not None:
             self.memory.agent_gone(agent)
         active = self.env.active_process
@@ -502,7 +527,7 @@ class ManagedAgentPool(AgentPool):
             assert isinstance(deferred, ManagedAgent)
             self._cancel(deferred)
             excess -= 1
-        starting = sorted((a for a in self._agents.values() if a.state is STARTING
+        starting = sorted((a for a in self._agents.values() if a.state is AgentState.STARTING
                            and a not in self._deferred), key=lambda a: -a.id)
         for agent in starting[:excess]:
             self._in_progress -= 1
@@ -510,16 +535,16 @@ class ManagedAgentPool(AgentPool):
             excess -= 1
             if self._deferred:
                 self._start(self._deferred.popleft())
-        running = sorted((a for a in self._agents.values() if a.state is UP),
+        running = sorted((a for a in self._agents.values() if a.state is AgentState.UP),
                          key=lambda a: (a.busy, -a.id))
         for agent in running[:excess]:
             self._stop(agent)
 
     def _cancel(self, agent: ManagedAgent) -> None:
-        agent.state = CANCELLED
+        agent.state = AgentState.CANCELLED
         self.spawning -= 1
         del self._agents[agent.id]
-        self.recorder.agent(self.env.now, agent.id, "cancel")
+        self.recorder.agent(self.env.now, agent.id, AgentEvent.CANCEL)
 
     def set_concurrency(self, concurrency: int) -> None:
         """Serve at most *concurrency* requests per agent from now on: fewer free
@@ -537,7 +562,7 @@ class ManagedAgentPool(AgentPool):
             self._free = keep[::-1]
             return
         for agent in list(self._agents.values()):
-            if agent.state is UP:
+            if agent.state is AgentState.UP:
                 for _ in range(concurrency - agent.busy - agent.free):
                     agent.busy += 1
                     self.busy += 1

@@ -112,12 +112,10 @@ class Autoscaler:
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
         env, pool, spec = self.env, self.pool, self.spec
-        pool._account()
-        last = (pool.busy_area, pool.capacity_area, pool.waiting_area)
+        last = pool.areas()
         while True:
             yield env.timeout(spec.period)
-            pool._account()
-            now_areas = (pool.busy_area, pool.capacity_area, pool.waiting_area)
+            now_areas = pool.areas()
             busy, capacity, waiting = (
                 (b - a) / spec.period for a, b in zip(last, now_areas, strict=True))
             last = now_areas

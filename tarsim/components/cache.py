@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tarsim.config.distributions import BATCH, Draw, batched
-from tarsim.config.providers import Cache as CacheSpec
+from tarsim.config.providers import Cache
 
 
 class HitRateCache:
@@ -92,7 +92,7 @@ class LRUCache:
 Lookup = HitRateCache | LRUCache
 
 
-def build_cache(spec: CacheSpec, rng: np.random.Generator,
+def build_cache(spec: Cache, rng: np.random.Generator,
                 on_change: Callable[[int], None] | None = None) -> Lookup:
     """The cache a spec describes, drawing from *rng*; an LRU tells *on_change* how
     its number of entries changes (a fixed hit rate models no entries)."""

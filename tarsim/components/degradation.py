@@ -18,13 +18,9 @@ from typing import Any
 import simpy
 
 from tarsim.components.recorder import Recorder
-from tarsim.components.requests import API_ERROR, Request
+from tarsim.components.requests import Request
 from tarsim.config.model import Actions, Degradation, Mode, Thresholds
-
-MODES = ("optimal", "high_load", "critical")
-RANK = {name: rank for rank, name in enumerate(MODES)}
-API_FAILURES = frozenset({API_ERROR, "rate_limited"})
-"""Outcomes that count against the API success rate (the provider said no)."""
+from tarsim.vocabulary import MODES, RANK, DegradationMode
 
 
 @dataclass(frozen=True)
@@ -36,7 +32,8 @@ class Reading:
     memory: float | None
     """Memory as a share of its limit (None: no limit)."""
     success_rate: float | None
-    """API calls that succeeded over those made, since the last look (None: no calls)."""
+    """Attempts of API and tool calls that succeeded over those made, since the last
+    look (None: no attempt)."""
 
 
 def passes(enter: Thresholds, reading: Reading) -> bool:
@@ -62,14 +59,15 @@ def recovered(mode: Mode, reading: Reading) -> bool:
                 and reading.success_rate < rate)
 
 
-def next_mode(spec: Degradation, current: str, reading: Reading) -> str:
+def next_mode(spec: Degradation, current: DegradationMode, reading: Reading) -> DegradationMode:
     """The mode after one look, from *current* and the *reading*."""
     configured = [name for name in MODES[1:] if getattr(spec, name) is not None]
     for name in reversed(configured):
         if RANK[name] > RANK[current] and passes(getattr(spec, name).enter, reading):
             return name
-    if current != "optimal" and recovered(getattr(spec, current), reading):
-        lower = [name for name in ("optimal", *configured) if RANK[name] < RANK[current]]
+    optimal = DegradationMode.OPTIMAL
+    if current != optimal and recovered(getattr(spec, current), reading):
+        lower = [name for name in (optimal, *configured) if RANK[name] < RANK[current]]
         return lower[-1]
     return current
 
@@ -88,26 +86,27 @@ class DegradationController:
         self.memory = memory
         self.apply = apply
         self.recorder = recorder
-        self.mode = "optimal"
-        self.calls = 0
+        self.mode = DegradationMode.OPTIMAL
+        self.attempts = 0
         self.failed = 0
         env.process(self._run())
 
     def observe(self, req: Request) -> None:
-        """A request finished: count its API calls and whether the API failed it."""
-        self.calls += req.api_calls + req.tool_calls
-        if req.outcome in API_FAILURES:
-            self.failed += 1
+        """A request finished: count the attempts of its API and tool calls (one
+        per call, plus its retries) and those that failed, whatever the status
+        (an open breaker and a timeout are failures as much as a 5xx or a 429)."""
+        self.attempts += req.api_calls + req.tool_calls + req.retries
+        self.failed += req.failed_attempts
 
     def reading(self) -> Reading:
-        rate = 1.0 - self.failed / self.calls if self.calls else None
+        rate = 1.0 - self.failed / self.attempts if self.attempts else None
         return Reading(self.queue(), self.memory() if self.memory else None, rate)
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
         while True:
             yield self.env.timeout(self.spec.interval)
             reading = self.reading()
-            self.calls = self.failed = 0
+            self.attempts = self.failed = 0
             mode = next_mode(self.spec, self.mode, reading)
             if mode != self.mode:
                 self.mode = mode

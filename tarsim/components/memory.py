@@ -19,11 +19,21 @@ import simpy
 
 from tarsim.components.agent_pool import ManagedAgent, ManagedAgentPool
 from tarsim.components.recorder import Recorder
-from tarsim.components.requests import OOM, Request
+from tarsim.components.requests import Request
 from tarsim.config.model import Memory
+from tarsim.vocabulary import Outcome
 
 
 class MemoryTracker:
+    """Follows the process's memory through the run and crashes agents past the limit.
+
+    Bytes are held by the process (``base``, cache entries), by each live agent (``per_agent``),
+    by each request in a slot (``per_request`` and its tokens, growing step by
+    step), by garbage awaiting the collector and by leaks; every change is
+    recorded as the new total. The system calls :meth:`admit`, :meth:`grow` and
+    :meth:`release` around each request's steps; a False answer means the request's
+    agent ran out of memory (the request fails with ``oom``)."""
+
     def __init__(self, env: simpy.Environment, spec: Memory, pool: ManagedAgentPool,
                  recorder: Recorder) -> None:
         self.env = env
@@ -39,10 +49,8 @@ class MemoryTracker:
         self._requests: dict[Request, tuple[float, int, int]] = {}
         """Bytes each request in a slot holds, and the input and output tokens counted."""
         recorder.memory_level(env.now, max(self.spec.reserved, self.total))
-        pool.memory = self
-        for agent in list(pool._agents.values()):
-            if agent.state == "up":
-                self.agent_up(agent)
+        for agent in pool.follow_memory(self):
+            self.agent_up(agent)
         if spec.gc is not None:
             env.process(self._collector(spec.gc.interval, spec.gc.reclaim))
 
@@ -59,12 +67,12 @@ class MemoryTracker:
             return True
         if self.spec.limit_scope == "agent":
             if agent is not None and self.held[agent] > limit:
-                self.pool.crash(agent, OOM)
+                self.pool.crash(agent, Outcome.OOM)
                 return False
             return True
         if self.total > limit and self.held:
             victim = max(self.held, key=lambda a: (self.held[a], a.id))
-            self.pool.crash(victim, OOM)
+            self.pool.crash(victim, Outcome.OOM)
             return victim is not agent
         return True
 

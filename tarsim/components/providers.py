@@ -9,7 +9,7 @@ the time to first token, when no output has streamed. It fails with
 ``timeout`` when it would outlast the provider's timeout. Failed calls are not
 billed.
 
-Every call goes through :meth:`Provider.call`, a SimPy generator the role
+Every call goes through :meth:`ProviderEndpoint.call`, a SimPy generator the role
 ``yield from``s. When the provider has no limits, connection pool, circuit
 breaker, overload curve or retries, the call takes the plain path: one attempt,
 no bookkeeping. Otherwise each attempt asks the circuit breaker, waits for a
@@ -30,46 +30,26 @@ from typing import Any
 import simpy
 
 from tarsim.components.cache import Lookup, build_cache
-from tarsim.components.circuit_breaker import CircuitBreaker
+from tarsim.components.circuit_breaker import Breaker
 from tarsim.components.rate_limits import RateLimiter
 from tarsim.components.recorder import Recorder
-from tarsim.components.requests import SHED, Request
-from tarsim.components.retry import (
-    API_ERROR as S_API_ERROR,
-)
-from tarsim.components.retry import (
-    CAUSE,
-    RetryPolicy,
-)
-from tarsim.components.retry import (
-    CIRCUIT_OPEN as S_CIRCUIT_OPEN,
-)
-from tarsim.components.retry import (
-    OK as S_OK,
-)
-from tarsim.components.retry import (
-    OVERLOADED as S_OVERLOADED,
-)
-from tarsim.components.retry import (
-    RATE_LIMITED as S_RATE_LIMITED,
-)
-from tarsim.components.retry import (
-    TIMEOUT as S_TIMEOUT,
-)
+from tarsim.components.requests import Request
+from tarsim.components.retry import RetryPolicy
 from tarsim.components.routing import Controls, Mixer
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import Draw, batched, is_zero, sampler
-from tarsim.config.model import LLM, Role
-from tarsim.config.model import Provider as ProviderSpec
-from tarsim.config.model import Tool as ToolSpec
-from tarsim.config.providers import Cache as CacheSpec
-from tarsim.config.providers import Retry
+from tarsim.config.model import LLM, Provider, Role, Tool
+from tarsim.config.providers import Cache, Retry
+from tarsim.vocabulary import CAUSE, AttemptStatus, Outcome
 
 CallGen = Generator[simpy.Event, Any, bool]
 Refusers = tuple[tuple[RateLimiter, tuple[int, ...]], ...]
-AttemptGen = Generator[simpy.Event, Any, tuple[str, float, Refusers]]
+AttemptGen = Generator[simpy.Event, Any, tuple[AttemptStatus, float, Refusers]]
 NO_LIMITS: tuple[RateLimiter, ...] = ()
 NO_REFUSERS: Refusers = ()
+ATTEMPT_OK = AttemptStatus.OK
+"""Bound once: the per-attempt path reads a module global several times faster
+than an enum member (about 20 ns against 150 ns on CPython 3.11)."""
 
 
 def _zero() -> float:
@@ -94,15 +74,15 @@ class Curve:
         return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
 
-class Provider:
+class ProviderEndpoint:
     """One hosted API (Anthropic, OpenAI, a search API) and its failure modes."""
 
-    def __init__(self, env: simpy.Environment, name: str, spec: ProviderSpec | None,
+    def __init__(self, env: simpy.Environment, name: str, spec: Provider | None,
                  streams: Streams, base_dir: Any, retry: Retry | None = None,
                  recorder: Recorder | None = None) -> None:
         self.env = env
         self.name = name
-        spec = spec or ProviderSpec()
+        spec = spec or Provider()
         self.recorder = recorder if recorder is not None else Recorder()
         self.network: Draw = (
             _zero if is_zero(spec.network)
@@ -122,7 +102,7 @@ class Provider:
         """Refusals are counted for requests arriving from here on (the warm-up's end)."""
         self.pool = None if spec.connections is None else simpy.Resource(env, spec.connections)
         self.breaker = (
-            None if spec.circuit_breaker is None else CircuitBreaker(spec.circuit_breaker)
+            None if spec.circuit_breaker is None else Breaker(spec.circuit_breaker)
         )
         self.retry = (
             None if retry is None or retry.attempts == 1
@@ -153,17 +133,18 @@ class Provider:
         if self.error_rate > 0 and self.uniform() < self.error_rate:
             if head >= self.timeout:
                 yield env.timeout(self.timeout)
-                status = S_TIMEOUT
+                status = AttemptStatus.TIMEOUT
             else:
                 yield env.timeout(head)
-                status = S_API_ERROR
+                status = AttemptStatus.API_ERROR
         else:
             total = head + streaming
             if total <= self.timeout:
                 yield env.timeout(total)
                 return True
             yield env.timeout(self.timeout)
-            status = S_TIMEOUT
+            status = AttemptStatus.TIMEOUT
+        req.failed_attempts += 1
         req.fail(CAUSE[status])
         self.recorder.dead_letter(req.id, target, self.name,
                                   [(1, start, env.now, status, 0.0, math.nan)])
@@ -182,9 +163,10 @@ class Provider:
             start = env.now
             status, retry_after, refusers = yield from self._attempt(
                 req, first, streaming, input_tokens, output_tokens, reserve, limits)
-            if status is S_OK:
+            if status is ATTEMPT_OK:
                 return True
             n += 1
+            req.failed_attempts += 1
             if retry is None or n >= attempts or status not in retry.retried:
                 history.append((n, start, env.now, status, retry_after, math.nan))
                 if refusers and req.arrival >= self.measure_from:
@@ -211,7 +193,7 @@ class Provider:
         if breaker is not None:
             admitted = breaker.admit(env.now)
             if admitted is None:
-                return S_CIRCUIT_OPEN, 0.0, NO_REFUSERS
+                return AttemptStatus.CIRCUIT_OPEN, 0.0, NO_REFUSERS
             ticket = admitted
         pool = self.pool
         connection = None
@@ -236,7 +218,7 @@ class Provider:
                             limiter.refused[kind] += 1
                 if network > 0:
                     yield env.timeout(network)
-                status, retry_after = S_RATE_LIMITED, wait
+                status, retry_after = AttemptStatus.RATE_LIMITED, wait
             else:
                 for limiter in limits:
                     limiter.admit(now, input_tokens, reserve)
@@ -244,7 +226,7 @@ class Provider:
             status = yield from self._timed(network + first(), streaming)
             if limits:
                 now = env.now
-                produced = output_tokens if status is S_OK else 0.0
+                produced = output_tokens if status is ATTEMPT_OK else 0.0
                 for limiter in limits:
                     limiter.settle(now, reserve, produced)
         if connection is not None:
@@ -253,7 +235,7 @@ class Provider:
             breaker.record(env.now, ticket, status)
         return status, retry_after, refusers
 
-    def _timed(self, head: float, streaming: float) -> Generator[simpy.Event, Any, str]:
+    def _timed(self, head: float, streaming: float) -> Generator[simpy.Event, Any, AttemptStatus]:
         """The timed part of an admitted attempt; its status."""
         env = self.env
         self.in_flight += 1
@@ -264,20 +246,21 @@ class Provider:
         fail = self.error_rate
         if self.overload is not None:
             fail += self.overload(self.in_flight)
-        status = S_OK
+        status = ATTEMPT_OK
         if fail > 0:
             u = self.uniform()
             if u < fail:
-                status = S_API_ERROR if u < self.error_rate else S_OVERLOADED
-        if status is not S_OK:
+                status = (AttemptStatus.API_ERROR if u < self.error_rate
+                          else AttemptStatus.OVERLOADED)
+        if status is not ATTEMPT_OK:
             if head >= self.timeout:
                 yield env.timeout(self.timeout)
-                status = S_TIMEOUT
+                status = AttemptStatus.TIMEOUT
             else:
                 yield env.timeout(head)
         elif head + streaming > self.timeout:
             yield env.timeout(self.timeout)
-            status = S_TIMEOUT
+            status = AttemptStatus.TIMEOUT
         else:
             yield env.timeout(head + streaming)
         self.in_flight -= 1
@@ -291,9 +274,9 @@ class LLMClient:
     """Calls to one model: its latency, its prices, its own limits, and its
     provider's call path."""
 
-    def __init__(self, env: simpy.Environment, name: str, spec: LLM, provider: Provider,
+    def __init__(self, env: simpy.Environment, name: str, spec: LLM, provider: ProviderEndpoint,
                  streams: Streams, base_dir: Any, recorder: Recorder | None = None,
-                 prompt_cache: CacheSpec | None = None) -> None:
+                 prompt_cache: Cache | None = None) -> None:
         self.name = name
         self.provider = provider
         self.recorder = recorder if recorder is not None else provider.recorder
@@ -352,9 +335,9 @@ class ToolClient:
     """Calls to one tool (web search, browser) through its provider, behind its
     cache if it has one."""
 
-    def __init__(self, env: simpy.Environment, name: str, spec: ToolSpec, provider: Provider,
+    def __init__(self, env: simpy.Environment, name: str, spec: Tool, provider: ProviderEndpoint,
                  streams: Streams, base_dir: Any, recorder: Recorder | None = None,
-                 cache: CacheSpec | None = None,
+                 cache: Cache | None = None,
                  on_cache_change: Callable[[int], None] | None = None) -> None:
         self.env = env
         self.name = name
@@ -401,7 +384,7 @@ class ContextCache:
     """The cache in front of LLM calls: a response cache (a hit skips the call) or
     prompt caching (a hit makes the call cheaper and faster)."""
 
-    def __init__(self, spec: CacheSpec, streams: Streams, base_dir: Any,
+    def __init__(self, spec: Cache, streams: Streams, base_dir: Any,
                  on_change: Callable[[int], None] | None = None) -> None:
         self.lookup = build_cache(spec, streams("cache.context"), on_change).lookup
         self.respond = spec.mode == "response"
@@ -469,7 +452,7 @@ class RoleRunner:
                             yield env.timeout(latency)
                         continue
                 if controls.cache_only and prompt_hit is None:
-                    req.fail(SHED)  # degraded to cache-only answers, and this one missed
+                    req.fail(Outcome.SHED)  # degraded to cache-only answers, and this one missed
                     return False
                 llm = self.llm if self.mixer is None else self.mixer()
                 assert llm is not None  # calls > 0 needs an llm or a mix

@@ -95,6 +95,11 @@ class _Table:
 
 
 class Recorder:
+    """The one place components report to during a run: a row per finished request,
+    agent event, memory change, mode change, scaling decision, billed item and
+    dead-lettered attempt. Text fields are stored as small integer codes; the
+    ``*_columns`` methods hand back numpy columns (text decoded) for the metrics."""
+
     def __init__(self) -> None:
         self._requests = _Table(REQUEST_FIELDS, coded=("outcome",))
         self._agents = _Table(AGENT_FIELDS, coded=("event",))

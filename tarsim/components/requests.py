@@ -1,25 +1,16 @@
-"""A request as it travels through the system, and the outcomes it can end with."""
+"""A request as it travels through the system (its outcomes: :class:`tarsim.vocabulary.Outcome`)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-OK = "ok"
-TIMEOUT = "timeout"
-QUEUE_FULL = "queue_full"
-API_ERROR = "api_error"
-OOM = "oom"
-"""The request's agent ran out of memory and crashed."""
-SHED = "shed"
-"""Backpressure or a degraded mode turned the request away."""
-RATE_LIMITED = "rate_limited"
-"""A provider's rate limit answered 429 on every attempt."""
-CIRCUIT_OPEN = "circuit_open"
-"""The provider's circuit breaker was open: the call failed fast."""
-UNFINISHED = "unfinished"
+from tarsim.vocabulary import Outcome
 
 NAN = math.nan
+OK = Outcome.OK
+"""Bound once: every request starts with it (a module global reads faster than an
+enum member)."""
 
 
 class Request:
@@ -44,6 +35,7 @@ class Request:
         "dequeued",
         "end",
         "entry",
+        "failed_attempts",
         "id",
         "input_tokens",
         "outcome",
@@ -77,12 +69,14 @@ class Request:
         self.tool_calls = 0
         self.retries = 0
         """Attempts beyond the first, over all of its calls."""
+        self.failed_attempts = 0
+        """Attempts of its calls that failed, whatever the status."""
         self.rate_limited = 0
         """429s its attempts got."""
         self.cache_hits = 0
         self.cache_lookups = 0
 
-    def fail(self, outcome: str) -> None:
+    def fail(self, outcome: Outcome) -> None:
         """Mark the request failed with *outcome*, keeping the first cause."""
-        if self.outcome == OK:
+        if self.outcome == Outcome.OK:
             self.outcome = outcome

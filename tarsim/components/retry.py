@@ -14,21 +14,10 @@ import numpy as np
 
 from tarsim.config.distributions import Draw, batched
 from tarsim.config.providers import Retry
-
-# Attempt outcomes. ``overloaded`` (529/503) fails a request as ``api_error``.
-OK = "ok"
-RATE_LIMITED = "rate_limited"
-API_ERROR = "api_error"
-OVERLOADED = "overloaded"
-TIMEOUT = "timeout"
-CIRCUIT_OPEN = "circuit_open"
-
-CAUSE = {RATE_LIMITED: RATE_LIMITED, API_ERROR: API_ERROR, OVERLOADED: API_ERROR,
-         TIMEOUT: TIMEOUT, CIRCUIT_OPEN: CIRCUIT_OPEN}
-"""The request's failure cause for each failed attempt's status."""
+from tarsim.vocabulary import CAUSE, AttemptStatus
 
 
-def statuses_of(causes: Iterable[str]) -> frozenset[str]:
+def statuses_of(causes: Iterable[str]) -> frozenset[AttemptStatus]:
     """The attempt statuses that fail a request with one of *causes* (``api_error``
     takes in the overload errors, 529/503, which fail requests as ``api_error``)."""
     wanted = set(causes)

@@ -19,8 +19,8 @@ from typing import Any
 import simpy
 
 from tarsim.components.agent_pool import (
-    QUEUE_FULL,
-    SHED,
+    NO_ROOM,
+    TURNED_AWAY,
     AgentPool,
     ManagedAgent,
     ManagedAgentPool,
@@ -33,27 +33,20 @@ from tarsim.components.providers import (
     NO_PROVIDER,
     ContextCache,
     LLMClient,
-    Provider,
+    ProviderEndpoint,
     RoleRunner,
     ToolClient,
     role_mixer,
 )
 from tarsim.components.rate_limits import KINDS
 from tarsim.components.recorder import Recorder
-from tarsim.components.requests import (
-    OK,
-    OOM,
-    TIMEOUT,
-    UNFINISHED,
-    Request,
-)
-from tarsim.components.requests import QUEUE_FULL as QUEUE_FULL_ERROR
-from tarsim.components.requests import SHED as SHED_ERROR
+from tarsim.components.requests import Request
 from tarsim.components.routing import Controls
 from tarsim.components.streams import Streams
-from tarsim.components.workload import Workload
+from tarsim.components.workload import LoadGenerator
 from tarsim.config.distributions import is_zero, sampler
 from tarsim.config.model import OPEN_KINDS, Actions, Model
+from tarsim.vocabulary import Outcome
 
 
 def _capped(draw: Callable[[], int], cap: int) -> Callable[[], int]:
@@ -70,6 +63,12 @@ def needs_managed_pool(model: Model) -> bool:
 
 
 class System:
+    """The simulated system of one replication: builds the workload, router, agent
+    pool, providers, role runners and, when the model has them, the memory tracker,
+    degradation controller and autoscaler, and runs each request through them
+    (:meth:`handle`, then :meth:`finish`, which records it). :meth:`flush` records
+    the requests still in flight when the run stops."""
+
     def __init__(self, env: simpy.Environment, model: Model, streams: Streams,
                  recorder: Recorder, horizon: float, warmup: float = 0.0) -> None:
         self.env = env
@@ -114,10 +113,10 @@ class System:
         else:
             self.pool = AgentPool(env, **pool_args)
         providers = {
-            name: Provider(env, name, spec, streams, base_dir, model.retry, recorder)
+            name: ProviderEndpoint(env, name, spec, streams, base_dir, model.retry, recorder)
             for name, spec in model.providers.items()
         }
-        providers[NO_PROVIDER] = Provider(env, NO_PROVIDER, None, streams, base_dir,
+        providers[NO_PROVIDER] = ProviderEndpoint(env, NO_PROVIDER, None, streams, base_dir,
                                           model.retry, recorder)
         self.providers = providers
         caches = model.cache
@@ -175,7 +174,7 @@ class System:
         self.arrivals_open = True
         self.done = env.event()
         """Fires when arrivals have stopped and every request has answered."""
-        self.workload = Workload(env, model.workload, self.submit, streams, horizon, base_dir)
+        self.workload = LoadGenerator(env, model.workload, self.submit, streams, horizon, base_dir)
 
     def start(self) -> None:
         self.workload.start()
@@ -209,13 +208,13 @@ class System:
         req.admitted = env.now
         if env.now >= req.deadline:  # the client gave up while the router worked
             req.dequeued = env.now
-            req.fail(TIMEOUT)
+            req.fail(Outcome.TIMEOUT)
             self.finish(req)
             return
         got = self.pool.acquire(req.priority)
-        if got is QUEUE_FULL or got is SHED:
+        if got is NO_ROOM or got is TURNED_AWAY:
             req.dequeued = env.now
-            req.fail(QUEUE_FULL_ERROR if got is QUEUE_FULL else SHED_ERROR)
+            req.fail(Outcome.QUEUE_FULL if got is NO_ROOM else Outcome.SHED)
             self.finish(req)
             return
         if isinstance(got, Waiter):
@@ -225,8 +224,8 @@ class System:
             agent = yield got.event
             req.entry = None
             req.dequeued = env.now
-            if agent is None or agent is SHED:
-                req.fail(TIMEOUT if agent is None else SHED_ERROR)
+            if agent is None or agent is TURNED_AWAY:
+                req.fail(Outcome.TIMEOUT if agent is None else Outcome.SHED)
                 self.finish(req)
                 return
         else:
@@ -269,13 +268,13 @@ class System:
                         break
                     if not ok:
                         break
-        except simpy.Interrupt as crash:
-            req.fail(str(crash.cause))
+        except simpy.Interrupt as crash:  # the agent crashed
+            req.fail(Outcome(str(crash.cause)))
             req.released = env.now
             self.finish(req)
             return
         if not survived:
-            req.fail(OOM)
+            req.fail(Outcome.OOM)
         else:
             pool.detach(agent, req)
             if memory is not None:
@@ -308,7 +307,7 @@ class System:
             self.degradation.observe(req)
         now = self.env.now
         if now > req.deadline:  # the client stopped waiting first
-            req.outcome = TIMEOUT
+            req.outcome = Outcome.TIMEOUT
             req.end = req.deadline
         else:
             req.end = now
@@ -341,10 +340,10 @@ class System:
         now = self.env.now
         for req in list(self.in_flight.values()):
             if req.deadline <= now:
-                req.outcome = TIMEOUT
+                req.outcome = Outcome.TIMEOUT
                 req.end = req.deadline
             else:
-                req.outcome = UNFINISHED if req.outcome == OK else req.outcome
+                req.outcome = Outcome.UNFINISHED if req.outcome == Outcome.OK else req.outcome
             self.recorder.request(req)
         self.in_flight.clear()
         for client in self.billed:

@@ -24,9 +24,7 @@ from tarsim.config.model import (
     RampArrivals,
     StepArrivals,
     TraceArrivals,
-)
-from tarsim.config.model import (
-    Workload as WorkloadSpec,
+    Workload,
 )
 from tarsim.config.traces import load_trace
 
@@ -37,8 +35,13 @@ client has its answer (for closed loops), or None once arrivals have stopped."""
 Proc = Generator[simpy.Event, Any, None]
 
 
-class Workload:
-    def __init__(self, env: simpy.Environment, spec: WorkloadSpec, submit: Submit,
+class LoadGenerator:
+    """Submits the requests of one run: at the arrival process's times for an open
+    loop, or from ``users`` virtual users that wait for each answer and think
+    before the next for a closed loop; each request's class is drawn from the
+    class mix (or read from the trace). Arrivals stop at *horizon*."""
+
+    def __init__(self, env: simpy.Environment, spec: Workload, submit: Submit,
                  streams: Streams, horizon: float, base_dir: Any) -> None:
         self.env = env
         self.spec = spec
@@ -154,7 +157,7 @@ def _exponential_gaps(rng: np.random.Generator, rate: float) -> Callable[[int], 
     return lambda n: rng.exponential(mean, n)
 
 
-def _class_chooser(spec: WorkloadSpec, streams: Streams) -> Callable[[], int]:
+def _class_chooser(spec: Workload, streams: Streams) -> Callable[[], int]:
     if len(spec.classes) == 1:
         return itertools.repeat(0).__next__
     weights = np.array([c.weight for c in spec.classes], dtype=float)

@@ -39,9 +39,10 @@ from tarsim.config.providers import (
     Routing,
     SlowdownPoint,
     ToolPrice,
-    _check_shares,
+    check_shares,
     increasing_loads,
 )
+from tarsim.vocabulary import MODES
 
 NonNegRate = Annotated[PerSecond, Field(ge=0)]
 
@@ -320,7 +321,7 @@ class Role(Frozen):
             raise ValueError(f"calls is {self.calls} but no llm is named")
         return self
 
-    _mix_sums = field_validator("mix")(_check_shares)
+    _mix_sums = field_validator("mix")(check_shares)
 
     @property
     def llm_calls(self) -> int:
@@ -618,7 +619,7 @@ def _check_degradation(data: dict[str, Any], ref: Callable[[str, Any, str], None
     found: list[Problem] = []
     memory = _mapping(data.get("memory"))
     concurrency = _mapping(data.get("agents")).get("concurrency", 1)
-    for mode in ("high_load", "critical"):
+    for mode in MODES[1:]:  # the degraded ones
         spec = _mapping(_mapping(data.get("degradation")).get(mode))
         path = f"degradation.{mode}"
         for part in ("enter", "exit"):

@@ -158,7 +158,7 @@ class Retry(Frozen):
 
 
 # ---------------------------------------------------------------- routing
-def _check_shares(mix: dict[str, float] | None) -> dict[str, float] | None:
+def check_shares(mix: dict[str, float] | None) -> dict[str, float] | None:
     if mix is None:
         return None
     total = math.fsum(mix.values())
@@ -178,7 +178,7 @@ class Routing(Frozen):
     """Share of LLM calls per model, overriding every role's ``llm`` (a role's own
     ``mix`` overrides this one)."""
 
-    _sums = field_validator("mix")(_check_shares)
+    _sums = field_validator("mix")(check_shares)
 
 
 # ---------------------------------------------------------------- caches

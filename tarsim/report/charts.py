@@ -18,6 +18,8 @@ from collections.abc import Mapping
 import altair as alt
 import pandas as pd
 
+from tarsim.sweep.stats import ERROR_COLUMNS
+
 WIDTH, HEIGHT = 520, 300
 
 
@@ -97,12 +99,11 @@ def errors_by_cause(summary: pd.DataFrame, recommendations: pd.DataFrame) -> alt
     for _, rec in recommendations.iterrows():
         point = by_point.loc[int(rec["point"])]
         arrived = float(point.get("arrived", math.nan))
-        for name in summary.columns:
-            if name.startswith("errors_") and not name.endswith("_ci95"):
+        for cause, name in ERROR_COLUMNS.items():
+            if name in summary.columns:
                 count = float(point[name])
                 rate = count / arrived if arrived and math.isfinite(count) else 0.0
-                rows.append({"tier": rec["tier"], "cause": name[len("errors_"):],
-                             "rate": rate})
+                rows.append({"tier": rec["tier"], "cause": cause, "rate": rate})
     data = pd.DataFrame(rows, columns=["tier", "cause", "rate"])
     return alt.Chart(data).mark_bar().encode(
         x=alt.X("tier:N", sort=list(recommendations["tier"]), title="tier"),

@@ -20,11 +20,10 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from tarsim.components.requests import OK, RATE_LIMITED
 from tarsim.config.base import Bytes, Frozen, PerSecond, PosSeconds, Probability, Seconds
 from tarsim.config.model import Model
 from tarsim.config.units import parse_rate
-from tarsim.metrics import MB, MODES, Level, t_halfwidth
+from tarsim.metrics import MB, Level, cold_starts, starting_changes, t_halfwidth
 from tarsim.run import RunRecords
 from tarsim.scenarios.registry import ANALYSES, Analysis, Finding, Runs
 from tarsim.scenarios.stats import (
@@ -35,6 +34,7 @@ from tarsim.scenarios.stats import (
     window_edges,
     windows,
 )
+from tarsim.vocabulary import MODES, Outcome
 
 ONLY = ""
 """The label of the one variant of an analysis that simulates the scenario's model as is."""
@@ -100,7 +100,7 @@ def _latencies(records: Sequence[RunRecords], pick: Any = None) -> np.ndarray:
     parts = []
     for rec in records:
         req = rec.request_columns
-        keep = ((req["outcome"] == OK) & (req["arrival"] >= rec.warmup_s)
+        keep = ((req["outcome"] == Outcome.OK) & (req["arrival"] >= rec.warmup_s)
                 & (req["arrival"] < rec.duration_s))
         if pick is not None:
             keep &= pick(rec)
@@ -486,7 +486,7 @@ class QueueLimit(Sweep):
     def analyse(self, runs: Mapping[str, Runs]) -> Finding:
         points = self.points(runs)
         xs = [x for x, _ in points]
-        shares = [_share(r.summary, "queue_full") for _, r in points]
+        shares = [_share(r.summary, Outcome.QUEUE_FULL) for _, r in points]
         limit = crossing(xs, shares, self.threshold)
         capacity = _model(points[0][1]).router.queue.capacity
         deepest = max(r.summary["queue"]["max"] for _, r in points)
@@ -542,7 +542,7 @@ class RateLimits(Analysis):
         window = s["duration_s"] - s["warmup_s"]
         met = _latencies(run.records, lambda rec: rec.request_columns["rate_limited"] > 0)
         clear = _latencies(run.records, lambda rec: rec.request_columns["rate_limited"] == 0)
-        failed = s["errors"].get(RATE_LIMITED, 0)
+        failed = s["errors"].get(Outcome.RATE_LIMITED, 0)
         key = (f"429s {num(s['api']['rate_limited'])} ({num(s['api']['rate_limited'] / window)}/s)"
                f", retries {num(s['api']['retries'])}, failed rate_limited {num(failed)} "
                f"({pct(failed / s['arrived'] if s['arrived'] else math.nan)}); "
@@ -585,7 +585,7 @@ class DegradationModes(Analysis):
         for mode in MODES:
             lat = _latencies(run.records, lambda rec, m=mode: _mode_at_arrival(rec) == m)
             p99[mode] = _quantile(lat, 0.99)
-        shed = s["errors"].get("shed", 0)
+        shed = s["errors"].get(Outcome.SHED, 0)
         key = ("entered " + (", ".join(entered) if entered else "no degraded mode") + "; "
                + ", ".join(f"{m} {num(seconds[m])} s" for m in MODES)
                + f" ({num(s['modes']['changes'])} changes); shed {num(shed)}, errors "
@@ -647,25 +647,10 @@ class SpawnLatency(Analysis):
 def spawn_latencies(rec: RunRecords) -> tuple[np.ndarray, int]:
     """Each cold start's latency (a ``spawn`` to the same agent's next ``up``; a
     start called off is left out) and the most cold starts in progress at once."""
-    started: dict[int, float] = {}
-    latencies = []
-    times, deltas = [], []
-    agents = rec.agent_columns
-    for t, agent, event in zip(agents["t"].tolist(), agents["agent"].tolist(),
-                               agents["event"].tolist(), strict=True):
-        if event == "spawn":
-            started[agent] = t
-            times.append(t)
-            deltas.append(1.0)
-        elif event in ("up", "cancel") and agent in started:
-            begun = started.pop(agent)
-            if event == "up":
-                latencies.append(t - begun)
-            times.append(t)
-            deltas.append(-1.0)
-    level = Level(np.array(times, dtype=float), np.array(deltas, dtype=float))
+    begin, end, up = cold_starts(rec.agent_columns)
+    level = Level.combine(starting_changes(rec.agent_columns))
     most = int(level.levels.max()) if len(level.levels) else 0
-    return np.array(latencies, dtype=float), most
+    return end[up] - begin[up], most
 
 
 @ANALYSES.register("cache_speedup")

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tarsim.components.requests import OK, UNFINISHED
 from tarsim.metrics import MB, Level, t_halfwidth
 from tarsim.run import RunRecords
+from tarsim.vocabulary import Outcome
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,8 @@ def windows(records: Sequence[RunRecords], edges: np.ndarray) -> Windows:
     for rec in records:
         req = rec.request_columns
         arrival, end, outcome = req["arrival"], req["end"], req["outcome"]
-        ok = outcome == OK
-        done = outcome != UNFINISHED
+        ok = outcome == Outcome.OK
+        done = outcome != Outcome.UNFINISHED
         slot = np.searchsorted(edges, arrival, side="right") - 1
         inside = (slot >= 0) & (slot < n)
         arrivals += np.bincount(slot[inside], minlength=n)

@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 
 from tarsim.config.base import Frozen, NonNegSeconds, PerSecond, PosSeconds, Probability
 from tarsim.config.distributions import DurationDist
+from tarsim.vocabulary import Metric
 
 AxisValues = Annotated[list[Any], Field(min_length=1)]
 
@@ -52,9 +53,10 @@ class SLOSpec(Frozen):
                 if value is not None}
 
 
-METRIC_OF_SLO = {
-    "p50": "latency.p50", "p95": "latency.p95", "p99": "latency.p99", "mean": "latency.mean",
-    "error_rate": "error_rate", "wait_mean": "wait.mean", "wait_p99": "wait.p99",
+METRIC_OF_SLO: dict[str, Metric] = {
+    "p50": Metric.LATENCY_P50, "p95": Metric.LATENCY_P95, "p99": Metric.LATENCY_P99,
+    "mean": Metric.LATENCY_MEAN, "error_rate": Metric.ERROR_RATE,
+    "wait_mean": Metric.WAIT_MEAN, "wait_p99": Metric.WAIT_P99,
 }
 """Where each SLO's metric lives in a run summary (flattened paths)."""
 

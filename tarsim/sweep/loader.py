@@ -12,7 +12,7 @@ from typing import Any
 from tarsim.config import ConfigError, Model, Problem, load_data, load_model, validate
 from tarsim.config import with_overrides as _with_overrides
 from tarsim.sweep.experiment import ExperimentSpec, SLOSpec
-from tarsim.sweep.points import Point, _wrap, check_axes, expand
+from tarsim.sweep.points import Point, check_axes, expand, restate_at_axis
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def experiment_from_data(data: Any, base_dir: str | Path = ".", source: str = "<
         try:
             _with_overrides(model, {key: value})
         except ConfigError as exc:
-            problems += [_wrap(p, ("set", key), key, lines) for p in exc.problems]
+            problems += [restate_at_axis(p, ("set", key), key, lines) for p in exc.problems]
     if problems:
         raise ConfigError(problems, source)
     if spec.overrides:

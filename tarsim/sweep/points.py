@@ -26,6 +26,7 @@ from tarsim.sweep.experiment import ExperimentSpec, TierSpec
 RATE, USERS, MODEL_LOAD = "rate", "users", "model"
 """How a point's load is given: an open-loop rate, closed-loop users, or the model's own."""
 DEFAULT_TIER = "all"
+PRICE = "agents.price_per_hour"
 """The one tier of an experiment that names none."""
 
 
@@ -147,7 +148,8 @@ def _axis_sources(where: PathKey, grid: Mapping[str, list[Any]],
             yield (*where, "zip", z, axis), axis, values
 
 
-def _wrap(problem: Problem, at: PathKey, axis: str, lines: Mapping[PathKey, int]) -> Problem:
+def restate_at_axis(problem: Problem, at: PathKey, axis: str,
+                    lines: Mapping[PathKey, int]) -> Problem:
     """A problem the model reported, restated at the experiment's axis value."""
     inner = "" if problem.path == axis else f"{problem.path}: "
     line = None
@@ -177,7 +179,7 @@ def check_axes(spec: ExperimentSpec, model: Model,
             try:
                 with_overrides(model, {axis: value})
             except ConfigError as exc:
-                problems += [_wrap(p, (*where, i), axis, lines) for p in exc.problems]
+                problems += [restate_at_axis(p, (*where, i), axis, lines) for p in exc.problems]
     for t, tier in enumerate(spec.tiers):
         shared = set(tier.grid) | {a for g in tier.zip for a in g}
         clash = sorted(shared & (set(spec.grid) | {a for g in spec.zip for a in g}))
@@ -205,6 +207,10 @@ def expand(spec: ExperimentSpec, model: Model) -> list[Point]:
     points: list[Point] = []
     problems: list[Problem] = []
     warmup = spec.warmup_s
+    # the experiment's agent price, when it gives one, is the price every run
+    # charges its measured agent-seconds at (a grid axis on it still wins)
+    price: Assignment = ({PRICE: spec.costs.agent_per_hour_usd}
+                         if spec.costs.agent_per_hour_usd > 0 else {})
     for tier, loads in _tiers(spec, model):
         groups = _axis_groups(spec.grid, spec.zip) + _axis_groups(tier.grid, tier.zip)
         for combo in itertools.product(*groups):
@@ -212,7 +218,8 @@ def expand(spec: ExperimentSpec, model: Model) -> list[Point]:
             for assignment in combo:
                 params.update(assignment)
             for kind, load in loads:
-                overrides = {**params, **load_overrides(model, kind, load, tier.think_time)}
+                overrides = {**price, **params,
+                             **load_overrides(model, kind, load, tier.think_time)}
                 try:
                     point_model = with_overrides(model, overrides) if overrides else model
                 except ConfigError as exc:

@@ -2,11 +2,12 @@
 meet the SLOs at every load of the tier, its predicted metrics at the tier's
 highest load, what binds it, and the runner-up.
 
-Cheapest means the lowest cost per hour at the tier's highest load (tokens, plus
-agents at the experiment's price per agent-hour), then the fewest agent slots,
-then the experiment's order. What binds a configuration is the SLO closest to
-its limit: for a latency SLO, the most utilised resource (a ``*.utilization``
-metric); for the error-rate SLO, the dominant cause of error.
+Cheapest means the lowest cost per hour at the tier's highest load (tokens and
+tools, plus the agent-seconds each run measured at the price per agent-hour),
+then the fewest agent slots, then the experiment's order. What binds a
+configuration is the SLO closest to its limit: for a latency SLO, the most
+utilised resource (a ``*.utilization`` metric); for the error-rate SLO, the
+dominant cause of error.
 """
 
 from __future__ import annotations
@@ -17,22 +18,25 @@ from typing import Any
 
 import pandas as pd
 
-from tarsim.sweep.stats import column, meets, slo_ratios, upper_bound
+from tarsim.sweep.stats import ERROR_COLUMNS, column, meets, slo_ratios, upper_bound
+from tarsim.vocabulary import Metric
 
 UTILIZATION = "_utilization"
-ERRORS = "errors_"
 
 
 def total_costs(summary: pd.DataFrame, agent_per_hour_usd: float) -> pd.DataFrame:
-    """*summary* with ``total_per_hour_usd`` and ``total_per_request_usd``: token
-    costs plus the agents' own cost."""
+    """*summary* with ``total_per_hour_usd`` and ``total_per_request_usd``: token and
+    tool costs plus the agents' own cost.
+
+    The agents are already in the runs' costs: each run charges the agent-seconds it
+    measured (from each cold start to each stop) at ``agents.price_per_hour``, which
+    the sweep sets to the experiment's *agent_per_hour_usd* when that is given
+    (:func:`tarsim.sweep.points.expand`). Adding ``agents.count`` times the price
+    here would count them twice, and price an autoscaled tier at its upper bound."""
+    del agent_per_hour_usd  # priced in the runs (see above); kept for the callers
     frame = summary.copy()
-    agents_hourly = frame["agents_count"] * agent_per_hour_usd
-    frame["total_per_hour_usd"] = frame["cost_per_hour_usd"].fillna(0.0) + agents_hourly
-    served_per_hour = frame["throughput"] * 3600.0
-    per_request_agents = agents_hourly / served_per_hour.where(served_per_hour > 0)
-    frame["total_per_request_usd"] = frame["cost_per_request_usd"] + per_request_agents.fillna(
-        0.0 if agent_per_hour_usd == 0 else math.inf)
+    frame["total_per_hour_usd"] = frame[column(Metric.COST_PER_HOUR_USD)].fillna(0.0)
+    frame["total_per_request_usd"] = frame[column(Metric.COST_PER_REQUEST_USD)]
     return frame
 
 
@@ -42,25 +46,32 @@ def bottleneck(row: Mapping[str, Any], limits: Mapping[str, float]) -> tuple[str
     if not ratios:
         return "", _busiest(row)[0]
     binding = max(ratios, key=lambda k: ratios[k])
-    if column(binding) == "error_rate":
-        causes = {k[len(ERRORS):]: float(v) for k, v in row.items()
-                  if k.startswith(ERRORS) and not k.endswith("_ci95")
-                  and isinstance(v, int | float) and v > 0}
+    if binding == Metric.ERROR_RATE:
+        counts = {cause: row.get(name) for cause, name in ERROR_COLUMNS.items()}
+        causes = {cause: float(v) for cause, v in counts.items()
+                  if isinstance(v, int | float) and v > 0}
         if causes:
             cause = max(causes, key=lambda k: causes[k])
             share = causes[cause] / sum(causes.values())
             return binding, f"errors: {cause} ({share:.0%} of errors)"
     busiest, level = _busiest(row)
-    if column(binding).startswith("latency") and level < QUEUEING_UTILIZATION:
+    if binding in LATENCY_METRICS and level < QUEUEING_UTILIZATION:
         # a latency SLO missed with resources this idle: the time is in the calls
         # themselves, or in backing off from 429s, not in waiting for a slot
-        calls = float(row.get("api_calls", 0.0) or 0.0) + float(row.get("api_tool_calls", 0.0)
-                                                                  or 0.0)
-        limited = float(row.get("api_rate_limited", 0.0) or 0.0)
+        calls = _count(row, Metric.API_CALLS) + _count(row, Metric.API_TOOL_CALLS)
+        limited = _count(row, Metric.API_RATE_LIMITED)
         if calls > 0 and limited / calls > RETRY_SHARE:
             return binding, f"rate limits: 429s on {limited / calls:.0%} of calls, retried"
         return binding, f"service time, not queueing ({busiest})"
     return binding, busiest
+
+
+LATENCY_METRICS = frozenset({Metric.LATENCY_MEAN, Metric.LATENCY_P50, Metric.LATENCY_P90,
+                             Metric.LATENCY_P95, Metric.LATENCY_P99, Metric.LATENCY_MAX})
+
+
+def _count(row: Mapping[str, Any], metric: Metric) -> float:
+    return float(row.get(column(metric), 0.0) or 0.0)
 
 
 RETRY_SHARE = 0.01

@@ -16,15 +16,21 @@ import numpy as np
 
 from tarsim.metrics import t_halfwidth
 from tarsim.sweep.experiment import AdaptiveReplications
+from tarsim.vocabulary import ERROR_CAUSES, Metric, error_metric
 
 CI = "_ci95"
-P99 = "latency_p99"
 NOT_AVERAGED = ("events",)
 
 
 def column(path: str) -> str:
     """``latency.p99`` -> ``latency_p99``."""
     return path.replace(".", "_")
+
+
+P99 = column(Metric.LATENCY_P99)
+ERROR_COLUMNS = {str(cause): column(error_metric(cause)) for cause in ERROR_CAUSES}
+"""The column of each cause of error's count (``timeout`` -> ``errors_timeout``)."""
+ERROR_NAMES = frozenset(ERROR_COLUMNS.values())
 
 
 def flat_row(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -46,7 +52,7 @@ def aggregate(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     names = sorted({k for run in runs for k in run if k not in NOT_AVERAGED})
     out: dict[str, float] = {}
     for name in names:
-        fill = 0.0 if name.startswith("errors_") else math.nan
+        fill = 0.0 if name in ERROR_NAMES else math.nan
         values = np.array([_number(run.get(name, fill)) for run in runs], dtype=float)
         finite = values[~np.isnan(values)]
         out[name] = float(finite.mean()) if len(finite) else math.nan
