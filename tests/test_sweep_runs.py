@@ -169,7 +169,7 @@ def test_outputs_are_written(tmp_path):
         assert (out / name).is_file(), name
     charts = sorted(p.name for p in (out / "charts").glob("*.png"))
     assert charts == sorted(["throughput.png", "p99.png", "errors.png", "cost_vs_p99.png",
-                             "agents.png", "bottleneck.png"])
+                             "agents.png", "utilisation.png"])
     assert all((out / "charts" / c).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for c in charts)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 7 and manifest["command"] == ["tarsim", "sweep", "exp.yaml"]
