@@ -348,6 +348,7 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
 
     from tarsim import api
     from tarsim.report.decision import decide
+    from tarsim.report.progress import TimeLeft, clock_text, run_weights
     from tarsim.report.table import decision_table
 
     experiment = api.load_experiment(experiment_file)
@@ -363,11 +364,12 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
                    f"estimated {total / 60:.1f} min on {cores} worker(s)")
         return
     folder = Path(out) if out else Path("results") / experiment.spec.name
-    with click.progressbar(length=1, label="runs", show_eta=True, show_pos=True,
-                           file=sys.stderr) as bar:
+    clock = TimeLeft(run_weights(experiment))
+    with click.progressbar(length=1, label="runs", show_eta=False, show_pos=True,
+                           item_show_func=lambda text: text, file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.length = total
-            bar.update(done - bar.pos)
+            bar.update(done - bar.pos, clock_text(clock.update(done, total)))
 
         result = api.sweep(experiment, out=folder, executor=executor, workers=workers,
                            scheduler=scheduler, resume=resume, progress=progress,
