@@ -94,3 +94,18 @@ def test_each_tier_says_verdict_headroom_or_miss_limit_and_fits_100_columns():
     for d in decisions:
         assert f"{d.tier} " in text and d.verdict.split(";")[0][:60] in text.replace(
             "\n      ", " ")
+
+
+def test_binding_limit_names_the_limit_that_refused():
+    """Errors all rate_limited, and the search request limit gave 970 of 1,000 429s
+    (OpenAI's the other 30): the binding limit says so, 97 %."""
+    from tarsim.report.decision import binding_words
+
+    rec = {"bottleneck": "errors: rate_limited (100% of errors)"}
+    row = {"api_limits_tools_search_requests_refused": 970.0,
+           "api_limits_providers_openai_requests_refused": 30.0,
+           "api_limits_llms_haiku_input_tokens_refused": 0.0,
+           "api_limits_tools_search_requests_refused_ci95": 5.0}
+    assert binding_words(rec, row) == (
+        "API rate limits refusing calls (429s past the retries): 100 % of errors; "
+        "the search request limit gave 97 % of the 429s")

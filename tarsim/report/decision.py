@@ -350,18 +350,31 @@ def _busiest_text(row: Mapping[str, Any]) -> str:
     return f"{name.replace('_', ' ')} {percent(levels[name])} busy"
 
 
-RATE_LIMITED_BY = "rate_limited_by_"
-"""Summary columns ``rate_limited_by_<owner>_<kind>``: refusals per limit."""
+LIMIT_COLUMN = re.compile(r"api_limits_(providers|llms|tools)_(.+)_(requests|input_tokens|"
+                          r"output_tokens)_refused")
+"""Summary columns of the 429s each rate limit gave (``api.limits...refused``)."""
+LIMIT_KINDS = {"requests": "request", "input_tokens": "input-token",
+               "output_tokens": "output-token"}
+
+
+def limit_name(scope: str, name: str, kind: str) -> str:
+    """``the search request limit`` (``OpenAI``, ``Anthropic`` capitalised)."""
+    owner = {"openai": "OpenAI", "anthropic": "Anthropic"}.get(name, name)
+    return f"the {owner} {LIMIT_KINDS.get(kind, kind)} limit"
 
 
 def _tightest_limit(row: Mapping[str, Any]) -> str:
-    by = {str(k)[len(RATE_LIMITED_BY):]: _num(v) for k, v in row.items()
-          if str(k).startswith(RATE_LIMITED_BY) and not str(k).endswith("_ci95")}
-    by = {k: v for k, v in by.items() if math.isfinite(v) and v > 0}
+    """``; the search request limit gave 97 % of the 429s`` when the sweep recorded
+    refusals per limit."""
+    by = {}
+    for key, value in row.items():
+        match = LIMIT_COLUMN.fullmatch(str(key))
+        if match is not None and math.isfinite(_num(value)) and _num(value) > 0:
+            by[limit_name(*match.groups())] = _num(value)
     if not by:
         return ""
     name = max(by, key=lambda k: by[k])
-    return f"; tightest: {name.replace('_', ' ')} ({by[name] / sum(by.values()):.0%} of 429s)"
+    return f"; {name} gave {by[name] / sum(by.values()):.0%} of the 429s".replace("%", " %")
 
 
 def _worst(row: Mapping[str, Any], limits: Mapping[str, float]) -> float:
