@@ -90,6 +90,8 @@ def test_each_tier_says_verdict_headroom_or_miss_limit_and_fits_100_columns():
     assert "nothing in the grid meets the SLOs at 100 req/s" in big.lift
     assert "extrapolated: 100 req/s is past the calibrated range (up to 58 req/s)" \
         in big.warnings
+    assert "extrapolated: the capacity, 63.8 req/s, is past the calibrated range (up to " \
+        "58 req/s)" in small.warnings
     assert "edge of the grid: 50 agents is the most tried" in big.warnings
     for d in decisions:
         assert f"{d.tier} " in text and d.verdict.split(";")[0][:60] in text.replace(

@@ -434,10 +434,14 @@ def _warnings(rec: Mapping[str, Any], row: Mapping[str, Any], tier_rows: pd.Data
                        "fewer may also do")
         elif _num(value) == high and axis.startswith("agents.") and rec["status"] != "ok":
             out.append(f"edge of the grid: {phrase(axis, value)} is the most tried")
-    load = _num(rec.get("load"))
-    if calibrated_up_to and rec.get("load_kind", "rate") == "rate" and load > calibrated_up_to:
-        out.append(f"extrapolated: {load_text('rate', load)} is past the calibrated range "
-                   f"(up to {load_text('rate', calibrated_up_to)})")
+    load, capacity = _num(rec.get("load")), _num(rec.get("capacity"))
+    if calibrated_up_to and rec.get("load_kind", "rate") == "rate":
+        calibrated = f"the calibrated range (up to {load_text('rate', calibrated_up_to)})"
+        if load > calibrated_up_to:
+            out.append(f"extrapolated: {load_text('rate', load)} is past {calibrated}")
+        elif capacity > calibrated_up_to:
+            out.append(f"extrapolated: the capacity, {load_text('rate', capacity)}, is past "
+                       f"{calibrated}")
     out += _assumptions(row, tier_rows, axes, limits)
     if str(rec.get("uncertain", "")).lower() in ("true", "1"):
         out.append("uncertain: a 95 % interval straddles an SLO limit")
