@@ -373,16 +373,18 @@ widgets.interact(cache_savings, hit_rate=widgets.SelectionSlider(
 # ---------------------------------------------------------------- calibration
 CALIBRATION = [
     ("md", """
-# Calibration: does the model match what was measured?
+# Calibration on a real load test
 
-Before trusting any what-if, a planner checks the model against a load test. The seed's
-load test (`models/baselines/load_test_results.csv`) measured throughput, p99, errors and
-memory at five loads. This notebook reads it, lists what is inconsistent in it, fits the
-model's least-known parameters to it, and sets measured against simulated.
+Before trusting any what-if, a planner checks the model against a load test. This notebook
+walks from the files a load tool writes to a prediction of loads the fit never saw.
 
-The fit here has a small budget (short runs, few iterations, two parameters) so that
-the notebook runs in seconds; `tarsim calibrate` with its defaults fits more parameters
-for longer and measures the prediction error on held-out rows.
+The system is a small agent service (`tests/data/loadtest_server.py`, `GET /agent`): 8
+worker slots, two LLM calls per request, each through a rate-limited upstream that answers
+429 with a retry-after, which the client honours for up to 3 attempts. Locust measured it
+at 1, 2, 4, 6, 8, 12 and 16 users, 60 s each (`tests/data/record_agent.sh`); each run left
+its `uN_stats.csv`, `uN_stats_history.csv`, `uN_failures.csv` and a raw per-request file
+`uN_requests.csv` in `tests/data/agent/`. The model, `tests/data/agent/model.yaml`, is what
+its owner knows (slots, calls, retries, the bucket of 5 requests) plus guesses for the rest.
 """),
     ("py", """
 import altair as alt
@@ -392,65 +394,70 @@ from tarsim import api
 
 alt.renderers.enable("svg")  # charts saved as SVG: they show offline, no script from a CDN
 
-MODEL = "../models/tars.yaml"
-BASELINE = "../models/baselines/load_test_results.csv"
-FIT = ["llms.*.first_token", "llms.*.output_rate"]   # scale factors on every LLM's values
-
-baseline = api.read_baseline(BASELINE)
-baseline.frame()
+AGENT = "../tests/data/agent"
+MODEL = f"{AGENT}/model.yaml"
+FIT_ON = [2, 8, 16]                     # users of the runs the fit sees
+everything = api.read_baseline(f"{AGENT}/u*_stats.csv")
+everything.frame()
 """),
     ("md", """
-## The fit and the consistency findings
+Each run is one row: the user count comes from the history's `User Count` column, and
+because the raw per-request file is there, throughput, errors and the p99 are those of the
+steady part of the run, with the p99 the exact quantile of the *successful* requests
+(`p99_of`). Without the raw file the row would carry Locust's p99 of all requests,
+failures included, and the fit would compare it with the simulated p99 of all requests.
 
-`api.calibrate` checks the baseline first (is the load column a rate or a number of
-users? do the rate limits allow what was measured? do errors and memory grow with load?)
-and then fits. Each finding is data: its kind, severity, message and numbers.
+## The fit, with the defaults
+
+`api.calibrate` checks the baseline first (the rate-limit check counts only the calls the
+successful requests must have had admitted), chooses what to fit from those findings, and
+fits: a global scan, then least squares from its best points.
 """),
     ("py", """
-calibration = api.calibrate(MODEL, baseline, fit=FIT, leave_one_out=False,
-                            max_iterations=4, duration=20)
+baseline = api.read_baseline([f"{AGENT}/u{n}_stats.csv" for n in FIT_ON])
+calibration = api.calibrate(MODEL, baseline, leave_one_out=False)
 found = api.findings(calibration)
 with pd.option_context("display.max_colwidth", 200):
     display(found[["kind", "severity", "message"]])
+fit = calibration.as_dict()
+pd.DataFrame(fit["fit_set"])
 """),
     ("py", """
-fit = calibration.as_dict()
 parameters = pd.DataFrame([{"path": p["path"], "start": p["start"], "fitted": p["value"],
-                            "ci95 low": p["ci95"][0], "ci95 high": p["ci95"][1]}
+                            "ci95 low": p["ci95"][0], "ci95 high": p["ci95"][1],
+                            "identified": p["identified"]}
                            for p in fit["parameters"]])
+print("\\n".join(fit["warnings"]) or "no warnings")
 parameters
 """),
     ("md", """
-## Measured against simulated
+## Predicting the loads the fit did not see
 
-Each baseline row simulated with the fitted model (error bars: 95% CI over replications).
-Throughput, p99 and memory errors are relative; error-rate errors are in percentage
-points.
+The calibrated model, run unchanged, against every run (what
+`tarsim calibrate calibrated.yaml --baseline 'tests/data/agent/u*_stats.csv' --iterations 0`
+prints). Throughput and p99 errors are relative, error-rate errors in percentage points.
 """),
     ("py", """
-comparison = api.measured_against_simulated(calibration)
-comparison = comparison.assign(lo=lambda f: f["simulated"] - f["ci95"],
-                               hi=lambda f: f["simulated"] + f["ci95"])
-base = alt.Chart(comparison).encode(x=alt.X("load:Q", title="load (virtual users)"))
+check = api.calibrate(calibration.result.model, everything, leave_one_out=False,
+                      max_iterations=0)
+comparison = api.measured_against_simulated(check)
+comparison["seen by the fit"] = comparison["load"].isin(FIT_ON)
+base = alt.Chart(comparison).encode(x=alt.X("load:Q", title="users"))
 measured = base.mark_point(shape="diamond", size=70, color="black", filled=True).encode(
     y=alt.Y("measured:Q", title=None))
 simulated = base.mark_line(point=True).encode(y="simulated:Q")
-bars = base.mark_errorbar().encode(y="lo:Q", y2="hi:Q")
-(measured + simulated + bars).properties(width=220, height=160).facet(
-    facet=alt.Facet("metric:N", title=None), columns=2
+(measured + simulated).properties(width=220, height=160).facet(
+    facet=alt.Facet("metric:N", title=None), columns=3
 ).resolve_scale(y="independent").properties(
-    title="Measured (black) against the fitted model (blue)")
+    title="Measured (black) against the model fitted on 2, 8 and 16 users (blue)")
 """),
     ("py", """
-errors = comparison.groupby("metric")["error"].apply(lambda e: e.abs().mean())
-kinds = ", ".join(sorted(found["kind"].unique()))
-fitted = "; ".join(f"{r.path} x{r.fitted:.2f} (95% CI {r._4:.2f}-{r._5:.2f})"
-                   for r in parameters.itertuples())
-print(f"The baseline raised {len(found)} findings ({kinds}). The fit ({fit['fit']['iterations']} "
-      f"iterations, {fit['fit']['simulations']} simulations) set {fitted}.")
-print("Mean absolute error of the fitted model: " + ", ".join(
-    f"{m} {v:.0%}" if m != "error_rate" else f"{m} {v:.1f} points"
-    for m, v in errors.items()) + ".")
+unseen = comparison[~comparison["seen by the fit"]]
+table = unseen.pivot(index="load", columns="metric", values="error")
+print("Prediction error on the loads the fit did not see:")
+for load, row in table.iterrows():
+    print(f"  {load:g} users: throughput {row['throughput']:+.1%}, p99 {row['p99']:+.1%}, "
+          f"errors {row['error_rate']:+.1f} points")
 """),
 ]
 

@@ -6,6 +6,7 @@ Plain values and pandas frames in and out; nothing here prints or exits.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,16 +17,20 @@ from tarsim.config import ConfigError, Model, Problem
 from tarsim.config import load_model as _load_model
 from tarsim.config import validate as _validate
 from tarsim.config import with_overrides as _with_overrides
+from tarsim.config.outputs import (
+    atomic_write,
+    check_output_file,
+    check_output_folder,
+    folder_lock,
+)
 from tarsim.run import RunRecords, simulate
-from tarsim.sweep import select as _select
+from tarsim.sweep.budget import check_work
 from tarsim.sweep.capacity import Capacity, Probe
 from tarsim.sweep.capacity import search as _search
-from tarsim.sweep.executors import LOCAL, make_executor
+from tarsim.sweep.executors import LOCAL, SERIAL, RunTask, make_executor, record_run, summary_run
 from tarsim.sweep.experiment import SLOSpec
 from tarsim.sweep.loader import Experiment, experiment_from_data
 from tarsim.sweep.loader import load_experiment as _load_experiment
-from tarsim.sweep.points import Point
-from tarsim.sweep.store import RUNS_FILE
 
 if TYPE_CHECKING:
     import altair as alt
@@ -70,6 +75,19 @@ class RunResult:
         """Per-second time series of one replication."""
         return metrics.timeseries(self.records[replication], step)
 
+    def spans(self, replication: int = 0) -> pd.DataFrame:
+        """Workflow classes: one row per role step a request ran (id, cls, role,
+        start, end, agent, kind, branch, ok), with the class's name added."""
+        rec = self.records[replication]
+        frame = rec.spans.copy()
+        names = [c.name for c in rec.model.workload.classes]
+        frame.insert(2, "class", [names[c] for c in frame["cls"]] if len(frame) else [])
+        return frame
+
+    def subagents(self, replication: int = 0) -> pd.DataFrame:
+        """Sub-agents working for parallel steps after each change (t, in_flight)."""
+        return self.records[replication].subagents
+
 
 def run(
     model: Model | str | Path,
@@ -79,25 +97,37 @@ def run(
     seed: int = 1,
     replications: int = 1,
     keep_records: bool = True,
+    force: bool = False,
+    executor: str = SERIAL,
+    workers: int | None = None,
 ) -> RunResult:
-    """Simulate *model* for *replications* independent replications.
+    """Simulate *model* for *replications* independent replications, on *executor*
+    (``serial`` in this process, or ``local`` with *workers* processes).
 
     *duration* is the simulated horizon in seconds; the first *warmup* seconds
     (default 10% of it) are not measured. Replication r uses streams keyed by
     (seed, r, source), so results do not depend on where or in which order
-    replications run.
+    replications run. Work far beyond the machine is refused unless *force*.
     """
     if not isinstance(model, Model):
         model = load_model(model)
     warmup = duration * DEFAULT_WARMUP_FRACTION if warmup is None else warmup
     _check_run_args(duration, warmup, seed, replications)
-    summaries, kept = [], []
-    for r in range(replications):
-        rec = simulate(model, duration=duration, warmup=warmup, seed=seed, replication=r)
-        summaries.append(metrics.summarize(rec))
-        if keep_records:
-            kept.append(rec)
-    return RunResult(metrics.aggregate(summaries), summaries, kept)
+    if not force:
+        check_work([model], duration, replications, workers or 1)
+    done: dict[int, Any] = {}
+    with make_executor(executor, workers=workers,
+                       run=record_run if keep_records else summary_run) as runner:
+        for r in range(replications):
+            runner.submit(RunTask.of("run", r, model, duration, warmup, seed))
+        while runner.pending():
+            outcome = runner.next_done()
+            if outcome.error is not None:
+                raise outcome.exception or RuntimeError(outcome.error)
+            done[outcome.task.replication] = outcome.metrics
+    results = [done[r] for r in range(replications)]
+    summaries = [metrics.summarize(rec) for rec in results] if keep_records else results
+    return RunResult(metrics.aggregate(summaries), summaries, results if keep_records else [])
 
 
 TIMELINE_SUFFIXES = (".csv", ".parquet")
@@ -108,7 +138,7 @@ def check_timeline_path(path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in TIMELINE_SUFFIXES:
         raise ConfigError([Problem("--timeline", "must end in .csv or .parquet", str(path))])
-    return path
+    return check_output_file(path, "--timeline")
 
 
 def timeline(result: RunResult, step: float = 1.0) -> pd.DataFrame:
@@ -126,10 +156,8 @@ def write_timeline(result: RunResult, path: str | Path, step: float = 1.0) -> Pa
     path = check_timeline_path(path)
     frame = timeline(result, step)
     if path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, index=False)
-    return path
+        return atomic_write(path, lambda out: frame.to_csv(out, index=False))
+    return atomic_write(path, lambda out: frame.to_parquet(out, index=False), binary=True)
 
 
 def _check_run_args(duration: float, warmup: float, seed: int, replications: int) -> None:
@@ -164,12 +192,15 @@ def scenarios(path: str | Path | Plan, only: Sequence[str] = ()) -> list[Scenari
     return run_plan(plan, only)
 
 
-def read_baseline(path: str | Path, **import_options: Any) -> Baseline:
-    """A measured baseline from the plain CSV, a Locust ``*_stats.csv`` /
-    ``*_stats_history.csv`` or a k6 summary JSON (``agents``, ``load``, ``load_kind``
-    complete what a load tool does not record)."""
-    from tarsim.calibrate.baseline import read_baseline as _read_baseline
-    return _read_baseline(path, **import_options)
+def read_baseline(path: str | Path | Sequence[str | Path], **import_options: Any) -> Baseline:
+    """A measured baseline from one or more files or glob patterns: the plain CSV,
+    a Locust run's ``*_stats.csv`` / ``*_stats_history.csv`` / ``*_failures.csv``
+    (read together), a raw per-request CSV, or a k6 summary JSON; *import_options*
+    (``agents``, ``load``, ``load_kind``) label imported rows."""
+    from tarsim.calibrate.sources import read_baselines
+
+    paths = [path] if isinstance(path, str | Path) else list(path)
+    return read_baselines(paths, **import_options)
 
 
 def calibrate(
@@ -186,14 +217,17 @@ def calibrate(
     max_iterations: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Calibration:
-    """Check a baseline, fit *fit* paths of *model* to it (TARS's usual unknowns when
-    None), and measure the prediction error on held-out rows (1-based *holdout*, or
-    leave-one-out). Returns a ``Calibration``: ``.as_dict()`` is the
-    ``tarsim calibrate`` JSON; ``.result.model`` the calibrated model.
+    """Check a baseline, fit *fit* paths of *model* to it (when None: the usual
+    unknowns the baseline measures, plus the rate of every limit that binds), and
+    measure the prediction error on held-out rows (1-based *holdout*, or leave-one-out).
+    Returns a ``Calibration``: ``.as_dict()`` is the ``tarsim calibrate`` JSON;
+    ``.result.model`` the calibrated model.
 
     Runtime: every evaluation simulates each row for *duration* seconds (default 60)
-    per replication (default 2); the main fit is bounded by *max_iterations* (default
-    8) least-squares evaluations plus their finite differences, each hold-out refit by 3.
+    per replication (default 2); the main fit is a global scan of 4 + 2 points per
+    continuous parameter, then at most *max_iterations* (default 20) least-squares
+    evaluations plus their finite differences; each hold-out refit is the same fit
+    again from the same start values.
     """
     from dataclasses import replace
 
@@ -272,62 +306,6 @@ def experiment(data: Mapping[str, Any], base_dir: str | Path = ".") -> Experimen
     return experiment_from_data(dict(data), base_dir)
 
 
-def narrowed_experiment(path: str | Path, *, tiers: Sequence[str] | None = None,
-                        changes: Mapping[str, Any] | None = None) -> Experiment:
-    """An experiment file with only some *tiers* and top-level keys replaced by
-    *changes* (``{"horizon": "40s"}``); its ``set:`` block kept as the file says."""
-    return _select.narrowed(path, tiers=tiers, changes=changes)
-
-
-def point(experiment: Experiment | str | Path, tier: str | None = None,
-          number: int | None = None) -> Point:
-    """Point *number* of an experiment (as its tables number them), or *tier*'s
-    first configuration at the tier's highest load."""
-    if not isinstance(experiment, Experiment):
-        experiment = load_experiment(experiment)
-    return _select.find_point(experiment, tier, number)
-
-
-def run_point(experiment: Experiment | str | Path, tier: str | None = None,
-              number: int | None = None, *, replications: int | None = None,
-              rate: float | None = None, agents: int | None = None,
-              overrides: Mapping[str, Any] | None = None, duration: float | None = None,
-              warmup: float | None = None, seed: int | None = None,
-              keep_records: bool = True) -> RunResult:
-    """A point of an experiment run as its sweep runs it (its ``set:``, horizon,
-    warm-up, seed and replications), unless changed by ``--set`` *overrides*, a
-    *rate*, an *agents* count or the run settings given."""
-    if not isinstance(experiment, Experiment):
-        experiment = load_experiment(experiment)
-    model = adjusted(_select.find_point(experiment, tier, number).model, rate=rate,
-                     agents=agents, overrides=overrides)
-    spec = experiment.spec
-    if warmup is None and duration in (None, spec.horizon):
-        warmup = spec.warmup_s
-    return run(model, duration=spec.horizon if duration is None else duration, warmup=warmup,
-               seed=spec.seed if seed is None else seed, keep_records=keep_records,
-               replications=replications or _select.replications_of(experiment))
-
-
-def adjusted(model: Model, *, rate: float | None = None, agents: int | None = None,
-             overrides: Mapping[str, Any] | None = None) -> Model:
-    """*model* with ``--set`` *overrides*, an open-loop *rate* and an *agents* count."""
-    return _select.adjusted(model, rate=rate, agents=agents, overrides=overrides)
-
-
-def compare(model: Model | str | Path, variants: Mapping[str, Mapping[str, Any]], *,
-            duration: float = DEFAULT_DURATION_S, warmup: float | None = None,
-            seed: int = 1, replications: int = 5) -> dict[str, Any]:
-    """Each variant (name -> ``--set`` overrides on *model*) run on the same seeds:
-    per metric, each variant's mean and its paired difference from the first
-    variant with a 95 % CI (common random numbers make the pairs)."""
-    model = model if isinstance(model, Model) else load_model(model)
-    warmup = duration * DEFAULT_WARMUP_FRACTION if warmup is None else warmup
-    _check_run_args(duration, warmup, seed, replications)
-    return _select.compare(model, variants, duration=duration, warmup=warmup, seed=seed,
-                           replications=replications)
-
-
 def sweep(
     experiment: Experiment | str | Path,
     *,
@@ -337,36 +315,47 @@ def sweep(
     scheduler: str | None = None,
     client: Any = None,
     resume: bool = False,
+    retry_failed: bool = False,
     progress: Progress | None = None,
     command: list[str] | None = None,
     write_report: bool = True,
+    force: bool = False,
 ) -> SweepResult:
     """Run an experiment's points x replications on *executor* (``serial``,
     ``local`` with *workers* processes, or ``dask`` at *scheduler* or through a
     distributed *client*), and with *out* write its tables, manifest, report and
-    charts there. *resume* keeps the runs already in *out* and does only the rest."""
-    from tarsim.sweep.runner import run_sweep, write_tables
+    charts there. *resume* keeps the runs already in *out* and does only the rest
+    (and runs failed runs again with *retry_failed*). A folder holding files tarsim
+    did not write is refused unless *force*, as is work far beyond the machine;
+    a folder another sweep is writing is refused."""
+    from tarsim.sweep.runner import made_by_tarsim, run_sweep, write_tables
+
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
+    if not force:
+        spec = experiment.spec
+        reps = spec.replications if isinstance(spec.replications, int) else spec.replications.min
+        check_work([p.model for p in experiment.points], spec.horizon, reps,
+                   workers or os.cpu_count() or 1, what="horizon")
     folder = Path(out) if out is not None else None
-    if folder is not None:
-        _runs_store_check(folder, resume)
-    engine = make_executor(executor, workers=workers, scheduler=scheduler, client=client)
-    result = run_sweep(experiment, engine, out=folder, resume=resume, progress=progress)
-    if folder is not None:
-        result.files = write_tables(result, folder, command)
-        if write_report:
-            result.files += report(folder, result)
+    if folder is None:
+        with make_executor(executor, workers=workers, scheduler=scheduler,
+                           client=client) as engine:
+            return run_sweep(experiment, engine, progress=progress)
+    check_output_folder(folder, "--out", ours=made_by_tarsim, reuse=resume or force)
+    with folder_lock(folder):
+        with make_executor(executor, workers=workers, scheduler=scheduler,
+                           client=client) as engine:
+            result = run_sweep(experiment, engine, out=folder, resume=resume,
+                               retry_failed=retry_failed, progress=progress)
+        try:
+            result.files = write_tables(result, folder, command)
+            if write_report:
+                result.files += report(folder, result)
+        except OSError as exc:  # a full disk, a folder made read-only
+            raise ConfigError([Problem("--out", f"cannot be written ({exc.strerror})",
+                                       str(folder))]) from None
     return result
-
-
-def _runs_store_check(folder: Path, resume: bool) -> None:
-    # run_sweep checks this too; checking before starting workers fails fast.
-    runs = folder / RUNS_FILE
-    if not resume and runs.exists() and runs.stat().st_size > 0:
-        raise ConfigError([Problem(
-            "--out", "already holds the runs of a sweep: add --resume to continue them, "
-            "or choose another folder", str(folder))])
 
 
 def dry_run(experiment: Experiment | str | Path, *, workers: int = 1) -> pd.DataFrame:
@@ -455,10 +444,10 @@ def capacity(
     warmup = duration * DEFAULT_WARMUP_FRACTION if warmup is None else warmup
     _check_run_args(duration, warmup, seed, max(1, replications))
     objectives = _validate(SLOSpec, dict(slo), source="--slo")
-    engine = make_executor(executor, workers=workers, scheduler=scheduler, client=client)
-    return _search(model, objectives.limits(), duration=duration, warmup=warmup, seed=seed,
-                   replications=replications, tolerance=tolerance, start=start,
-                   executor=engine, progress=progress)
+    with make_executor(executor, workers=workers, scheduler=scheduler, client=client) as engine:
+        return _search(model, objectives.limits(), duration=duration, warmup=warmup,
+                       seed=seed, replications=replications, tolerance=tolerance, start=start,
+                       executor=engine, progress=progress)
 
 
 def summary_with_costs(result: SweepResult) -> pd.DataFrame:
@@ -466,16 +455,6 @@ def summary_with_costs(result: SweepResult) -> pd.DataFrame:
     ``total_per_request_usd``: token costs plus the agents' hourly cost."""
     from tarsim.sweep.recommend import total_costs
     return total_costs(result.summary, result.experiment.spec.costs.agent_per_hour_usd)
-
-
-def decision_table(result: SweepResult) -> str:
-    """The decision table ``tarsim sweep`` prints, for a sweep's result."""
-    from tarsim.report.decision import decide
-    from tarsim.report.table import decision_table as _table
-
-    limits = result.experiment.slo.limits()
-    return _table(decide(result.summary, result.recommendations, limits,
-                         calibrated_up_to=result.experiment.spec.calibrated_up_to), limits)
 
 
 def sweep_charts(result: SweepResult) -> dict[str, alt.TopLevelMixin]:
@@ -526,3 +505,12 @@ def recommend(result: SweepResult, slo: Mapping[str, Any] | None = None) -> pd.D
                                                                       source="slo")
     return _recommend(result.summary, objectives.limits(),
                       result.experiment.spec.costs.agent_per_hour_usd)
+
+
+# one question, one answer (tarsim.questions, kept apart for size): part of this API
+from tarsim.questions import adjusted as adjusted  # noqa: E402
+from tarsim.questions import compare as compare  # noqa: E402
+from tarsim.questions import decision_table as decision_table  # noqa: E402
+from tarsim.questions import narrowed_experiment as narrowed_experiment  # noqa: E402
+from tarsim.questions import point as point  # noqa: E402
+from tarsim.questions import run_point as run_point  # noqa: E402

@@ -88,11 +88,15 @@ def main() -> None:
               show_default=True)
 @click.option("--timeline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write the per-second time series (.csv or .parquet).")
+@click.option("--force", is_flag=True, help="Start even if the work looks far too large.")
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Run the replications on a local pool of this many processes.")
 @user_errors
 def run(model_file: str | None, experiment_file: str | None, tier: str | None,
         point_number: int | None, rate: float | None, agents: int | None,
         overrides: tuple[str, ...], duration: float | None, warmup: float | None,
-        seed: int | None, replications: int | None, fmt: str, timeline: str | None) -> None:
+        seed: int | None, replications: int | None, fmt: str, timeline: str | None,
+        force: bool, workers: int | None) -> None:
     """Simulate MODEL (or a point of an experiment) once or R times; print its metrics."""
     from tarsim import api
     from tarsim.config.loader import parse_override
@@ -111,7 +115,8 @@ def run(model_file: str | None, experiment_file: str | None, tier: str | None,
         chosen = api.point(experiment, tier, point_number)
         result = api.run_point(experiment, tier, chosen.index, replications=replications,
                                rate=rate, agents=agents, overrides=parsed, duration=duration,
-                               warmup=warmup, seed=seed, keep_records=timeline is not None)
+                               warmup=warmup, seed=seed, keep_records=timeline is not None,
+                               force=force, workers=workers)
         model = api.adjusted(chosen.model, rate=rate, agents=agents, overrides=parsed)
         changed = ", ".join([*(f"{k}={v}" for k, v in parsed.items()),
                              *([f"rate {rate:g}/s"] if rate is not None else []),
@@ -130,7 +135,8 @@ def run(model_file: str | None, experiment_file: str | None, tier: str | None,
         model = api.adjusted(api.load_model(model_file, parsed), rate=rate, agents=agents)
         result = api.run(model, duration=300.0 if duration is None else duration,
                          warmup=warmup, seed=1 if seed is None else seed,
-                         replications=replications or 1, keep_records=timeline is not None)
+                         replications=replications or 1, keep_records=timeline is not None,
+                         force=force, executor="local" if workers else "serial", workers=workers)
     if timeline is not None:
         api.write_timeline(result, timeline)
     if fmt == "json":
@@ -255,13 +261,16 @@ def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
 
 @main.command()
 @click.argument("model_file", metavar="MODEL", type=click.Path(dir_okay=False))
-@click.option("--baseline", "baseline_file", required=True, metavar="FILE",
-              help="Measured results: the baseline CSV, a Locust *_stats.csv / "
-                   "*_stats_history.csv, or a k6 summary JSON.")
+@click.option("--baseline", "baseline_files", required=True, multiple=True, metavar="FILE",
+              help="Measured results, repeatable, globs allowed: the baseline CSV, a Locust "
+                   "run's *_stats.csv / *_stats_history.csv / *_failures.csv (read together), "
+                   "a raw per-request CSV (timestamp,latency,ok,name), or a k6 summary JSON.")
 @click.option("--fit", "paths", multiple=True, metavar="PATH",
               help="A model path to fit (a number, a distribution, or with *); repeatable. "
-                   "Default: role work, first-token time, output rate, agent concurrency, "
-                   "provider error rates, memory.")
+                   "Default: role work, first-token time, output rate, provider error "
+                   "rates and memory where the baseline measures them, and the rate of "
+                   "every limit that binds; agents and slots stay fixed (the output says "
+                   "which and why).")
 @click.option("--holdout", "holdout", multiple=True, type=int, metavar="N",
               help="Row number (1-based) to leave out of a second fit and predict; "
                    "repeatable. Default: leave each row out in turn.")
@@ -274,29 +283,33 @@ def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
               help="Initial part not measured [default: 10s, or 10% of --duration].")
 @click.option("--replications", "-r", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
-@click.option("--iterations", type=click.IntRange(min=0), default=8, show_default=True,
-              help="Budget of the main fit, in least-squares evaluations.")
+@click.option("--iterations", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Budget of the main fit, in least-squares evaluations (0: no fit, the "
+                   "model as it is).")
 @click.option("--agents", type=click.IntRange(min=1), default=None,
               help="Agents of an imported Locust/k6 baseline (not in their output).")
 @click.option("--load", type=float, default=None,
-              help="Users of an imported Locust *_stats.csv (not in the file).")
+              help="Users of one imported run whose files do not record them (a Locust "
+                   "*_stats.csv without its history, a raw per-request CSV).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @user_errors
-def calibrate(model_file: str, baseline_file: str, paths: tuple[str, ...],
+def calibrate(model_file: str, baseline_files: tuple[str, ...], paths: tuple[str, ...],
               holdout: tuple[int, ...], no_holdout: bool, out: str | None, duration: float,
               warmup: float | None, replications: int, seed: int, iterations: int,
               agents: int | None, load: float | None, fmt: str) -> None:
     """Check a measured BASELINE, fit MODEL to it and say how well it fits and predicts."""
-    from pathlib import Path
 
     from tarsim import api
-    from tarsim.calibrate.writer import calibrated_yaml
+    from tarsim.calibrate.writer import write_calibrated
+    from tarsim.config.outputs import check_output_file
     from tarsim.report.calibration import calibration_report
 
+    if out is not None:
+        check_output_file(out, "--write")  # before any work
     model = api.load_model(model_file)
     options = {k: v for k, v in (("agents", agents), ("load", load)) if v is not None}
-    baseline = api.read_baseline(baseline_file, **options)
+    baseline = api.read_baseline(list(baseline_files), **options)
     if warmup is None:
         warmup = 10.0 if duration == 60.0 else duration * 0.1
     result = api.calibrate(model, baseline, fit=list(paths) or None,
@@ -304,19 +317,22 @@ def calibrate(model_file: str, baseline_file: str, paths: tuple[str, ...],
                            duration=duration, warmup=warmup, replications=replications,
                            seed=seed, max_iterations=iterations)
     data = result.as_dict()
+    notes: list[str] = []
     if out is not None:
-        text = calibrated_yaml(result, model_file, baseline_file)
         try:
-            Path(out).write_text(text, encoding="utf-8")
+            notes = write_calibrated(result, model_file, ", ".join(baseline_files), out)
         except OSError as exc:
             raise _problem("--write", f"cannot be written ({exc.strerror})", out) from None
         data["written"] = out
+        data["write_notes"] = notes
     if fmt == "json":
         click.echo(json.dumps(json_safe(data), indent=2))
     else:
         click.echo(calibration_report(data))
         if out is not None:
             click.echo(f"\ncalibrated model written to {out}")
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
 
 
 @main.command()
@@ -338,15 +354,21 @@ def schema() -> None:
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="Dask scheduler address (tcp://host:8786), with --executor dask.")
 @click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest.")
+@click.option("--retry-failed", is_flag=True,
+              help="With --resume: run the runs that failed before again.")
+@click.option("--force", is_flag=True, help="Write into a folder holding other files, and "
+              "start even if the work looks far too large.")
 @click.option("--dry-run", is_flag=True, help="List the points and estimate the time; run nothing.")
 @user_errors
 def sweep(experiment_file: str, out: str | None, workers: int | None, executor: str,
-          scheduler: str | None, resume: bool, dry_run: bool) -> None:
+          scheduler: str | None, resume: bool, retry_failed: bool, force: bool,
+          dry_run: bool) -> None:
     """Run an experiment: points x replications, recommendations per tier, report."""
     import os
     from pathlib import Path
 
     from tarsim import api
+    from tarsim.config.outputs import safe_name
     from tarsim.report.decision import decide
     from tarsim.report.progress import TimeLeft, clock_text, run_weights
     from tarsim.report.table import decision_table
@@ -363,7 +385,9 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
         click.echo(f"{len(table)} points, {int(table['replications'].sum())} runs; "
                    f"estimated {total / 60:.1f} min on {cores} worker(s)")
         return
-    folder = Path(out) if out else Path("results") / experiment.spec.name
+    if retry_failed and not resume:
+        raise _problem("--retry-failed", "needs --resume", True)
+    folder = Path(out) if out else Path("results") / safe_name(experiment.spec.name)
     clock = TimeLeft(run_weights(experiment))
     with click.progressbar(length=1, label="runs", show_eta=False, show_pos=True,
                            item_show_func=lambda text: text, file=sys.stderr) as bar:
@@ -372,8 +396,8 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
             bar.update(done - bar.pos, clock_text(clock.update(done, total)))
 
         result = api.sweep(experiment, out=folder, executor=executor, workers=workers,
-                           scheduler=scheduler, resume=resume, progress=progress,
-                           command=["tarsim", *sys.argv[1:]])
+                           scheduler=scheduler, resume=resume, retry_failed=retry_failed,
+                           force=force, progress=progress, command=["tarsim", *sys.argv[1:]])
     if result.repaired:
         click.echo(f"warning: {result.repaired} damaged line(s) in the results were dropped "
                    "and their runs done again", err=True)
@@ -384,6 +408,14 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
     click.echo(f"\n{result.executed + result.reused:,} runs: {result.executed:,} simulated, "
                f"{result.reused:,} reused, in {result.wall_s:.1f} s; results in {folder}/ "
                "(report.html)")
+    if result.failures:
+        first = result.failures[0]
+        points = len({f.point for f in result.failures})
+        click.echo(f"error: {len(result.failures)} run(s) failed at {points} point(s), "
+                   f"marked failed in the tables; first: point {first.point} {first.label} "
+                   f"replication {first.replication}: {first.error} (after fixing it: "
+                   "--resume --retry-failed)", err=True)
+        sys.exit(1)
 
 
 def _parse_slo(texts: tuple[str, ...]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tarsim.components.recorder import FLOW_PHASES
 from tarsim.run import RunRecords
 from tarsim.summary import (
     IDENTITY_KEYS,
@@ -295,7 +296,36 @@ def run_summary(rec: RunRecords) -> RunSummary:
         ),
         unfinished=unfinished,
         events=rec.events,
+        workflow=(_workflow(rec, req["id"][in_window])
+                  if len(rec.flow_columns.get("id", ())) else None),
     )
+
+
+def _workflow(rec: RunRecords, window_ids: np.ndarray) -> dict[str, Any]:
+    """Workflow classes: mean seconds per request by phase (agent-seconds, over the
+    requests arriving in the window that got to run their workflow), branch
+    alternatives taken, and sub-agents in flight (time average and peak)."""
+    a, b = rec.warmup_s, rec.duration_s
+    names = [c.name for c in rec.model.workload.classes]
+    flows, branches = rec.flow_columns, rec.branch_columns
+    counted = np.isin(flows["id"], window_ids)
+    took = np.isin(branches["id"], window_ids) if len(branches.get("id", ())) else None
+    classes: dict[str, Any] = {}
+    for cls in np.unique(flows["cls"]):
+        rows = counted & (flows["cls"] == cls)
+        entry: dict[str, Any] = {"requests": int(rows.sum())}
+        entry["seconds"] = {phase: float(flows[phase][rows].mean()) if rows.any() else math.nan
+                            for phase in FLOW_PHASES}
+        if took is not None:
+            mine = took & (branches["cls"] == cls)
+            labels, counts = np.unique(branches["branch"][mine].astype(str), return_counts=True)
+            entry["branches"] = {str(k): int(n) for k, n in zip(labels, counts, strict=True)}
+        classes[names[int(cls)]] = entry
+    series = rec.subagent_columns
+    times = series.get("t", np.empty(0))
+    level = Level(times, np.diff(series.get("in_flight", np.empty(0)), prepend=0))
+    return {"classes": classes,
+            "subagents": {"mean": level.mean(a, b), "max": level.max(a, b)}}
 
 
 def _cost_by_item(rec: RunRecords) -> dict[str, dict[str, float]]:

@@ -76,6 +76,14 @@ class RunRecords:
     """Per rate limit and kind: 429s it gave and calls that failed for good on them."""
     dead_letter_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """Calls that failed for good, one row per attempt (see recorder.DEAD_LETTER_FIELDS)."""
+    span_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Workflow classes: one row per role step run (see recorder.SPAN_FIELDS)."""
+    branch_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Workflow classes: each branch alternative taken (id, cls, branch, t)."""
+    flow_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Workflow classes: seconds by phase per request (see recorder.FLOW_PHASES)."""
+    subagent_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Sub-agents working for parallel steps after each change (t, in_flight)."""
 
     requests = _FrameOf("request_columns")
     """Per-request rows as a pandas frame (built on first use)."""
@@ -85,6 +93,10 @@ class RunRecords:
     scaling = _FrameOf("scaling_columns")
     costs = _FrameOf("cost_columns")
     dead_letters = _FrameOf("dead_letter_columns")
+    spans = _FrameOf("span_columns")
+    branches = _FrameOf("branch_columns")
+    flows = _FrameOf("flow_columns")
+    subagents = _FrameOf("subagent_columns")
 
 
 def drain_limit(model: Model, duration: float, warmup: float) -> float:
@@ -118,4 +130,6 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         scaling_columns=recorder.scaling_columns(), cost_columns=recorder.cost_columns(),
         dead_letter_columns=recorder.dead_letter_columns(),
         limit_columns=recorder.limit_columns(),
+        span_columns=recorder.span_columns(), branch_columns=recorder.branch_columns(),
+        flow_columns=recorder.flow_columns(), subagent_columns=recorder.subagent_columns(),
     )

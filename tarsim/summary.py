@@ -152,10 +152,18 @@ class RunSummary:
     in_system: InSystem
     unfinished: int
     events: int
+    workflow: dict[str, Any] | None = None
+    """Only when a class runs a workflow: per workflow class, ``requests``,
+    ``seconds`` by phase (agent-seconds per request: routing, queueing, spawning,
+    llm, tools, work, join) and ``branches`` taken; and ``subagents`` in flight
+    (``mean``, ``max``). Absent from the JSON otherwise."""
 
     def tree(self) -> dict[str, Any]:
         """The ``tarsim run`` JSON object."""
-        return asdict(self)
+        tree = asdict(self)
+        if tree["workflow"] is None:
+            del tree["workflow"]
+        return tree
 
     def flat(self) -> dict[str, Any]:
         """Every metric under its dotted name, without the identity fields and the

@@ -15,3 +15,10 @@ def test_bench_mmc_smoke() -> None:
                          capture_output=True, text=True, check=True).stdout
     assert "ratio tarsim/ciw" in out and "ratio tarsim/simpy" in out
     assert "simulated requests per wall second" in out
+
+
+def test_bench_workflow_smoke() -> None:
+    """`benchmarks/bench_workflow.py --smoke` runs both models and prints the ratio."""
+    out = subprocess.run([sys.executable, "benchmarks/bench_workflow.py", "--smoke"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    assert "ratio workflow/plain" in out

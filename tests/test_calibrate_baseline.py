@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tarsim.calibrate.baseline import format_baseline, parse_baseline, read_baseline
+from tarsim.calibrate.baseline import format_baseline, parse_baseline
+from tarsim.calibrate.sources import read_baseline
 from tarsim.config.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +63,8 @@ def test_units_are_parsed_and_written_back() -> None:
      "rows[0].memory_mb (line 2): must be a size"),
     ("load,load_kind,throughput,p99\n10,closed,7,2\n", "rows[0].load_kind (line 2): must be one"),
     ("load,load_kind,throughput,p99\n0,concurrency,7,2\n", "rows[0].load (line 2): must be > 0"),
+    ("load,load_kind,throughput,p99\ninf,concurrency,7,2\n",
+     "rows[0].load (line 2): must be > 0 and finite"),
     ("load,load_kind,throughput,p99,agents\n10,concurrency,7,2,1.5\n",
      "rows[0].agents (line 2): must be a whole number"),
     ("load,load_kind,throughput,p99\n10,concurrency,7\n", "must have 4 cells"),
@@ -100,10 +103,14 @@ def test_locust_stats_import() -> None:
     assert row.p99 == pytest.approx(float(row_data["99%"]) / 1000)
 
 
-def test_locust_stats_import_needs_the_user_count() -> None:
-    """The stats file does not record users: without --load the import says so."""
+def test_locust_stats_import_needs_the_user_count(tmp_path: Path) -> None:
+    """A stats file without its history does not record users: without --load the
+    import says so; beside its history, the history's User Count (5) labels it."""
+    alone = tmp_path / "run_stats.csv"
+    alone.write_text((DATA / "locust_u5_stats.csv").read_text())
     with pytest.raises(ConfigError, match="load: is required"):
-        read_baseline(DATA / "locust_u5_stats.csv")
+        read_baseline(alone)
+    assert read_baseline(DATA / "locust_u5_stats.csv").rows[0].load == 5
 
 
 def test_locust_history_import_finds_each_plateau() -> None:

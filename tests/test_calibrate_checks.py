@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tarsim.calibrate.baseline import Baseline, BaselineRow, read_baseline
+from tarsim.calibrate.baseline import Baseline, BaselineRow
 from tarsim.calibrate.checks import (
     check_baseline,
     demand_per_request,
@@ -19,6 +19,7 @@ from tarsim.calibrate.checks import (
     rate_limit_findings,
     reading_findings,
 )
+from tarsim.calibrate.sources import read_baseline
 from tarsim.calibrate.usl import fit_usl, usl_throughput
 from tarsim.config import load_model
 
@@ -93,13 +94,35 @@ def _with_limits(limits: dict[str, dict[str, float]]) -> object:
 
 
 def test_the_seed_openai_limit_cannot_apply_to_what_was_measured() -> None:
-    """10,000 requests/hour = 2.78/s at 0.10 calls per request: rows answering more
-    than 27.8 req/s (rows 3-5, X / (1 - e) = 29.5, 50, 61.9) break it, rows 1-2 do not."""
+    """10,000 requests/hour = 2.78/s at 0.10 calls per request: rows whose successful
+    requests alone exceed 27.8 req/s (rows 3-5, X = 28.3, 47.5, 58.2) break it, rows 1-2
+    do not."""
     findings = rate_limit_findings(SEED, _with_limits({"openai": {"requests": 10000 / 3600}}))
     problem = next(f for f in findings if f.severity == "problem")
     assert problem.data["key"] == "provider:openai"
     assert problem.rows == (2, 3, 4)
-    assert problem.data["max_needed_per_s"] == pytest.approx(58.2 / 0.94 * 0.10)
+    assert problem.data["max_needed_per_s"] == pytest.approx(58.2 * 0.10)
+    assert problem.data["path"] == "providers.openai.limits.requests"
+
+
+def test_rejected_requests_do_not_count_as_calls_made(synthetic) -> None:
+    """The true model of a limited service: 3 calls/s allowed, one call per request;
+    measured 2.5 successful req/s with 50 % errors (5 answered/s, the rest refused by
+    the limit). Counting the refused requests' calls (5/s) would call the limit
+    impossible; only successes must have been admitted (2.5/s <= 3/s), so the finding
+    is no problem, and it says the limit binds (2.5 >= 0.8 x 3) and names its path."""
+    from tarsim.calibrate.checks import binding_limits
+    from tarsim.config import model_from_data
+
+    data = synthetic()
+    data["providers"]["p"]["limits"] = {"requests": 3}
+    model = model_from_data(data, base_dir=ROOT)
+    rows = (BaselineRow(load=8, load_kind="concurrency", throughput=2.5, p99=1.0,
+                        error_rate=0.5),)
+    findings = rate_limit_findings(Baseline(rows=rows), model)
+    assert [f.severity for f in findings] == ["info"]
+    assert findings[0].data["binds"] is True
+    assert binding_limits(findings) == ["providers.p.limits.requests"]
 
 
 def test_a_generous_limit_passes() -> None:

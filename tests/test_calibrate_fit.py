@@ -13,6 +13,7 @@ import pytest
 
 from tarsim.calibrate.baseline import Baseline, BaselineRow
 from tarsim.calibrate.fit import FitSettings, fit, predict, resolve
+from tarsim.calibrate.params import values
 from tarsim.config.loader import model_from_data
 
 Synthetic = Callable[..., dict[str, Any]]
@@ -58,17 +59,27 @@ def test_known_parameters_are_recovered_within_their_intervals(synthetic: Synthe
 
 def test_paths_resolve_to_values_scales_and_integers(synthetic: Synthetic) -> None:
     """A number is fitted as itself (bounds from its field: a probability stays in
-    [0, 1], concurrency is an integer >= 1); a distribution or a * path is one scale
-    factor over every time it holds; a path naming nothing is a ConfigError."""
+    (0, 1], with a positive floor 1000x below its start for the log-space search;
+    concurrency is an integer >= 1); an exponential is one scale factor on its mean; one
+    lognormal given by median and p99 is two parameters, its median and its tail ratio
+    p99 / median (>= 1.01, so a trial p99 is never below its median); a path naming
+    nothing is a ConfigError."""
     from tarsim.config.errors import ConfigError
 
     model = model_from_data(synthetic(), base_dir=Path("."))
-    rate, conc, work, first = resolve(model, ["providers.p.errors.rate", "agents.concurrency",
-                                              "roles.worker.work", "llms.*.first_token"])
-    assert (rate.scale, rate.lower, rate.upper, rate.integer) == (False, 0.0, 1.0, False)
+    rate, conc, work, median, tail = resolve(
+        model, ["providers.p.errors.rate", "agents.concurrency", "roles.worker.work",
+                "llms.*.first_token"])
+    assert (rate.scale, rate.lower, rate.upper, rate.integer) == (
+        False, pytest.approx(3e-5), 1.0, False)
     assert (conc.integer, conc.lower) == (True, 1.0)
-    assert work.scale and work.values(2.0) == {"roles.worker.work.mean": pytest.approx(0.4)}
-    assert first.values(0.5) == {"llms.m.first_token.median": pytest.approx(0.15),
-                                 "llms.m.first_token.p99": pytest.approx(0.6)}
+    assert work.scale
+    assert values([work], [2.0]) == {"roles.worker.work.mean": pytest.approx(0.4)}
+    assert (median.kind, median.start, tail.kind, tail.start, tail.lower) == (
+        "median", 0.3, "tail", pytest.approx(4.0), 1.01)
+    assert values([median, tail], [0.15, 4.0]) == {
+        "llms.m.first_token.median": pytest.approx(0.15),
+        "llms.m.first_token.p99": pytest.approx(0.6)}
+    assert values([tail], [0.5]) == {"llms.m.first_token.p99": pytest.approx(0.15)}
     with pytest.raises(ConfigError, match="names no number"):
         resolve(model, ["agents.colour"])

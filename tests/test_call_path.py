@@ -15,11 +15,11 @@ from tarsim.components.providers import (
     Curve,
     LLMClient,
     ProviderEndpoint,
-    RoleRunner,
 )
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.retry import RetryPolicy
+from tarsim.components.roles import RoleRunner
 from tarsim.components.routing import Controls
 from tarsim.components.streams import Streams
 from tarsim.config.model import LLM, Provider, Role
@@ -112,7 +112,7 @@ def test_retry_after_is_honoured_instead_of_backoff():
     a 429 whose retry-after is the 1.0 s until the bucket has room; the client waits
     exactly that (not its 0.1 s backoff) and succeeds at 1.0 + 0.2."""
     env, provider, _ = make(
-        {"limits": {"requests": 1.0, "burst": 1.0}},
+        {"limits": {"requests": 1.0, "burst": 1.0, "rejected_after": 0}},
         {"attempts": 3, "backoff": {"initial": 0.1, "jitter": 0}, "honor_retry_after": 60},
     )
     log: list = []
@@ -128,7 +128,7 @@ def test_retry_after_above_the_honour_limit_falls_back_to_backoff():
     the client retries after its backoff (0.1, 0.2 s), hits 429 each time, and after
     3 attempts the request fails with rate_limited."""
     env, provider, recorder = make(
-        {"limits": {"requests": 1.0, "burst": 1.0}},
+        {"limits": {"requests": 1.0, "burst": 1.0, "rejected_after": 0}},
         {"attempts": 3, "backoff": {"initial": 0.1, "jitter": 0}, "honor_retry_after": 0.5},
     )
     log: list = []

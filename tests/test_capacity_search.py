@@ -10,12 +10,12 @@ from conftest import mmc_data
 
 from tarsim.config.loader import model_from_data
 from tarsim.sweep.capacity import search
-from tarsim.sweep.executors import RunTask, SerialExecutor
+from tarsim.sweep.executors import SERIAL, RunTask, make_executor
 
 
 def _p99_of_users(task: RunTask) -> dict[str, float]:
     """p99 = 0.1 s per user, +/- 1 ms between replications (so there is a CI)."""
-    users = task.model_data["workload"]["arrivals"]["users"]
+    users = task.model.workload.arrivals.users  # type: ignore[union-attr]
     return {"latency.p99": 0.1 * users + 0.001 * (task.replication - 1)}
 
 
@@ -29,7 +29,7 @@ def test_closed_loop_capacity_is_the_last_sustained_and_first_failed_user_count(
     data["workload"]["arrivals"] = {"kind": "closed", "users": 25}
     model = model_from_data(data, base_dir=tmp_path)
     result = search(model, {"latency.p99": 1.15}, duration=10.0, warmup=1.0,
-                    replications=3, executor=SerialExecutor(_p99_of_users))
+                    replications=3, executor=make_executor(SERIAL, run=_p99_of_users))
     assert (result.load, result.failed_at) == (11.0, 12.0)
     assert result.probe_at(11.0).sustained and not result.probe_at(12.0).sustained
     assert all(p.load == math.floor(p.load) for p in result.probes)

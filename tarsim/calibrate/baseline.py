@@ -18,7 +18,6 @@ import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -28,8 +27,12 @@ from tarsim.config.units import parse_duration, parse_rate, parse_size
 
 LOAD_KINDS = ("concurrency", "rate")
 REQUIRED = ("load", "load_kind", "throughput", "p99")
-OPTIONAL = ("agents", "error_rate", "memory_mb")
-COLUMNS = ("load", "load_kind", "agents", "throughput", "p99", "error_rate", "memory_mb")
+OPTIONAL = ("agents", "error_rate", "memory_mb", "p99_of")
+COLUMNS = ("load", "load_kind", "agents", "throughput", "p99", "error_rate", "memory_mb",
+           "p99_of")
+P99_OF = ("successes", "all")
+"""Which requests a row's p99 is of: the successful ones (tarsim's latency), or all
+finished ones, failures included (what Locust reports)."""
 UNITS = {
     "load": "virtual users (concurrency) or requests/s (rate)",
     "agents": "agent processes",
@@ -37,6 +40,7 @@ UNITS = {
     "p99": "seconds",
     "error_rate": "fraction of requests",
     "memory_mb": "MB (10^6 bytes)",
+    "p99_of": "successes (default) or all: the requests the p99 is of",
 }
 
 
@@ -51,6 +55,9 @@ class BaselineRow:
     agents: int | None = None
     error_rate: float | None = None
     memory_mb: float | None = None
+    p99_of: str = "successes"
+    """``successes``: the p99 of successful requests; ``all``: of every finished
+    request, failures included (Locust's percentiles)."""
 
     def metrics(self) -> dict[str, float]:
         """The measured metrics this row has (the ones a fit can compare)."""
@@ -124,6 +131,13 @@ def _agents(text: str) -> int:
     return int(value)
 
 
+def _p99_of(text: str) -> str:
+    value = text.strip().lower()
+    if value not in P99_OF:
+        raise ValueError("must be one of successes, all")
+    return value
+
+
 def _positive(parse: Callable[[str], float], allow_zero: bool = True) -> Callable[[str], float]:
     def checked(text: str) -> float:
         value = parse(text.strip())
@@ -139,6 +153,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "error_rate": _fraction,
     "memory_mb": _positive(_megabytes),
     "agents": _agents,
+    "p99_of": _p99_of,
 }
 
 
@@ -201,9 +216,9 @@ def parse_baseline(text: str, source: str = "") -> Baseline:
                 values[column] = parse(text)
             except ValueError as exc:
                 problems.append(Problem(f"rows[{len(rows)}].{column}", str(exc), text, line=line))
-        if "load" in values and not values["load"] > 0:
-            problems.append(Problem(f"rows[{len(rows)}].load", "must be > 0", row["load"],
-                                    line=line))
+        if "load" in values and not 0 < values["load"] < math.inf:
+            problems.append(Problem(f"rows[{len(rows)}].load", "must be > 0 and finite",
+                                    row["load"], line=line))
         rows.append(values)
     if not rows and not problems:
         problems.append(Problem("", "has no data rows", has_value=False))
@@ -211,33 +226,6 @@ def parse_baseline(text: str, source: str = "") -> Baseline:
         raise ConfigError(problems, source)
     built = tuple(BaselineRow(**values) for values in rows)
     return Baseline(rows=built, source=source, notes=tuple(notes))
-
-
-def read_baseline(path: str | Path, **import_options: Any) -> Baseline:
-    """A baseline from a file: the plain CSV, or a load tool's output recognised by
-    its content (Locust ``*_stats.csv`` / ``*_stats_history.csv``, k6 summary JSON),
-    imported with *import_options* (``agents``, ``load``, ``load_kind``)."""
-    from tarsim.calibrate.importers import detect, import_file
-
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(str(path), "no such file", has_value=False)]) from None
-    except IsADirectoryError:
-        raise ConfigError([Problem(str(path), "is a directory, not a file",
-                                   has_value=False)]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(str(path), f"cannot be read ({exc})",
-                                   has_value=False)]) from None
-    kind = detect(text)
-    if kind == "plain":
-        if import_options:
-            raise ConfigError([Problem(str(path), "is a plain baseline CSV: import options "
-                                       f"({', '.join(import_options)}) apply only to Locust "
-                                       "and k6 output", has_value=False)])
-        return parse_baseline(text, str(path))
-    return import_file(text, kind, str(path), **import_options)
 
 
 # ---------------------------------------------------------------- writing
@@ -258,5 +246,5 @@ def format_baseline(baseline: Baseline) -> str:
         load = _cell(r.load, "/s" if r.load_kind == "rate" else "")
         error = "" if r.error_rate is None else f"{r.error_rate * 100:g}%"
         writer.writerow([load, r.load_kind, _cell(r.agents, ""), _cell(r.throughput, "/s"),
-                         _cell(r.p99, "s"), error, _cell(r.memory_mb, "")])
+                         _cell(r.p99, "s"), error, _cell(r.memory_mb, ""), r.p99_of])
     return out.getvalue()

@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tarsim.calibrate.baseline import Baseline
-from tarsim.calibrate.checks import Finding, check_baseline
-from tarsim.calibrate.fit import (
-    FitResult,
-    FitSettings,
-    Holdout,
-    default_paths,
-    fit,
-    holdout,
-    relative_errors,
-    resolve,
-)
+from tarsim.calibrate.checks import Finding, binding_limits, check_baseline
+from tarsim.calibrate.fit import FitResult, FitSettings, fit, relative_errors
+from tarsim.calibrate.holdout import Holdout, holdout
+from tarsim.calibrate.params import Parameter, default_fit, resolve
 from tarsim.config.errors import ConfigError, Problem
 from tarsim.config.model import Model
 
@@ -31,6 +24,8 @@ class Calibration:
     result: FitResult
     holdout: Holdout | None
     settings: FitSettings
+    fit_set: list[tuple[str, str]]
+    """(path, why it is fitted or fixed): the default set's reasons, or the user's."""
 
     def as_dict(self) -> dict[str, Any]:
         r = self.result
@@ -39,6 +34,7 @@ class Calibration:
         for row, res in zip(self.baseline.rows, r.rows, strict=True):
             rows.append({
                 "load": row.load, "load_kind": row.load_kind, "agents": row.agents,
+                "p99_of": row.p99_of,
                 "measured": res.measured,
                 "simulated": {k: res.simulated[k] for k in res.measured},
                 "ci95": {k: res.ci95[k] for k in res.measured},
@@ -49,12 +45,17 @@ class Calibration:
             "fitted": r.fitted(),
             "fitted_ci95": {k: list(v) for k, v in ci.items()},
             "parameters": [
-                {"path": p.path, "kind": "scale" if p.scale else "value", "value": float(t),
-                 "start": p.start, "ci95": list(c), "leaves": [leaf for leaf, _ in p.leaves]}
-                for p, t, c in zip(r.params, r.theta, r.ci95, strict=True)],
+                {"path": p.path, "kind": p.kind, "value": float(t), "start": p.start,
+                 "ci95": list(c), "identified": ok,
+                 "leaves": [leaf for leaf, _ in p.leaves[:1 if p.kind == "tail" else None]]}
+                for p, t, c, ok in zip(r.params, r.theta, r.ci95,
+                                       r.identified or [True] * len(r.params), strict=True)],
+            "fit_set": [{"path": path, "why": why} for path, why in self.fit_set],
+            "warnings": list(r.warnings),
             "rows": rows,
             "fit": {"cost": r.cost, "dof": r.dof, "iterations": r.iterations,
                     "simulations": r.simulations, "message": r.message,
+                    "start_cost": r.start_cost,
                     "duration_s": self.settings.duration_s, "warmup_s": self.settings.warmup_s,
                     "replications": self.settings.replications, "seed": self.settings.seed},
             "holdout": None,
@@ -91,17 +92,36 @@ def calibrate(model: Model, baseline: Baseline, paths: Sequence[str] | None = No
     error on held-out rows (1-based *holdout_rows*, or leave-one-out if *loo*)."""
     settings = settings or FitSettings()
     findings = check_baseline(baseline, model, _think_time(model))
-    params = resolve(model, list(paths) if paths else default_paths(model))
+    if paths:
+        chosen, fit_set = list(paths), [(p, "fitted: given with --fit") for p in paths]
+    else:
+        chosen, fit_set = default_fit(model, baseline, binding_limits(findings))
+    params = [_from_the_data(p, findings) for p in resolve(model, chosen)]
     held = parse_holdout(holdout_rows, len(baseline.rows)) if holdout_rows else None
     result = fit(model, baseline, params, settings)
     if progress is not None:
         progress(f"fit done: {result.simulations} simulations, cost {result.cost:.4g}")
     hold = None
     if held is not None:
-        hold = holdout(model, baseline, params, settings, result.theta, held, progress)
+        hold = holdout(model, baseline, params, settings, held, progress)
     elif loo and len(baseline.rows) >= 2:
-        hold = holdout(model, baseline, params, settings, result.theta, None, progress)
-    return Calibration(baseline, findings, result, hold, settings)
+        hold = holdout(model, baseline, params, settings, None, progress)
+    return Calibration(baseline, findings, result, hold, settings, fit_set)
+
+
+LIMIT_HEADROOM = 1.05
+"""A limit the baseline's successes exceeded starts this much above what they needed."""
+
+
+def _from_the_data(param: Parameter, findings: list[Finding]) -> Parameter:
+    """A limit's rate that the rate-limit finding shows too low for what the successful
+    requests needed starts above that need (the data's lower bound on the limit)."""
+    for f in findings:
+        if f.kind == "rate_limit" and f.severity == "problem" and \
+                f.data.get("path") == param.path and param.kind == "value":
+            start = min(f.data["max_needed_per_s"] * LIMIT_HEADROOM, param.upper)
+            return replace(param, start=max(param.start, start))
+    return param
 
 
 def _think_time(model: Model) -> float:

@@ -28,6 +28,7 @@ import numpy as np
 
 from tarsim.calibrate.baseline import Baseline
 from tarsim.calibrate.usl import fit_usl
+from tarsim.config.workflow import role_visits
 
 OPEN_TOLERANCE = 0.05
 """Relative gap between offered and answered rate that an open-loop steady state
@@ -156,7 +157,9 @@ def _mean(spec: Any) -> float:
 
 def demand_per_request(model: Any) -> dict[str, dict[str, float]]:
     """Mean calls and tokens one request sends to each provider and each LLM, by the
-    class weights, each role's calls and tools, and ``routing.mix`` if the model has one.
+    class weights, each role's calls and tools (times its mean visits per request, for
+    workflows; a loop's growing context is not counted), and ``routing.mix`` if the
+    model has one.
 
     Keys are ``provider:NAME`` and ``llm:NAME``; values ``{requests, input_tokens,
     output_tokens}`` per request.
@@ -174,9 +177,9 @@ def demand_per_request(model: Any) -> dict[str, dict[str, float]]:
     mix = _get(_get(model, "routing"), "mix")
     for cls in classes:
         share = cls.weight / total
-        for step in cls.steps:
+        for step, visits in role_visits(cls.steps).items():
             role = model.roles[step]
-            calls = share * role.llm_calls
+            calls = share * visits * role.llm_calls
             if calls and role.llm is not None:
                 llms = dict(mix) if mix else {role.llm: 1.0}
                 weight_sum = sum(llms.values())
@@ -191,7 +194,7 @@ def demand_per_request(model: Any) -> dict[str, dict[str, float]]:
             for tool, count in role.tools.items():
                 provider = model.tools[tool].provider
                 if provider is not None and count:
-                    add(f"provider:{provider}", share * count)
+                    add(f"provider:{provider}", share * visits * count)
     return demand
 
 
@@ -208,7 +211,17 @@ def model_limits(model: Any) -> dict[str, dict[str, float]]:
     return limits
 
 
+BIND_SHARE = 0.8
+"""A limit binds at a row whose admitted demand reaches this share of it."""
+SECTION = {"provider": "providers", "llm": "llms"}
+
+
 def rate_limit_findings(baseline: Baseline, model: Any) -> list[Finding]:
+    """Each limit against the calls the baseline's successful requests must have had
+    admitted: successful throughput x calls per request. A failed request may have
+    been refused before some of its calls, so failures count nothing (the admitted
+    demand is at least this). A limit below it cannot apply as modelled; one reaching
+    ``BIND_SHARE`` of it binds, and a calibration fits its rate."""
     limits = model_limits(model)
     if not limits:
         return [Finding("rate_limit", "info", "the model sets no rate limits: nothing to check")]
@@ -216,32 +229,48 @@ def rate_limit_findings(baseline: Baseline, model: Any) -> list[Finding]:
     found = []
     for key, given in sorted(limits.items()):
         per_request = demand.get(key, dict.fromkeys(LIMIT_NAMES, 0.0))
+        kind, name = key.split(":", 1)
         for limit, cap in given.items():
             need = per_request[limit]
-            over = [(i, _answered(r) * need) for i, r in enumerate(baseline.rows)
-                    if _answered(r) * need > cap]
+            admitted = [r.throughput * need for r in baseline.rows]
+            over = [(i, rate) for i, rate in enumerate(admitted) if rate > cap]
+            binds = [i for i, rate in enumerate(admitted) if rate >= BIND_SHARE * cap]
             unit = "calls" if limit == "requests" else limit.replace("_", " ")
+            data = {"key": key, "limit": limit, "limit_per_s": cap, "per_request": need,
+                    "max_needed_per_s": max(admitted, default=0.0), "binds": bool(binds),
+                    "path": f"{SECTION[kind]}.{name}.limits.{limit}"}
             if over:
                 worst, rate = max(over, key=lambda pair: pair[1])
                 found.append(Finding(
                     "rate_limit", "problem",
                     f"{key} {limit} limit {cap:.4g}/s ({cap * 3600:.4g}/h): {len(over)} rows "
-                    f"need more — row {worst + 1} answers {_answered(baseline.rows[worst]):.3g} "
-                    f"req/s x {need:.3g} {unit} per request = {rate:.4g}/s, "
+                    f"need more — row {worst + 1}'s successful "
+                    f"{baseline.rows[worst].throughput:.3g} req/s x {need:.3g} {unit} per "
+                    f"request = {rate:.4g}/s, "
                     f"{rate / cap:.3g}x the limit: the limit cannot apply as modelled "
-                    "(to every request, without caching)",
-                    tuple(i for i, _ in over),
-                    {"key": key, "limit": limit, "limit_per_s": cap, "per_request": need,
-                     "max_needed_per_s": rate}))
-            else:
-                peak = max((_answered(r) * need for r in baseline.rows), default=0.0)
+                    "(to every request, without caching); its rate is fitted",
+                    tuple(i for i, _ in over), data))
+            elif binds:
+                peak = max(admitted)
                 found.append(Finding(
                     "rate_limit", "info",
-                    f"{key} {limit} limit {cap:.4g}/s: the busiest row needs {peak:.4g}/s "
-                    f"({peak / cap:.0%} of it)", (),
-                    {"key": key, "limit": limit, "limit_per_s": cap, "per_request": need,
-                     "max_needed_per_s": peak}))
+                    f"{key} {limit} limit {cap:.4g}/s binds: successful requests needed "
+                    f"{peak:.4g}/s ({peak / cap:.0%} of it) in rows "
+                    f"{', '.join(str(i + 1) for i in binds)}; its rate is fitted",
+                    tuple(binds), data))
+            else:
+                peak = max(admitted, default=0.0)
+                found.append(Finding(
+                    "rate_limit", "info",
+                    f"{key} {limit} limit {cap:.4g}/s: the busiest row's successful requests "
+                    f"needed {peak:.4g}/s ({peak / cap:.0%} of it): it does not bind", (), data))
     return found
+
+
+def binding_limits(findings: list[Finding]) -> list[str]:
+    """Model paths of the limits the rate-limit findings say bind (or cannot apply)."""
+    return [f.data["path"] for f in findings if f.kind == "rate_limit"
+            and (f.data.get("binds") or f.severity == "problem")]
 
 
 # ---------------------------------------------------------------- trends

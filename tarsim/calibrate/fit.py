@@ -4,31 +4,36 @@ Each baseline row is simulated as the load test ran it: ``concurrency`` rows as
 closed-loop users (``users = load``, the model's think time), ``rate`` rows as
 Poisson arrivals, with ``agents.count = agents.warm =`` the row's agents. Every
 evaluation uses the same seeds, so the simulated metrics move smoothly with the
-parameters and finite differences see the parameters, not the noise.
+parameters and finite differences see the parameters, not the noise. A row whose
+p99 is of all requests (``p99_of: all``, Locust's) is compared with the simulated
+p99 of every finished request, failures included.
 
 The residual of a metric is its error in units of the regression tolerance:
 throughput 5% and p99 10% (relative), error rate 1.5 points (absolute), memory
-10% (relative, against the simulated time-averaged memory). scipy's bounded
-least squares (trf) minimises their sum of squares within an evaluation budget.
+10% (relative, against the simulated time-averaged memory). A trial point the
+model refuses (a value out of its bounds) gets ``MISSING_PENALTY`` on every
+residual: the search moves away from it, nothing raises.
 
-Parameters (``--fit PATH``): a path to a number fits that number (an integer
-one, such as ``agents.concurrency``, by a pattern search over the integers between
-least-squares passes over the others); a path to a distribution, or a path with
-``*``, fits one scale factor applied to every time (or size) of every match, shape (cv) unchanged.
+The search (parameters: :mod:`tarsim.calibrate.params`) works on log(theta):
+first a coarse global stage, a Latin-hypercube scan of ``scan_points`` points in
+the box start / 4 .. start x 4 (clipped to the bounds), then scipy's bounded least
+squares (trf) within ``max_iterations`` evaluations from each of the ``starts`` best
+points (the start itself competing), keeping the best end, then a pattern search
+over each integer parameter between least-squares passes. ``max_iterations = 0``
+moves nothing: the model is simulated as it is.
 
-Parameter CIs (continuous ones): the sandwich covariance
-A^-1 J^T S J A^-1 (A = J^T J) of the linearised problem, with J the
-finite-difference Jacobian at the optimum and S the covariance of the residuals'
-noise, estimated from independent replications at the optimum on seeds the fit
-did not use (rows of one replication share streams, so the cross-row correlation
-common random numbers create is in S). S counts the fit's simulation noise and,
-as an assumption, as much again for the baseline's measurement noise; where a
-residual is larger than its noise explains (the model cannot fit that point), its
-square replaces its variance (White's HC0), so a poor fit gets wide intervals. The
-quantile is two-sided t(0.975) on the noise replications' degrees of freedom.
-An integer parameter's interval is the set of integers whose profile sum of
-squares (the continuous parameters refitted) exceeds the best by at most the
-noise variance x t^2.
+Parameter CIs (continuous ones): the sandwich covariance A^-1 J^T S J A^-1
+(A = J^T J) of the linearised problem in log space, with J the finite-difference
+Jacobian at the optimum and S the covariance of the residuals' noise, estimated
+from independent replications at the optimum on seeds the fit did not use. S
+counts the fit's simulation noise and, as an assumption, as much again for the
+baseline's measurement noise; where a residual is larger than its noise explains,
+its square replaces its variance (White's HC0). The quantile is two-sided
+t(0.975) on the noise replications' degrees of freedom. A parameter whose factor-2
+change moves the sum of squares by less than that noise allowance (s^2 t^2) is
+**not identified**: the data cannot tell its value, and its interval is its whole
+search range. An integer parameter's interval is the set of integers whose profile
+sum of squares exceeds the best by at most the same allowance.
 """
 
 from __future__ import annotations
@@ -44,27 +49,42 @@ from pydantic import BaseModel
 
 from tarsim import metrics
 from tarsim.calibrate.baseline import Baseline, BaselineRow
+from tarsim.calibrate.params import Parameter, default_fit, resolve, values
+from tarsim.calibrate.search import (
+    OPTIMISER_XTOL,
+    continuous_ci,
+    fit_warnings,
+    integer_interval,
+    integer_search,
+)
 from tarsim.config.errors import ConfigError, Problem
 from tarsim.config.loader import with_overrides
 from tarsim.config.model import Model
 from tarsim.run import RunRecords, simulate
+from tarsim.vocabulary import Outcome
+
+__all__ = [
+    "FitResult",
+    "FitSettings",
+    "Parameter",
+    "default_fit",
+    "fit",
+    "predict",
+    "relative_errors",
+    "residuals",
+    "resolve",
+]
 
 METRICS = ("throughput", "p99", "error_rate", "memory_mb")
 SUMMARY_PATH = {"throughput": "throughput", "p99": "latency.p99", "error_rate": "error_rate",
                 "memory_mb": "memory.mean_mb"}
 TOLERANCE = {"throughput": 0.05, "p99": 0.10, "error_rate": 0.015, "memory_mb": 0.10}
 RELATIVE = {"throughput": True, "p99": True, "error_rate": False, "memory_mb": True}
-DEFAULT_FIT = ("roles.*.work", "llms.*.first_token", "llms.*.output_rate", "agents.concurrency",
-               "providers.*.errors.rate", "memory.base", "memory.per_agent", "memory.per_request")
-"""TARS's usual unknowns; paths the model does not have are left out."""
-SCALED_FIELDS = {"constant": ("value",), "exponential": ("mean",), "uniform": ("low", "high"),
-                 "lognormal": ("median", "p99", "mean"), "gamma": ("mean",),
-                 "empirical": ("scale",)}
-OPTIMISER_XTOL = 1e-3
-"""Relative step below which the least-squares search stops; also the floor of a
-parameter's relative CI half-width (before the t quantile)."""
 MISSING_PENALTY = 100.0
-"""Residual of a metric the simulation could not produce (no successful request)."""
+"""Residual of a metric the simulation could not produce (no successful request, or a
+trial point the model refuses)."""
+SCAN_HALF_WIDTH = math.log(4.0)
+"""The global stage scans start / 4 .. start x 4 of every continuous parameter."""
 
 
 @dataclass(frozen=True)
@@ -73,115 +93,19 @@ class FitSettings:
     warmup_s: float = 10.0
     replications: int = 2
     seed: int = 1
-    max_iterations: int = 8
-    """Budget of the main fit, in least-squares iterations (each costs about one
-    simulation of every row per parameter)."""
+    max_iterations: int = 20
+    """Budget of the local stage, in least-squares evaluations (each costs about one
+    simulation of every row per parameter); 0 moves nothing."""
+    scan_points: int | None = None
+    """Points of the global stage; None: 8 per continuous parameter, at most 64."""
+    starts: int = 3
+    """The local stage runs from this many of the best points of the global stage
+    (the start among them) and keeps the best end."""
     noise_replications: int = 8
     """Independent replications at the optimum that estimate the noise behind the
     parameter CIs."""
     profile_iterations: int = 3
     """Budget of the refit of the continuous parameters at each integer value tried."""
-    holdout_iterations: int = 3
-    """Budget of each hold-out refit, which starts from the main fit and keeps its
-    integer parameters."""
-
-
-# ---------------------------------------------------------------- parameters
-@dataclass(frozen=True)
-class Parameter:
-    path: str
-    """As the user wrote it."""
-    leaves: tuple[tuple[str, float], ...]
-    """Concrete dotted paths it sets, with their starting values."""
-    scale: bool
-    """True: theta multiplies every leaf; False: theta is the one leaf's value."""
-    integer: bool
-    lower: float
-    upper: float
-    start: float
-
-    def values(self, theta: float) -> dict[str, float]:
-        if self.scale:
-            return {leaf: value * theta for leaf, value in self.leaves}
-        value = round(theta) if self.integer else theta
-        return {self.leaves[0][0]: value}
-
-
-def _dump(model: Model) -> dict[str, Any]:
-    return model.model_dump(by_alias=True, exclude_none=True)
-
-
-def _expand(node: Any, parts: list[str], prefix: str) -> list[tuple[str, Any]]:
-    if not parts:
-        return [(prefix, node)]
-    head, rest = parts[0], parts[1:]
-    if not isinstance(node, dict):
-        return []
-    keys = list(node) if head == "*" else [head] if head in node else []
-    found = []
-    for key in keys:
-        found += _expand(node[key], rest, f"{prefix}.{key}" if prefix else str(key))
-    return found
-
-
-def _field_bounds(model: Model, leaf: str) -> tuple[float, float, bool]:
-    """Lower and upper bound and integer-ness of a leaf, from its pydantic field."""
-    node: Any = model
-    parts = leaf.split(".")
-    for part in parts[:-1]:
-        node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
-    lower, upper, integer = 0.0, math.inf, False
-    if isinstance(node, BaseModel):
-        fields = type(node).model_fields
-        name = next((n for n, f in fields.items() if parts[-1] in (n, f.alias)), None)
-        if name is not None:
-            info = fields[name]
-            integer = info.annotation is int or "int" in str(info.annotation).split("|")[0]
-            for meta in info.metadata:
-                lower = max(lower, float(getattr(meta, "ge", getattr(meta, "gt", lower))))
-                upper = min(upper, float(getattr(meta, "le", getattr(meta, "lt", upper))))
-    return lower, upper, integer
-
-
-def resolve(model: Model, paths: Sequence[str]) -> list[Parameter]:
-    """The parameters *paths* name in *model*; a ConfigError lists every path that
-    names nothing fittable."""
-    data = _dump(model)
-    params, problems = [], []
-    for path in paths:
-        matches = _expand(data, path.split("."), "")
-        leaves: list[tuple[str, float]] = []
-        for where, node in matches:
-            if isinstance(node, dict) and "dist" in node:
-                for name in SCALED_FIELDS.get(node["dist"], ()):
-                    if isinstance(node.get(name), int | float):
-                        leaves.append((f"{where}.{name}", float(node[name])))
-            elif isinstance(node, int | float) and not isinstance(node, bool):
-                leaves.append((where, float(node)))
-        if not leaves:
-            problems.append(Problem(f"--fit {path}", "names no number or distribution in the "
-                                    "model", path, has_value=False))
-            continue
-        single = len(matches) == 1 and "*" not in path and not (
-            isinstance(matches[0][1], dict))
-        if single:
-            leaf, value = leaves[0]
-            lower, upper, integer = _field_bounds(model, leaf)
-            lower = max(lower, 1.0) if integer else lower
-            start = value if value > 0 else (0.01 if upper <= 1 else 1.0)
-            params.append(Parameter(path, tuple(leaves), False, integer, lower, upper,
-                                    min(max(start, lower), upper)))
-        else:
-            params.append(Parameter(path, tuple(leaves), True, False, 1e-3, 1e3, 1.0))
-    if problems:
-        raise ConfigError(problems)
-    return params
-
-
-def default_paths(model: Model) -> list[str]:
-    data = _dump(model)
-    return [p for p in DEFAULT_FIT if any(
-        isinstance(n, int | float | dict) for _, n in _expand(data, p.split("."), ""))]
 
 
 # ---------------------------------------------------------------- simulating rows
@@ -202,11 +126,35 @@ def row_overrides(model: Model, row: BaselineRow) -> dict[str, Any]:
     return overrides
 
 
+def check_rows(model: Model, baseline: Baseline) -> None:
+    """Every row as a run of *model* (its users, rate, agents within the model's own
+    bounds), or a ConfigError naming the row: a trial point that fails later is then
+    the parameters' fault, and is penalised rather than reported."""
+    problems = []
+    for i, row in enumerate(baseline.rows):
+        try:
+            with_overrides(model, row_overrides(model, row))
+        except ConfigError as exc:
+            problems += [Problem(f"baseline row {i + 1} (load {row.load:g})", str(p),
+                                 has_value=False) for p in exc.problems]
+    if problems:
+        raise ConfigError(problems, baseline.source or None)
+
+
 @dataclass
 class RowResult:
     measured: dict[str, float]
     simulated: dict[str, float]
     ci95: dict[str, float]
+
+
+def _p99_all(rec: RunRecords) -> float:
+    """p99 of every request that arrived in the window and finished, failed or not."""
+    req = rec.request_columns
+    arrival, end, outcome = req["arrival"], req["end"], req["outcome"]
+    done = (arrival >= rec.warmup_s) & (arrival < rec.duration_s) & (outcome != Outcome.UNFINISHED)
+    latency = end[done] - arrival[done]
+    return float(np.quantile(latency, 0.99)) if len(latency) else math.nan
 
 
 class Simulator:
@@ -218,43 +166,52 @@ class Simulator:
         self.model = model
         self.params = list(params)
         self.settings = settings
-        self.runs: OrderedDict[Any, list[RunRecords]] = OrderedDict()
+        self.runs: OrderedDict[Any, dict[str, Any] | None] = OrderedDict()
         self.cache_size = cache_size
         self.simulations = 0
-        # Memory is followed during the run (tarsim.components.memory), so every
-        # parameter, memory's included, needs its own simulations.
+        self.invalid = 0
+        """Trial points the model refused (penalised)."""
 
     def model_at(self, theta: Sequence[float] | np.ndarray) -> Model:
-        values: dict[str, float] = {}
-        for p, t in zip(self.params, theta, strict=True):
-            values.update(p.values(t))
-        return with_overrides(self.model, values) if values else self.model
+        given = values(self.params, theta)
+        return with_overrides(self.model, given) if given else self.model
 
     def row(self, theta: Sequence[float] | np.ndarray, index: int, row: BaselineRow) -> RowResult:
         summary = self._summary(np.asarray(theta, dtype=float), index, row)
+        if summary is None:
+            nan = dict.fromkeys(METRICS, math.nan)
+            return RowResult(row.metrics(), nan, dict(nan))
         simulated = {name: _get(summary, SUMMARY_PATH[name]) for name in METRICS}
         half = {name: summary.get("ci95", {}).get(SUMMARY_PATH[name], math.nan)
                 for name in METRICS}
+        if row.p99_of == "all":
+            simulated["p99"] = summary["p99_all"]
+            half["p99"] = math.nan
         return RowResult(row.metrics(), simulated, half)
 
-    def _summary(self, theta: np.ndarray, index: int, row: BaselineRow) -> dict[str, Any]:
-        dynamic = tuple(round(float(t), 12) for t in theta)
-        model = self.model_at(theta)
-        row_model = with_overrides(model, row_overrides(model, row))
-        key = (index, dynamic)
-        records = self.runs.get(key)
-        if records is None:
+    def _summary(self, theta: np.ndarray, index: int, row: BaselineRow) -> dict[str, Any] | None:
+        key = (index, tuple(round(float(t), 12) for t in theta))
+        if key in self.runs:
+            self.runs.move_to_end(key)
+            return self.runs[key]
+        summary: dict[str, Any] | None
+        try:
+            model = self.model_at(theta)
+            row_model = with_overrides(model, row_overrides(model, row))
+        except (ConfigError, ValueError):
+            self.invalid += 1
+            summary = None
+        else:
             s = self.settings
             records = [simulate(row_model, duration=s.duration_s, warmup=s.warmup_s,
                                 seed=s.seed, replication=r) for r in range(s.replications)]
             self.simulations += len(records)
-            self.runs[key] = records
-            if len(self.runs) > self.cache_size:
-                self.runs.popitem(last=False)
-        else:
-            self.runs.move_to_end(key)
-            records = [replace(rec, model=row_model) for rec in records]
-        return metrics.aggregate([metrics.summarize(rec) for rec in records])
+            summary = metrics.aggregate([metrics.summarize(rec) for rec in records])
+            summary["p99_all"] = float(np.nanmean([_p99_all(rec) for rec in records]))
+        self.runs[key] = summary
+        if len(self.runs) > self.cache_size:
+            self.runs.popitem(last=False)
+        return summary
 
 
 def _get(summary: dict[str, Any], path: str) -> float:
@@ -303,66 +260,90 @@ class FitResult:
     message: str
     model: Model
     correlation: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    identified: list[bool] = field(default_factory=list)
+    """False: the data cannot move this parameter (flat profile); its CI is its range."""
+    warnings: list[str] = field(default_factory=list)
+    start_cost: float = math.nan
 
     def fitted(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for p, t in zip(self.params, self.theta, strict=True):
-            out.update(p.values(t))
-        return out
+        return values(self.params, self.theta)
 
     def fitted_ci95(self) -> dict[str, tuple[float, float]]:
         out: dict[str, tuple[float, float]] = {}
-        for p, (lo, hi) in zip(self.params, self.ci95, strict=True):
-            low_values, high_values = p.values(lo) if p.scale else {p.leaves[0][0]: lo}, \
-                p.values(hi) if p.scale else {p.leaves[0][0]: hi}
-            for leaf in low_values:
+        for k, (p, (lo, hi)) in enumerate(zip(self.params, self.ci95, strict=True)):
+            low, high = self.theta.copy(), self.theta.copy()
+            low[k], high[k] = lo, hi
+            low_values, high_values = values(self.params, low), values(self.params, high)
+            for leaf, _ in p.leaves[:1] if p.kind == "tail" else p.leaves:
                 out[leaf] = (low_values[leaf], high_values[leaf])
         return out
+
+
+Objective = Callable[[np.ndarray], np.ndarray]
 
 
 def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
         settings: FitSettings, start: Sequence[float] | np.ndarray | None = None,
         iterations: int | None = None, with_ci: bool = True,
         fixed_integers: bool = False) -> FitResult:
-    """Fit *params* of *model* to every row of *baseline*: least squares over the
-    continuous parameters, then a pattern search over each integer one (others
-    fixed), then least squares again if an integer moved."""
+    """Fit *params* of *model* to every row of *baseline* (see the module docstring)."""
     params = list(params)
     sim = Simulator(model, params, settings)
     rows = list(enumerate(baseline.rows))
+    check_rows(model, baseline)
     theta = np.array(start if start is not None else [p.start for p in params], dtype=float)
     for k, p in enumerate(params):
         theta[k] = min(max(theta[k], p.lower), p.upper)
         if p.integer:
             theta[k] = float(round(theta[k]))
+    first = theta.copy()
     budget = settings.max_iterations if iterations is None else iterations
     cont = [k for k, p in enumerate(params) if not p.integer]
-    ints = [] if fixed_integers else [k for k, p in enumerate(params) if p.integer]
+    ints = [] if fixed_integers or budget <= 0 else [k for k, p in enumerate(params)
+                                                     if p.integer]
+
+    def cost_at(point: np.ndarray) -> float:
+        res = residuals([sim.row(point, i, r) for i, r in rows])
+        return float(res @ res)
 
     def profile(point: np.ndarray) -> tuple[float, np.ndarray]:
         """The best cost with the integer parameters as in *point*: the continuous
         ones refitted (within a small budget) from there."""
         refit, *_ = _least_squares(sim, rows, params, cont, point,
                                    settings.profile_iterations)
-        res = residuals([sim.row(refit, i, r) for i, r in rows])
-        return float(res @ res), refit
+        return cost_at(refit), refit
 
-    theta, jac, message, nfev = _least_squares(sim, rows, params, cont, theta, budget)
-    moved = False
-    for k in ints:
-        theta, changed = _integer_search(profile, theta, k, params[k])
-        moved = moved or changed
-    if moved and budget > 0:
-        theta, jac, message, more = _least_squares(sim, rows, params, cont, theta,
-                                                    max(1, budget // 2))
-        nfev += more
+    start_cost = cost_at(theta)
+    nfev = 1
+    jac = np.zeros((0, len(cont)))
+    message = "no fit: the budget is 0 evaluations, the model is simulated as it is"
+    if budget > 0:
+        candidates, scanned = _scan(cost_at, params, cont, theta, settings, start_cost)
+        nfev += scanned
+        best_cost = math.inf
+        for candidate in candidates:
+            end, end_jac, end_message, more = _least_squares(sim, rows, params, cont,
+                                                             candidate, budget)
+            nfev += more
+            end_cost = cost_at(end)
+            if end_cost < best_cost:
+                theta, jac, message, best_cost = end, end_jac, end_message, end_cost
+        moved = False
+        for k in ints:
+            theta, changed = integer_search(profile, theta, k, params[k])
+            moved = moved or changed
+        if moved:
+            theta, jac, message, more = _least_squares(sim, rows, params, cont, theta,
+                                                        max(1, budget // 2))
+            nfev += more
     final = [sim.row(theta, i, r) for i, r in rows]
     res = residuals(final)
     m, n = len(res), len(params)
     dof = m - n
     ci: list[tuple[float, float]] = [(math.nan, math.nan)] * n
     corr = np.full((n, n), math.nan)
-    if with_ci and n and dof >= 1:
+    identified = [True] * n
+    if with_ci and n and dof >= 1 and budget > 0:
         from scipy.stats import t as student_t
 
         noise = _noise_covariance(model, params, settings, theta, rows)
@@ -370,27 +351,42 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
         # of that residual (heteroscedasticity-consistent, as White's HC0)
         noise = noise + np.diag(np.clip(res**2 - np.diag(noise), 0.0, None))
         q = float(student_t.ppf(0.975, settings.noise_replications - 1))
+        allowance = float(np.trace(noise)) / m * q * q
         if cont and jac.shape == (m, len(cont)):
-            scale = np.array([max(abs(theta[k]), 1e-12) for k in cont])
-            bread = np.linalg.pinv(jac.T @ jac)  # jac is in units of theta / scale
-            cov = bread @ jac.T @ noise @ jac @ bread
-            # the optimiser stops within OPTIMISER_XTOL of the optimum: never less
-            sd = np.sqrt(np.clip(np.diag(cov), 0, None) + OPTIMISER_XTOL**2)
-            for j, k in enumerate(cont):
-                # clipped to the parameter's bounds: no value outside them is possible
-                ci[k] = (max(theta[k] - q * sd[j] * scale[j], params[k].lower),
-                         min(theta[k] + q * sd[j] * scale[j], params[k].upper))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                sub = cov / np.outer(sd, sd)
-            for a, ka in enumerate(cont):
-                for b, kb in enumerate(cont):
-                    corr[ka, kb] = sub[a, b]
-        noise_level = float(np.trace(noise)) / m
+            continuous_ci(jac, noise, q, allowance, theta, params, cont, ci, corr, identified)
         for k in (k for k, p in enumerate(params) if p.integer):
-            ci[k] = _integer_interval(profile, theta, k, params[k], float(res @ res),
-                                      noise_level * q * q)
+            ci[k] = integer_interval(profile, theta, k, params[k], float(res @ res),
+                                      allowance)
+    warnings = fit_warnings(params, first, theta, start_cost, float(res @ res), identified,
+                         sim.invalid, budget, message)
     return FitResult(params, theta, ci, final, float(res @ res), dof, nfev,
-                     sim.simulations, str(message), sim.model_at(theta), corr)
+                     sim.simulations, str(message), sim.model_at(theta), corr, identified,
+                     warnings, start_cost)
+
+
+def _scan(cost_at: Callable[[np.ndarray], float], params: list[Parameter], cont: list[int],
+          theta: np.ndarray, settings: FitSettings, start_cost: float
+          ) -> tuple[list[np.ndarray], int]:
+    """The global stage: a Latin-hypercube scan in log space; the ``starts`` best of
+    it and the start, best first (the local stage runs from each)."""
+    if not cont:
+        return [theta], 0
+    from scipy.stats import qmc
+
+    count = settings.scan_points if settings.scan_points is not None \
+        else min(64, 8 * len(cont))
+    if count <= 0:
+        return [theta], 0
+    u0 = np.log(theta[cont])
+    low = np.maximum(u0 - SCAN_HALF_WIDTH, np.log([params[k].lower for k in cont]))
+    high = np.minimum(u0 + SCAN_HALF_WIDTH, np.log([params[k].upper for k in cont]))
+    scored = [(start_cost, 0, theta)]
+    for n, unit in enumerate(qmc.LatinHypercube(len(cont), seed=settings.seed).random(count)):
+        trial = theta.copy()
+        trial[cont] = np.exp(low + unit * (high - low))
+        scored.append((cost_at(trial), n + 1, trial))
+    scored.sort(key=lambda item: (item[0], item[1]))
+    return [point for _, _, point in scored[:max(1, settings.starts)]], count
 
 
 def _noise_covariance(model: Model, params: list[Parameter], settings: FitSettings,
@@ -413,125 +409,29 @@ def _noise_covariance(model: Model, params: list[Parameter], settings: FitSettin
 def _least_squares(sim: Simulator, rows: list[tuple[int, BaselineRow]],
                    params: list[Parameter], cont: list[int], theta: np.ndarray,
                    budget: int) -> tuple[np.ndarray, np.ndarray, str, int]:
-    """Bounded least squares over the parameters *cont*, the others held at *theta*;
-    works on theta / start so that every parameter is of order 1."""
+    """Bounded least squares over log(theta) of the parameters *cont*, the others held
+    at *theta*; the Jacobian returned is d residual / d log(theta)."""
     from scipy.optimize import least_squares
 
     if not cont or budget <= 0:
         return theta, np.zeros((0, len(cont))), "nothing to fit", 0
-    scale = np.array([max(abs(theta[k]), 1e-12) for k in cont])
-    lower = np.array([params[k].lower for k in cont]) / scale
-    upper = np.array([params[k].upper for k in cont]) / scale
-    u0 = np.clip(theta[cont] / scale, lower, upper)
+    lower = np.log([params[k].lower for k in cont])
+    upper = np.log([params[k].upper for k in cont])
+    u0 = np.clip(np.log(theta[cont]), lower, upper)
 
     def objective(u: np.ndarray) -> np.ndarray:
         point = theta.copy()
-        point[cont] = u * scale
+        point[cont] = np.exp(u)
         return residuals([sim.row(point, i, r) for i, r in rows])
 
     result = least_squares(objective, u0, bounds=(lower, upper), method="trf",
                            diff_step=0.05, max_nfev=budget, xtol=OPTIMISER_XTOL, ftol=1e-4)
     out = theta.copy()
-    out[cont] = result.x * scale
-    # the Jacobian is d residual / d(theta / scale) at the start scale; rescale to the
-    # parameters' final values so that the CI code can use one convention
-    final_scale = np.array([max(abs(out[k]), 1e-12) for k in cont])
-    jac = result.jac * (final_scale / scale)
-    return out, jac, str(result.message), int(result.nfev)
-
-
-Profile = Callable[[np.ndarray], tuple[float, np.ndarray]]
-
-
-def _integer_search(profile: Profile, theta: np.ndarray, k: int,
-                    param: Parameter) -> tuple[np.ndarray, bool]:
-    """Pattern search on one integer parameter over its profile cost: steps of a
-    quarter of its value, halved after a failure, down to 1."""
-    best_cost, best = profile(theta)
-    step = max(1, round(abs(best[k]) / 4))
-    moved = False
-    while step >= 1:
-        improved = False
-        for direction in (1, -1):
-            trial = best.copy()
-            trial[k] = best[k] + direction * step
-            if not param.lower <= trial[k] <= param.upper:
-                continue
-            trial_cost, refit = profile(trial)
-            if trial_cost < best_cost:
-                best, best_cost, improved, moved = refit, trial_cost, True, True
-                break
-        if not improved:
-            step //= 2
-    return best, moved
-
-
-def _integer_interval(profile: Profile, theta: np.ndarray, k: int, param: Parameter,
-                      best: float, allowance: float, reach: int = 6) -> tuple[float, float]:
-    """The integers whose profile cost exceeds the best by at most s^2 t^2 (the
-    one-parameter F-test), searched up to *reach* steps away (infinite beyond)."""
-    ends = []
-    for direction in (-1, 1):
-        edge = theta[k]
-        for step in range(1, reach + 1):
-            trial = theta.copy()
-            trial[k] = theta[k] + direction * step
-            if not param.lower <= trial[k] <= param.upper:
-                break
-            if profile(trial)[0] - best > allowance:
-                break
-            edge = trial[k]
-        else:
-            edge = math.inf * direction
-        ends.append(edge)
-    return ends[0], ends[1]
+    out[cont] = np.exp(result.x)
+    return out, result.jac, str(result.message), int(result.nfev)
 
 
 def predict(model: Model, baseline: Baseline, settings: FitSettings) -> list[RowResult]:
     """Simulate every row of *baseline* with *model* as it is."""
     sim = Simulator(model, [], settings)
     return [sim.row([], i, r) for i, r in enumerate(baseline.rows)]
-
-
-@dataclass
-class Holdout:
-    """Prediction error on rows the fit did not see."""
-
-    kind: str
-    """``leave-one-out`` or ``holdout``."""
-    rows: list[int]
-    predictions: list[RowResult]
-    errors: list[dict[str, float]]
-
-    def mean_abs(self) -> dict[str, float]:
-        out = {}
-        for name in METRICS:
-            values = [abs(e[name]) for e in self.errors if name in e and not math.isnan(e[name])]
-            if values:
-                out[name] = float(np.mean(values))
-        return out
-
-
-def holdout(model: Model, baseline: Baseline, params: Sequence[Parameter],
-            settings: FitSettings, start: Sequence[float] | np.ndarray, rows: Sequence[int] | None,
-            progress: Callable[[str], None] | None = None) -> Holdout:
-    """Refit without some rows (each row in turn when *rows* is None) from *start*,
-    and predict the rows left out."""
-    groups = [[i] for i in range(len(baseline.rows))] if rows is None else [list(rows)]
-    kind = "leave-one-out" if rows is None else "holdout"
-    seen, predictions, errors = [], [], []
-    for group in groups:
-        rest = baseline.without(group)
-        if not rest.rows:
-            continue
-        refit = fit(model, rest, params, settings, start=start,
-                    iterations=settings.holdout_iterations, with_ci=False,
-                    fixed_integers=True)
-        held = Baseline(rows=tuple(baseline.rows[i] for i in group))
-        for i, res in zip(group, predict(refit.model, held, settings), strict=True):
-            seen.append(i)
-            predictions.append(res)
-            errors.append(relative_errors(res))
-        if progress is not None:
-            progress(f"hold-out rows {[g + 1 for g in group]} done")
-    return Holdout(kind, seen, predictions, errors)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import yaml
 from tarsim.calibrate.calibration import Calibration
 from tarsim.config.errors import ConfigError
 from tarsim.config.loader import load_data, model_from_data, read_text, split_path
+from tarsim.config.outputs import atomic_write_text, check_output_file
 
 
 def _number(value: float) -> str:
@@ -93,13 +95,47 @@ def _faithful(text: str, source: Path, fitted: dict[str, float]) -> bool:
 
 def calibrated_yaml(cal: Calibration, source: str | Path, baseline_name: str) -> str:
     """The text of the calibrated model, from the original file at *source*."""
-    source = Path(source)
+    return _calibrated(cal, Path(source), baseline_name)[0]
+
+
+def _calibrated(cal: Calibration, source: Path, baseline_name: str) -> tuple[str, bool]:
+    """(text, patched in place: the original's comments kept)."""
     fitted = cal.result.fitted()
     original = read_text(source)
     head = header(cal, baseline_name)
     patched = _patch(original, source, fitted)
     if patched is not None and _faithful(patched, source, fitted):
-        return "\n".join(head) + "\n#\n" + patched
+        return "\n".join(head) + "\n#\n" + patched, True
     dump = cal.result.model.model_dump(by_alias=True, exclude_none=True, mode="json")
     head.append("# (written whole from the fitted model: the original's comments are lost)")
-    return "\n".join(head) + "\n" + yaml.safe_dump(dump, sort_keys=False)
+    return "\n".join(head) + "\n" + yaml.safe_dump(dump, sort_keys=False), False
+
+
+def write_calibrated(cal: Calibration, source: str | Path, baseline_name: str,
+                     out: str | Path) -> list[str]:
+    """Write the calibrated model to *out* (atomically); what the user must be told:
+    the backup kept of a file replaced (``x.yaml.bak``, the input model included),
+    and the comments lost when the model could not be patched in place."""
+    source, target = Path(source), check_output_file(out, "--write")
+    text, in_place = _calibrated(cal, source, baseline_name)
+    notes = []
+    if target.exists():
+        backup = _free_name(target.with_name(target.name + ".bak"))
+        shutil.copy2(target, backup)
+        what = "the input model" if target.resolve() == source.resolve() else str(target)
+        notes.append(f"{what} was replaced; the previous version is kept in {backup}")
+    if not in_place:
+        comments = sum(1 for line in read_text(source).splitlines()
+                       if line.lstrip().startswith("#") or " #" in line)
+        notes.append(f"the model could not be patched in place, so it was written whole: "
+                     f"the {comments} comment line(s) of {source} are not in {target}")
+    atomic_write_text(target, text)
+    return notes
+
+
+def _free_name(path: Path) -> Path:
+    candidate, n = path, 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}.{n}")
+        n += 1
+    return candidate

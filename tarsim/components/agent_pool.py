@@ -116,6 +116,22 @@ class AgentPool:
         self._spawn_if_needed()
         return waiter
 
+    def acquire_child(self, priority: int) -> Agent | Waiter | object:
+        """As :meth:`acquire`, for a parallel step of a request already in a slot: it
+        waits at the head of the queue, ahead of new requests, so that callers
+        holding slots at a join are not starved by the requests behind them."""
+        got = self.acquire(priority)
+        if isinstance(got, Waiter):
+            if self.priority:
+                heap = self._heap
+                at = next(i for i, entry in enumerate(heap) if entry[2] is got)
+                heap[at] = (-math.inf, heap[at][1], got)  # type: ignore[assignment]
+                heapq.heapify(heap)
+            else:
+                self._fifo.pop()  # acquire() has just put it last
+                self._fifo.appendleft(got)
+        return got
+
     def release(self, agent: Agent) -> None:
         """Free one of *agent*'s slots: the next waiter gets it, or it becomes free."""
         waiter = self._next_waiter()

@@ -76,6 +76,11 @@ class MemoryTracker:
             return victim is not agent
         return True
 
+    def sub_agent(self, delta: int) -> None:
+        """*delta* sub-agents spawned (+) or gone (-) for parallel steps: each
+        holds ``per_agent`` while it lives (outside the pool's agents)."""
+        self._change(None, delta * self.spec.per_agent)
+
     def agent_up(self, agent: ManagedAgent) -> bool:
         """*agent* came up; False if its memory crashed it (or another) at once."""
         self.held[agent] = 0.0

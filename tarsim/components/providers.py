@@ -22,7 +22,6 @@ recorder's dead letters.
 from __future__ import annotations
 
 import bisect
-import itertools
 import math
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
@@ -35,12 +34,11 @@ from tarsim.components.rate_limits import RateLimiter
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.retry import RetryPolicy
-from tarsim.components.routing import Controls, Mixer
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import Draw, batched, is_zero, sampler
-from tarsim.config.model import LLM, Provider, Role, Tool
-from tarsim.config.providers import Cache, Retry
-from tarsim.vocabulary import CAUSE, AttemptStatus, Outcome
+from tarsim.config.model import LLM, Provider, Tool
+from tarsim.config.providers import REJECT_SERVER_S, Cache, Retry
+from tarsim.vocabulary import CAUSE, AttemptStatus
 
 CallGen = Generator[simpy.Event, Any, bool]
 Refusers = tuple[tuple[RateLimiter, tuple[int, ...]], ...]
@@ -216,8 +214,8 @@ class ProviderEndpoint:
                     for limiter, kinds in refusers:
                         for kind in kinds:
                             limiter.refused[kind] += 1
-                if network > 0:
-                    yield env.timeout(network)
+                yield env.timeout(self._rejection(now, limits, network, input_tokens,
+                                                  reserve))
                 status, retry_after = AttemptStatus.RATE_LIMITED, wait
             else:
                 for limiter in limits:
@@ -234,6 +232,16 @@ class ProviderEndpoint:
         if breaker is not None:
             breaker.record(env.now, ticket, status)
         return status, retry_after, refusers
+
+    @staticmethod
+    def _rejection(now: float, limits: tuple[RateLimiter, ...], network: float,
+                   input_tokens: float, reserve: float) -> float:
+        """How long a 429 takes: the first rejecting scope's ``rejected_after``, else
+        the network's way back (half the round trip) plus the server's answer time."""
+        for limiter in limits:
+            if limiter.rejected_after is not None and limiter.wait(now, input_tokens, reserve):
+                return limiter.rejected_after
+        return 0.5 * network + REJECT_SERVER_S
 
     def _timed(self, head: float, streaming: float) -> Generator[simpy.Event, Any, AttemptStatus]:
         """The timed part of an admitted attempt; its status."""
@@ -296,27 +304,37 @@ class LLMClient:
         """USD billed for requests arriving from *measure_from* on (the warm-up's end):
         a running total rather than a row per call, to keep calls cheap."""
         self.prefix = 0.0 if prompt_cache is None else prompt_cache.prefix
+        self.caches_prompts = prompt_cache is not None
         self.cached_first_token: Draw = self.first_token
         if prompt_cache is not None:
             factor, draw = prompt_cache.first_token, self.first_token
             self.cached_first_token = lambda: factor * draw()
 
     def call(self, req: Request, input_tokens: int, output_tokens: int,
-             reserve: float | None = None, prompt_hit: bool | None = None) -> CallGen:
+             reserve: float | None = None, prompt_hit: bool | None = None,
+             carried: int = 0) -> CallGen:
         """One call; *prompt_hit* is None without prompt caching, else whether the
-        prompt's cached prefix was found."""
+        prompt's cached prefix was found. *carried* of the input tokens are a
+        loop's earlier rounds: with prompt caching they are read from the cache
+        (billed as cache reads, not counted toward input-token limits)."""
         req.api_calls += 1
         first = self.first_token
-        limited_in = input_tokens
-        billed_in = input_tokens * self.input_usd
+        fresh = input_tokens
+        read_usd = 0.0
+        if carried and self.caches_prompts:
+            fresh = input_tokens - carried
+            read_usd = carried * self.cache_read_usd
+        limited_in = fresh
+        billed_in = fresh * self.input_usd + read_usd
         if prompt_hit is not None:
-            cached = round(self.prefix * input_tokens)
+            cached = round(self.prefix * fresh)
             if prompt_hit:
                 first = self.cached_first_token
-                limited_in = input_tokens - cached  # cache reads do not count toward ITPM
-                billed_in = limited_in * self.input_usd + cached * self.cache_read_usd
+                limited_in = fresh - cached  # cache reads do not count toward ITPM
+                billed_in = limited_in * self.input_usd + cached * self.cache_read_usd + read_usd
             else:
-                billed_in = (input_tokens - cached) * self.input_usd + cached * self.cache_write_usd
+                billed_in = ((fresh - cached) * self.input_usd + cached * self.cache_write_usd
+                             + read_usd)
         ok = yield from self.provider.call(
             req, self.name, first, output_tokens * self.seconds_per_token, limited_in,
             output_tokens, output_tokens if reserve is None else reserve, self.limits,
@@ -392,96 +410,3 @@ class ContextCache:
             _zero if is_zero(spec.latency)
             else sampler(spec.latency, streams("cache.context.latency"), base_dir)
         )
-
-
-class RoleRunner:
-    """One step of a request in its agent slot: work, then LLM calls, then tool calls."""
-
-    def __init__(self, env: simpy.Environment, name: str, spec: Role,
-                 llm: LLMClient | None, tools: list[tuple[ToolClient, int]],
-                 streams: Streams, base_dir: Any, *,
-                 mixer: Callable[[], LLMClient] | None = None,
-                 clients: dict[str, LLMClient] | None = None,
-                 context: ContextCache | None = None,
-                 controls: Controls | None = None) -> None:
-        self.env = env
-        self.name = name
-        self.work: Draw = (
-            _zero if is_zero(spec.work)
-            else sampler(spec.work, streams(f"role.{name}.work"), base_dir)
-        )
-        self.llm = llm
-        self.mixer = mixer
-        self.clients = clients or ({} if llm is None else {llm.name: llm})
-        self.context = context
-        self.controls = controls if controls is not None else Controls()
-        self.calls = spec.llm_calls if (llm is not None or mixer is not None) else 0
-        self.max_tokens = spec.max_tokens
-        self.input_tokens = _token_draw(spec.input_tokens, streams, f"role.{name}.input_tokens",
-                                        base_dir)
-        self.output_tokens = _token_draw(spec.output_tokens, streams,
-                                         f"role.{name}.output_tokens", base_dir)
-        self.tools = [(tool, count) for tool, count in tools if count > 0]
-        self.work_only = self.calls == 0 and not self.tools
-        """Nothing but work: the request lifecycle times it inline (no generator)."""
-
-    def run(self, req: Request) -> CallGen:
-        """Carry out the step; False if a call failed (the request has its cause)."""
-        env = self.env
-        work = self.work()
-        if work > 0:
-            yield env.timeout(work)
-        if self.calls:
-            controls = self.controls
-            context = self.context
-            for _ in range(self.calls):
-                input_tokens = self.input_tokens()
-                output_tokens = self.output_tokens()
-                if self.max_tokens is not None and output_tokens > self.max_tokens:
-                    output_tokens = self.max_tokens  # the API stops at max_tokens
-                prompt_hit = None
-                if context is not None:
-                    req.cache_lookups += 1
-                    hit = context.lookup(env.now)
-                    req.cache_hits += hit
-                    if not context.respond:
-                        prompt_hit = hit
-                    elif hit:
-                        latency = context.latency()
-                        if latency > 0:
-                            yield env.timeout(latency)
-                        continue
-                if controls.cache_only and prompt_hit is None:
-                    req.fail(Outcome.SHED)  # degraded to cache-only answers, and this one missed
-                    return False
-                llm = self.llm if self.mixer is None else self.mixer()
-                assert llm is not None  # calls > 0 needs an llm or a mix
-                if controls.downgrade:
-                    llm = self.clients.get(controls.downgrade.get(llm.name, llm.name), llm)
-                ok = yield from llm.call(req, input_tokens, output_tokens, self.max_tokens,
-                                         prompt_hit)
-                if not ok:
-                    return False
-        for tool, count in self.tools:
-            for _ in range(count):
-                ok = yield from tool.call(req)
-                if not ok:
-                    return False
-        return True
-
-
-def role_mixer(name: str, spec: Role, routing_mix: dict[str, float] | None,
-               clients: dict[str, LLMClient], streams: Streams) -> Mixer[LLMClient] | None:
-    """The draw of a model for each of a role's calls, when a mix applies to it."""
-    if spec.mix is not None:
-        return Mixer(spec.mix, clients, streams(f"role.{name}.mix"))
-    if routing_mix is not None and spec.llm_calls > 0:
-        return Mixer(routing_mix, clients, streams(f"routing.mix.{name}"))
-    return None
-
-
-def _token_draw(spec: Any, streams: Streams, name: str, base_dir: Any) -> Callable[[], int]:
-    if is_zero(spec):
-        return itertools.repeat(0).__next__
-    draw = sampler(spec, streams(name), base_dir)
-    return lambda: round(draw())

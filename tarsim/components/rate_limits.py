@@ -108,10 +108,13 @@ class RateLimiter:
     where the limits are written, ``providers.openai``, ``llms.haiku``,
     ``tools.search``), and how often each refused."""
 
-    __slots__ = ("failed", "generated", "input", "label", "output", "refused", "requests")
+    __slots__ = ("failed", "generated", "input", "label", "output", "refused", "rejected_after",
+                 "requests")
 
     def __init__(self, spec: Limits, label: str = "") -> None:
         self.label = label
+        self.rejected_after = spec.rejected_after
+        """Seconds a 429 from this scope takes (None: the provider's default)."""
         self.requests = _limiter(spec.requests, spec)
         self.input = _limiter(spec.input_tokens, spec)
         self.output = _limiter(spec.output_tokens, spec)

@@ -49,6 +49,23 @@ DEAD_LETTER_FIELDS: list[tuple[str, str]] = [
 the retry-after it carried (0: none) and the wait before the next attempt (NaN:
 none, the call gave up)."""
 DEAD_LETTER_COLUMNS = [name for name, _ in DEAD_LETTER_FIELDS]
+SPAN_FIELDS: list[tuple[str, str]] = [
+    ("id", "i8"), ("cls", "i4"), ("role", "i2"), ("start", "f8"), ("end", "f8"),
+    ("agent", "i8"), ("kind", "i2"), ("branch", "i2"), ("ok", "?"),
+]
+"""Workflow classes only: one row per role step a request ran, with the agent that
+ran it (an agent id; a sub-agent's serial number for ``kind`` spawn), the kind of
+agent (``main``: the request's own slot, ``pool``, ``spawn``, ``same``: the
+caller's slot), the branch alternative it ran under ("" for none)."""
+BRANCH_FIELDS: list[tuple[str, str]] = [("id", "i8"), ("cls", "i4"), ("branch", "i2"),
+                                        ("t", "f8")]
+"""Workflow classes only: each branch alternative a request took."""
+FLOW_PHASES = ("routing", "queueing", "spawning", "llm", "tools", "work", "join")
+"""Where a workflow request's time went (agent-seconds; see components.workflow)."""
+FLOW_FIELDS: list[tuple[str, str]] = [("id", "i8"), ("cls", "i4")] + [
+    (phase, "f8") for phase in FLOW_PHASES]
+SUBAGENT_FIELDS: list[tuple[str, str]] = [("t", "f8"), ("in_flight", "i8")]
+"""Sub-agents working for parallel steps, after each change."""
 
 CHUNK = 8192
 """Rows kept as Python tuples before they are packed into a numpy chunk: packing in
@@ -109,6 +126,10 @@ class Recorder:
         self._costs = _Table(COST_FIELDS, coded=("item",))
         self._limits = _Table(LIMIT_FIELDS, coded=("limit", "kind"))
         self._dead_letters = _Table(DEAD_LETTER_FIELDS, coded=("target", "provider", "status"))
+        self._spans = _Table(SPAN_FIELDS, coded=("role", "kind", "branch"))
+        self._branches = _Table(BRANCH_FIELDS, coded=("branch",))
+        self._flows = _Table(FLOW_FIELDS)
+        self._subagents = _Table(SUBAGENT_FIELDS)
 
     def request(self, req: Request) -> None:
         rows = self._requests.rows
@@ -153,6 +174,44 @@ class Recorder:
     def scale(self, t: float, metric: float, current: int, recommended: int,
               desired: int) -> None:
         self._scaling.rows.append((t, metric, current, recommended, desired))
+
+    def span(self, req_id: int, cls: int, role: str, start: float, end: float, agent: int,
+             kind: str, branch: str, ok: bool) -> None:
+        table = self._spans
+        table.rows.append((req_id, cls, table.code(role, "role"), start, end, agent,
+                           table.code(kind, "kind"), table.code(branch, "branch"), ok))
+        if len(table.rows) >= CHUNK:
+            table.pack()
+
+    def branch(self, req_id: int, cls: int, branch: str, t: float) -> None:
+        table = self._branches
+        table.rows.append((req_id, cls, table.code(branch, "branch"), t))
+        if len(table.rows) >= CHUNK:
+            table.pack()
+
+    def flow(self, req_id: int, cls: int, seconds: list[float]) -> None:
+        table = self._flows
+        table.rows.append((req_id, cls, *seconds))
+        if len(table.rows) >= CHUNK:
+            table.pack()
+
+    def subagents(self, t: float, in_flight: int) -> None:
+        table = self._subagents
+        table.rows.append((t, in_flight))
+        if len(table.rows) >= CHUNK:
+            table.pack()
+
+    def span_columns(self) -> dict[str, np.ndarray]:
+        return self._spans.columns()
+
+    def branch_columns(self) -> dict[str, np.ndarray]:
+        return self._branches.columns()
+
+    def flow_columns(self) -> dict[str, np.ndarray]:
+        return self._flows.columns()
+
+    def subagent_columns(self) -> dict[str, np.ndarray]:
+        return self._subagents.columns()
 
     def request_columns(self) -> dict[str, np.ndarray]:
         """One array per column of REQUEST_COLUMNS, rows in request-id order."""

@@ -36,6 +36,7 @@ class Request:
         "end",
         "entry",
         "failed_attempts",
+        "flow",
         "id",
         "input_tokens",
         "outcome",
@@ -61,6 +62,8 @@ class Request:
         self.outcome = OK
         self.agent: Any = None
         self.entry: Any = None
+        self.flow: Any = None
+        """Seconds by phase (``workflow.PHASES``) when its class runs a workflow."""
         self.responded: Any = None
         self.input_tokens = 0
         self.output_tokens = 0

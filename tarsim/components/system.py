@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, cast
 
 import simpy
 
@@ -34,18 +34,19 @@ from tarsim.components.providers import (
     ContextCache,
     LLMClient,
     ProviderEndpoint,
-    RoleRunner,
     ToolClient,
-    role_mixer,
 )
 from tarsim.components.rate_limits import KINDS
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
+from tarsim.components.roles import RoleRunner, role_mixer
 from tarsim.components.routing import Controls
 from tarsim.components.streams import Streams
+from tarsim.components.workflow import Compiler, Engine
 from tarsim.components.workload import LoadGenerator
 from tarsim.config.distributions import is_zero, sampler
 from tarsim.config.model import OPEN_KINDS, Actions, Model
+from tarsim.config.workflow import is_plain
 from tarsim.vocabulary import Outcome
 
 
@@ -156,7 +157,7 @@ class System:
             )
             for name, spec in model.roles.items()
         }
-        self.class_steps = [[runners[s] for s in c.steps] for c in model.workload.classes]
+        self.class_steps = self._class_steps(model, runners, streams, recorder)
         self.llms = llms
         self.runners = runners
         self._normal_tokens = {name: r.output_tokens for name, r in runners.items()}
@@ -175,6 +176,19 @@ class System:
         self.done = env.event()
         """Fires when arrivals have stopped and every request has answered."""
         self.workload = LoadGenerator(env, model.workload, self.submit, streams, horizon, base_dir)
+
+    def _class_steps(self, model: Model, runners: dict[str, RoleRunner], streams: Streams,
+                     recorder: Recorder) -> list[list[Any]]:
+        """What each class runs in its slot: its roles in order, or (for a class
+        with any workflow form) one compiled workflow."""
+        classes = model.workload.classes
+        if all(is_plain(c.steps) for c in classes):
+            return [[runners[cast(str, s)] for s in c.steps] for c in classes]
+        spawn = sampler(model.agents.spawn, streams("workflow.spawn"), model.base_dir)
+        engine = Engine(self.env, self.pool, recorder, spawn, self.memory)
+        compiler = Compiler(engine, runners, streams, model.base_dir)
+        return [[runners[cast(str, s)] for s in c.steps] if is_plain(c.steps)
+                else [compiler.workflow(c.name, c.steps)] for c in classes]
 
     def start(self) -> None:
         self.workload.start()

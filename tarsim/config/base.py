@@ -7,19 +7,43 @@ seconds, per-second or bytes.
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import cache
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 from tarsim.config.units import parse_count, parse_duration, parse_rate, parse_size
 
 
 class Frozen(BaseModel):
-    """An immutable config node that rejects keys it does not know."""
+    """An immutable config node that rejects keys it does not know, infinite or
+    NaN numbers, and booleans where a number belongs (``count: true`` is not 1)."""
 
     model_config = ConfigDict(
-        frozen=True, extra="forbid", populate_by_name=True, validate_default=True
+        frozen=True, extra="forbid", populate_by_name=True, validate_default=True,
+        allow_inf_nan=False,
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name and not _takes_bool(cls, info.field_name):
+            raise ValueError("must be a number, not true or false")
+        return value
+
+
+@cache
+def _takes_bool(cls: type[BaseModel], name: str) -> bool:
+    field = cls.model_fields.get(name)
+    return field is None or "bool" in repr(field.annotation) or "Any" in repr(field.annotation)
 
 
 def _unit_schema(description: str, pattern: str) -> WithJsonSchema:

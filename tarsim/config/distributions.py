@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BeforeValidator, Discriminator, Field, Tag, create_model, model_validator
 
 from tarsim.config.base import Frozen, Number, Seconds
+from tarsim.config.limits import check_data_file
 
 Z99 = 2.3263478740408408
 """The standard normal 0.99 quantile: a lognormal's p99 = median * exp(Z99 * sigma)."""
@@ -137,6 +138,11 @@ def _family(prefix: str, value: Any) -> Any:
             scale=(Annotated[float, Field(gt=0)], 1.0),
         ),
     }
+    for model in members.values():
+        # Module attributes, so that models holding distributions pickle (to worker
+        # processes) by reference, like any other class.
+        model.__module__ = __name__
+        globals()[model.__name__] = model
     tagged = tuple(Annotated[model, Tag(name)] for name, model in members.items())
     known = ", ".join(members)
     return Annotated[
@@ -234,6 +240,7 @@ def load_empirical(spec: Any, base_dir: Path) -> np.ndarray:
     Raises ``ValueError`` naming the file, the column and what is wrong.
     """
     path = (base_dir / spec.file) if not Path(spec.file).is_absolute() else Path(spec.file)
+    check_data_file(path)
     try:
         with path.open(newline="") as handle:
             rows = list(csv.DictReader(handle))

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from tarsim.config.distributions import load_empirical
 from tarsim.config.errors import ConfigError, Problem
+from tarsim.config.limits import MAX_DEPTH, MAX_PROBLEMS, check_graph, read_text
 from tarsim.config.model import Model, TraceArrivals, cross_check, did_you_mean
 
 Key = str | int
@@ -28,8 +29,9 @@ M = TypeVar("M", bound=BaseModel)
 
 
 # ---------------------------------------------------------------- YAML with lines
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that also notes the line of every key and item, and reads only
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """SafeLoader (libyaml's parser where installed: ten times faster on large
+    files) that also notes the line of every key and item, and reads only
     true/false as booleans (as YAML 1.2 does): YAML 1.1 would read the key of
     ``retry.on`` as the boolean True. Values such as ``yes`` still validate as
     booleans where the model wants one."""
@@ -50,9 +52,15 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
         loader = _LineLoader(text)
         try:
             node = loader.get_single_node()
+            bound = check_graph(node) if node is not None else None
+            if bound is not None:
+                raise ConfigError([bound], source)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except RecursionError:  # a parser without libyaml, on brackets nested thousands deep
+        raise ConfigError([Problem("", f"nests deeper than {MAX_DEPTH} levels",
+                                   has_value=False)], source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -63,16 +71,22 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
     lines: dict[PathKey, int] = {}
     problems: list[Problem] = []
     if node is not None:
-        _note_lines(node, (), lines, problems)
+        _note_lines(node, (), lines, problems, set())
     if problems:
         raise ConfigError(problems, source)
     return data, lines
 
 
 def _note_lines(
-    node: yaml.Node, path: PathKey, lines: dict[PathKey, int], problems: list[Problem]
+    node: yaml.Node, path: PathKey, lines: dict[PathKey, int], problems: list[Problem],
+    seen_nodes: set[int],
 ) -> None:
+    """Note the line of every key and item, walking each composed node once: the
+    values under a repeated alias take the line of the path that refers to them."""
     lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in seen_nodes:
+        return
+    seen_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
@@ -84,10 +98,10 @@ def _note_lines(
                 )
             seen.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
-            _note_lines(value_node, (*path, key), lines, problems)
+            _note_lines(value_node, (*path, key), lines, problems, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _note_lines(item, (*path, index), lines, problems)
+            _note_lines(item, (*path, index), lines, problems, seen_nodes)
 
 
 def format_path(path: Iterable[Key]) -> str:
@@ -104,11 +118,10 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not path.strip():
         raise ConfigError([Problem("--set", "must look like PATH=VALUE", text)])
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            [Problem(path.strip(), f"override value is not valid YAML ({exc})", value)]
-        ) from None
+        parsed = _read_yaml(value, "--set")[0] if value.strip() else None
+    except ConfigError as exc:
+        rule = "; ".join(p.rule for p in exc.problems)
+        raise ConfigError([Problem(path.strip(), f"override value: {rule}", value)]) from None
     return path.strip(), parsed
 
 
@@ -137,6 +150,9 @@ def apply_overrides(data: Any, overrides: Mapping[str, Any]) -> Any:
         for depth, key in enumerate(keys[:-1]):
             child = _child(node, key)
             if child is None:
+                if depth == 1 and keys[0] in NAMED_SECTIONS and isinstance(node, dict):
+                    problems.append(_no_such_name(keys, node))
+                    break
                 if isinstance(node, dict) and node.get(key) is None:
                     node[key] = {}
                     child = node[key]
@@ -159,6 +175,19 @@ def apply_overrides(data: Any, overrides: Mapping[str, Any]) -> Any:
     if problems:
         raise ConfigError(problems)
     return result
+
+
+NAMED_SECTIONS = ("roles", "llms", "providers", "tools")
+"""Sections of entries by name: a path into a name that is not there is a typo (it
+would create an entry nothing refers to), not a way to add one."""
+
+
+def _no_such_name(keys: PathKey, entries: dict[Any, Any]) -> Problem:
+    known = [str(k) for k in entries]
+    hint = did_you_mean(str(keys[1]), known) or (f" (known: {', '.join(known)})" if known else "")
+    return Problem(format_path(keys[:2]), f"no such entry in {keys[0]}: setting "
+                   f"{format_path(keys)} would create one that nothing refers to (give the "
+                   "whole entry to add one)", has_value=False, hint=hint)
 
 
 def _child(node: Any, key: Key) -> Any:
@@ -191,7 +220,12 @@ def validate(
     try:
         result = cls.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem(cls, data, error, lines) for error in exc.errors()] + problems
+        errors = exc.errors()
+        problems = [_problem(cls, data, error, lines)
+                    for error in errors[:MAX_PROBLEMS]] + problems
+        if len(errors) > MAX_PROBLEMS:
+            problems.append(Problem("", f"... and {len(errors) - MAX_PROBLEMS} more problems",
+                                    has_value=False))
         raise ConfigError(_unique(problems), source) from None
     if problems:
         raise ConfigError(problems, source)
@@ -268,6 +302,7 @@ def _rule(kind: str, msg: str, ctx: Mapping[str, Any]) -> str:
         "int_from_float": lambda: "must be a whole number",
         "float_type": lambda: "must be a number",
         "float_parsing": lambda: "must be a number",
+        "finite_number": lambda: "must be a finite number",
         "string_type": lambda: "must be a string",
         "bool_type": lambda: "must be true or false",
         "bool_parsing": lambda: "must be true or false",
@@ -386,22 +421,6 @@ def _item_type(typ: Any) -> Any:
 
 
 # ---------------------------------------------------------------- files
-def read_text(path: str | Path) -> str:
-    file = Path(path)
-    try:
-        return file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(str(path), "no such file", has_value=False)]) from None
-    except IsADirectoryError:
-        raise ConfigError(
-            [Problem(str(path), "is a directory, not a file", has_value=False)]
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            [Problem(str(path), f"cannot be read ({exc})", has_value=False)]
-        ) from None
-
-
 def load_data(path: str | Path) -> tuple[Any, dict[PathKey, int]]:
     """The raw data and line map of a YAML file."""
     return _read_yaml(read_text(path), str(path))

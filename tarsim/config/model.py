@@ -42,9 +42,21 @@ from tarsim.config.providers import (
     check_shares,
     increasing_loads,
 )
+from tarsim.config.workflow import Step, check_steps
 from tarsim.vocabulary import MODES
 
 NonNegRate = Annotated[PerSecond, Field(ge=0)]
+
+MAX_USERS = 100_000
+"""Closed-loop users: each is a process of the simulation."""
+MAX_AGENTS = 100_000
+"""Agent processes of one tier."""
+MAX_CONCURRENCY = 10_000
+"""Requests one agent serves at once."""
+MAX_SLOTS = 1_000_000
+"""Agents x concurrency: the slots the pool keeps account of."""
+MAX_CALLS = 1_000
+"""LLM or tool calls of one step of a request."""
 
 
 # ---------------------------------------------------------------- workload
@@ -68,7 +80,7 @@ class ClosedArrivals(Frozen):
     tools such as Locust and k6 drive a system."""
 
     kind: Literal["closed"]
-    users: Annotated[int, Field(ge=1)]
+    users: Annotated[int, Field(ge=1, le=MAX_USERS)]
     think_time: DurationDist = 0.0  # type: ignore[assignment]
 
 
@@ -138,12 +150,13 @@ OPEN_KINDS = ("poisson", "deterministic", "ramp", "steps", "trace")
 
 class RequestClass(Frozen):
     """A type of request: its share of arrivals, its priority (a lower number is
-    served first under the priority discipline) and the roles it visits in order."""
+    served first under the priority discipline) and its steps: the roles it visits
+    in order, or a workflow (:mod:`tarsim.config.workflow`)."""
 
     name: Annotated[str, Field(min_length=1)]
     weight: Annotated[float, Field(gt=0)] = 1.0
     priority: int = 0
-    steps: Annotated[list[str], Field(min_length=1)]
+    steps: Annotated[list[Step], Field(min_length=1)]
 
 
 class Workload(Frozen):
@@ -241,9 +254,9 @@ class Autoscale(Frozen):
 
 
 class Agents(Frozen):
-    count: Annotated[int, Field(ge=1)]
+    count: Annotated[int, Field(ge=1, le=MAX_AGENTS)]
     """Agent processes: the tier's size (the upper bound when autoscaling)."""
-    concurrency: Annotated[int, Field(ge=1)] = 1
+    concurrency: Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)] = 1
     """Requests one agent serves at once."""
     warm: Annotated[int, Field(ge=0)] | None = None
     """Agents running at t=0 (default: all of them, or ``autoscale.min`` when
@@ -260,6 +273,9 @@ class Agents(Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> Agents:
+        if self.count * self.concurrency > MAX_SLOTS:
+            raise ValueError(f"count x concurrency must be <= {MAX_SLOTS:,} slots, "
+                             f"got {self.count} x {self.concurrency}")
         if self.warm is not None and self.warm > self.count:
             raise ValueError(f"warm must be <= count ({self.count}), got {self.warm}")
         scale = self.autoscale
@@ -293,9 +309,9 @@ class Role(Frozen):
 
     work: DurationDist = 0.0  # type: ignore[assignment]
     llm: str | None = None
-    calls: Annotated[int, Field(ge=0)] | None = None
+    calls: Annotated[int, Field(ge=0, le=MAX_CALLS)] | None = None
     """LLM calls per step; default 1 when ``llm`` is set, else 0."""
-    tools: dict[str, Annotated[int, Field(ge=0)]] = {}
+    tools: dict[str, Annotated[int, Field(ge=0, le=MAX_CALLS)]] = {}
     input_tokens: NumberDist = 0.0  # type: ignore[assignment]
     output_tokens: NumberDist = 0.0  # type: ignore[assignment]
     max_tokens: Annotated[int, Field(ge=1)] | None = None
@@ -590,9 +606,8 @@ def cross_check(data: Any) -> list[Problem]:
 
     classes = _mapping(data.get("workload")).get("classes")
     for i, cls in enumerate(classes if isinstance(classes, list) else []):
-        steps = _mapping(cls).get("steps")
-        for j, step in enumerate(steps if isinstance(steps, list) else []):
-            ref(f"workload.classes[{i}].steps[{j}]", step, "roles")
+        found += check_steps(f"workload.classes[{i}].steps", _mapping(cls).get("steps"),
+                             _names(data, "roles"), did_you_mean)
     for name, role in _mapping(data.get("roles")).items():
         role = _mapping(role)
         ref(f"roles.{name}.llm", role.get("llm"), "llms")

@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from tarsim.config.base import Frozen, PerSecond, PosRate, PosSeconds, Probability, Seconds
 from tarsim.config.distributions import DurationDist, is_zero
+from tarsim.config.units import parse_duration
 
+REJECT_SERVER_S = 0.005
+"""Server time to answer a 429 when ``rejected_after`` is not given: the limiter
+answers before any generation, so a rejection costs about the network's way back
+plus this."""
 SHARE_TOLERANCE = 1e-6
 """How far the shares of a mix may sum from 1 (YAML decimals are not exact)."""
 
@@ -27,11 +33,39 @@ NonNegRate = Annotated[PerSecond, Field(ge=0)]
 
 
 # ---------------------------------------------------------------- rate limits
+def _burst(value: object) -> float | str:
+    """A bucket's size as written: a count of requests (a bare number) or a duration
+    with its unit (a string); anything else is refused here, with one message."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("must be a count of requests (a bare number such as 20) or a "
+                         "duration of refill such as '2s'")
+    if isinstance(value, str):
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            raise ValueError("must be a count of requests (a bare number such as 20) or a "
+                             "duration of refill such as '2s'") from None
+        if re.fullmatch(r"\s*[0-9.eE+-]+\s*", value):
+            raise ValueError("as a string must be a duration with its unit such as '2s'; a "
+                             "bare number (no quotes) counts requests")
+        if not seconds > 0:
+            raise ValueError("must be > 0")
+        return value
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError("must be a finite count of requests > 0")
+    return float(value)
+
+
+Burst = Annotated[float | str, BeforeValidator(_burst)]
+
+
 class Limits(Frozen):
     """Rate limits on one provider, model or tool: one limiter per quantity.
 
     ``token_bucket`` (Anthropic's documented algorithm): each bucket refills
-    continuously at its rate and holds ``burst`` seconds of refill (default: one
+    continuously at its rate and holds ``burst``: a bare number is a count of
+    requests (the buckets hold that many requests' worth of refill, so it needs a
+    ``requests`` limit), a duration (``"2s"``) is seconds of refill (default: one
     ``window``). ``fixed_window``: counts reset at every multiple of ``window``,
     as some gateways count. A call is admitted only if every limiter has room;
     otherwise it gets a 429 whose retry-after is the time until all have room.
@@ -46,9 +80,15 @@ class Limits(Frozen):
     kind: Literal["token_bucket", "fixed_window"] = "token_bucket"
     window: PosSeconds = 60.0
     """The period a limit is stated over (a bucket's default size, a fixed window's length)."""
-    burst: PosSeconds | None = None
-    """Token buckets only: seconds of refill a bucket holds (``1s`` enforces 60 RPM as
-    1 per second); default one window."""
+    burst: Burst | None = None
+    """Token buckets only. A bare number: how many requests a full bucket lets through
+    at once (``20``); a duration: seconds of refill a bucket holds (``"1s"`` enforces
+    60 RPM as 1 per second); default one window."""
+    rejected_after: NonNegSecondsField | None = None
+    """How long a rejected attempt (429) takes from being sent to its answer; default
+    half the provider's network draw (the answer's way back) plus
+    ``REJECT_SERVER_S``. When several scopes reject one attempt, the first in the
+    order provider, model or tool that sets it decides."""
     output_debit: Literal["max_tokens", "generated"] = "max_tokens"
     """OTPM accounting: ``max_tokens`` reserves the call's max_tokens at admission and
     refunds the unused part at the end (Anthropic until late 2025, OpenAI);
@@ -62,12 +102,20 @@ class Limits(Frozen):
             raise ValueError("give at least one of requests, input_tokens, output_tokens")
         if self.kind == "fixed_window" and self.burst is not None:
             raise ValueError(f"burst applies to token_bucket limits only, got {self.burst}")
+        if self.burst is not None and not isinstance(self.burst, str) \
+                and self.requests is None:
+            raise ValueError(f"burst {self.burst:g} counts requests but this scope has no "
+                             "requests limit: give burst as a duration such as '2s'")
         return self
 
     @property
     def capacity_s(self) -> float:
         """Seconds of refill one bucket holds."""
-        return self.window if self.burst is None else self.burst
+        if self.burst is None:
+            return self.window
+        if isinstance(self.burst, str):
+            return parse_duration(self.burst)
+        return self.burst / self.requests  # type: ignore[operator]
 
 
 # ---------------------------------------------------------------- errors, breaker

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from tarsim.config.limits import check_data_file
+
 
 def load_trace(spec: Any, base_dir: Path) -> tuple[np.ndarray, list[str] | None]:
     """Arrival times in seconds from the trace's start, sorted, and their classes.
@@ -17,6 +19,7 @@ def load_trace(spec: Any, base_dir: Path) -> tuple[np.ndarray, list[str] | None]
     Raises ``ValueError`` naming the file and what is wrong with it.
     """
     path = Path(spec.file) if Path(spec.file).is_absolute() else base_dir / spec.file
+    check_data_file(path)
     try:
         with path.open(newline="") as handle:
             rows = list(csv.DictReader(handle))

@@ -34,12 +34,19 @@ def calibration_report(result: dict[str, Any]) -> str:
             f"warm-up {fit['warmup_s']:g} s, {fit['replications']} replications, seed "
             f"{fit['seed']}), {fit['iterations']} objective evaluations; sum of squared "
             f"errors {fit['cost']:.4g} in tolerance units ({fit['dof']} dof)"]
+    if result.get("fit_set"):
+        out.append("What is fitted, and why:")
+        out += [f"  {f['path']:<34} {f['why']}" for f in result["fit_set"]]
+    for warning in result.get("warnings", []):
+        out.append(f"  [warn] {warning}")
     out.append("Fitted parameters (95% CI):")
     for p in result["parameters"]:
         low, high = p["ci95"]
         what = "x scale of " + ", ".join(p["leaves"]) if p["kind"] == "scale" else p["path"]
-        label = p["path"] if p["kind"] == "value" else f"{p['path']} (scale)"
-        out.append(f"  {label:<28} {_v(p['value'], 4):>10}  [{_v(low)} .. {_v(high)}]  "
+        label = f"{p['path']} (scale)" if p["kind"] == "scale" else p["path"]
+        interval = f"[{_v(low)} .. {_v(high)}]" if p.get("identified", True) else \
+            "not identified (flat profile)"
+        out.append(f"  {label:<28} {_v(p['value'], 4):>10}  {interval}  "
                    f"start {_v(p['start'], 4)}")
         if p["kind"] == "scale" and len(what) < 160:
             out.append(f"  {'':<28} ({what})")
@@ -62,6 +69,8 @@ def calibration_report(result: dict[str, Any]) -> str:
             text = f"{_v(meas)}{unit} vs {_v(sim)}{half_text} {_err(name, row['error'][name])}"
             cells.append(text.rjust(26))
         agents = row["agents"] if row["agents"] is not None else "-"
+        if row.get("p99_of") == "all":
+            cells[1] = cells[1].rstrip() + " (p99 of all requests)"
         out.append(f"  {i:>3} {_v(row['load']):>6} {agents:>6}  " + "  ".join(cells))
     hold = result.get("holdout")
     if hold:

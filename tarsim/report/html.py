@@ -10,6 +10,7 @@ name can close the script element or inject markup.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -20,6 +21,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from tarsim.config.outputs import atomic_write, atomic_write_text
 from tarsim.report.charts import sweep_charts
 from tarsim.report.decision import (
     SLO_NAMES,
@@ -195,6 +197,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _write_bytes(data: bytes, out: Any) -> None:
+    out.write(data)
+
+
 def write_report(out: Path, summary: pd.DataFrame, recommendations: pd.DataFrame,
                  limits: Mapping[str, float], facts: Mapping[str, Any],
                  title: str, calibrated_up_to: float | None = None) -> list[Path]:
@@ -206,13 +212,13 @@ def write_report(out: Path, summary: pd.DataFrame, recommendations: pd.DataFrame
     decisions = decide(summary, recommendations, limits, calibrated_up_to=calibrated_up_to)
     out.mkdir(parents=True, exist_ok=True)
     report = out / "report.html"
-    report.write_text(page(title, facts, decisions, limits, specs, recommendations),
-                      encoding="utf-8")
+    atomic_write_text(report, page(title, facts, decisions, limits, specs, recommendations))
     written = [report]
     charts = out / "charts"
     charts.mkdir(exist_ok=True)
     for name, spec in specs.items():
         path = charts / f"{name}.png"
-        path.write_bytes(vl_convert.vegalite_to_png(spec, scale=1.5))
+        png: bytes = vl_convert.vegalite_to_png(spec, scale=1.5)
+        atomic_write(path, functools.partial(_write_bytes, png), binary=True)
         written.append(path)
     return written

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tarsim.config import ConfigError, Model, Problem, with_overrides
-from tarsim.sweep.executors import Executor, RunTask, SerialExecutor
+from tarsim.sweep.executors import SERIAL, Executor, RunTask, make_executor
 from tarsim.sweep.points import RATE, USERS, load_overrides, model_load, point_key
 from tarsim.sweep.stats import aggregate, column, flat_row, meets, slo_ratios, upper_bound
 
@@ -82,7 +82,10 @@ def search(
     progress: Callable[[Probe], None] | None = None,
 ) -> Capacity:
     """The highest load *model* sustains within *limits* (metric path -> limit,
-    as :meth:`SLOSpec.limits` gives them), to within *tolerance* (relative)."""
+    as :meth:`SLOSpec.limits` gives them), to within *tolerance* (relative).
+
+    The probes run on *executor*, which is left open for its owner (a serial one
+    is made, and closed, when None)."""
     _check(limits, tolerance, replications)
     kind, own = model_load(model)
     if kind not in (RATE, USERS):
@@ -91,7 +94,7 @@ def search(
     if not (math.isfinite(start) and start > 0):
         raise ConfigError([Problem("start", "needs a load > 0 to start from (the model's "
                                    "workload is not a constant rate or users)", start)])
-    executor = executor or SerialExecutor()
+    runner = executor or make_executor(SERIAL)
     probes: list[Probe] = []
 
     def probe(load: float) -> Probe:
@@ -103,11 +106,18 @@ def search(
         point = with_overrides(model, load_overrides(model, kind, load))
         key = point_key(point, duration, warmup, seed)
         for r in range(replications):
-            executor.submit(RunTask.of(key, r, point, duration, warmup, seed))
+            runner.submit(RunTask.of(key, r, point, duration, warmup, seed))
         rows: dict[int, dict[str, float]] = {}
-        while len(rows) < replications:
-            task, metrics = executor.next_done()
-            rows[task.replication] = flat_row(metrics)
+        errors: list[str] = []
+        while len(rows) + len(errors) < replications:
+            outcome = runner.next_done()
+            if outcome.metrics is None:
+                errors.append(f"replication {outcome.task.replication}: {outcome.error}")
+            else:
+                rows[outcome.task.replication] = flat_row(outcome.metrics)
+        if errors:
+            raise ConfigError([Problem("load", f"a run at this load failed ({errors[0]})",
+                                       load)])
         stats = aggregate([rows[r] for r in range(replications)])
         names = [column(p) for p in limits]
         result = Probe(load, meets(stats, limits),
@@ -131,7 +141,8 @@ def search(
             else:
                 high = tried.load
     finally:
-        executor.close()
+        if executor is None:
+            runner.close()
     return Capacity(kind, low, high, dict(limits), probes)
 
 

@@ -47,6 +47,14 @@ class SLOSpec(Frozen):
     """Mean wait for an agent slot (the queueing delay Erlang C predicts)."""
     wait_p99: PosSeconds | None = None
 
+    @model_validator(mode="after")
+    def _some_objective(self) -> SLOSpec:
+        if not self.limits():
+            raise ValueError("must set at least one objective (p99, error_rate, ...): an "
+                             "empty slo would call every point ok; leave slo out to use "
+                             "the model's")
+        return self
+
     def limits(self) -> dict[str, float]:
         """Metric path (in a run summary) -> limit, for the objectives that are set."""
         return {METRIC_OF_SLO[name]: value for name, value in self

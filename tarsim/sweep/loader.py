@@ -70,9 +70,12 @@ def experiment_from_data(data: Any, base_dir: str | Path = ".", source: str = "<
             raise ConfigError([Problem("set", f"{p.path}: {p.rule}", p.value,
                                        lines.get(("set",)), p.has_value, p.hint)
                                for p in exc.problems], source) from None
-    if spec.slo is None and model.slo is None:
-        problems.append(Problem("slo", "is required when the model has no slo section",
-                                has_value=False))
+    model_slo = model.slo
+    if spec.slo is None and (model_slo is None
+                             or (model_slo.p99 is None and model_slo.error_rate is None)):
+        rule = ("is required when the model has no slo section" if model_slo is None else
+                "is required when the model's slo section sets no objective")
+        problems.append(Problem("slo", rule, has_value=False))
     problems += check_axes(spec, model, lines)
     if problems:
         raise ConfigError(problems, source)

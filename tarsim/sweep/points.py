@@ -8,12 +8,14 @@ reused only by the exact point that made them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -115,13 +117,59 @@ def is_open_loop(model: Model) -> bool:
 
 # ---------------------------------------------------------------- keys
 def point_key(model: Model, duration: float, warmup: float, seed: int) -> str:
-    """A hash of everything that decides a point's runs."""
+    """A hash of everything that decides a point's runs: the model, the horizon, the
+    warm-up, the seed, the contents of the data files the model reads (not only
+    their names) and the tarsim version."""
+    dump = model.model_dump(mode="json", by_alias=True)
     text = json.dumps(
-        {"model": model.model_dump(mode="json", by_alias=True), "duration": duration,
-         "warmup": warmup, "seed": seed},
+        {"model": dump, "duration": duration, "warmup": warmup, "seed": seed,
+         "data": data_digests(model, dump), "tarsim": tarsim_version()},
         sort_keys=True, allow_nan=True,
     )
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def data_digests(model: Model, dump: dict[str, Any] | None = None) -> dict[str, str]:
+    """SHA-256 of each data file *model* names (empirical samples, traces), by name
+    (*dump*: the model's data, when the caller has it already)."""
+    digests = {}
+    data = dump if dump is not None else model.model_dump(by_alias=True)
+    for name in sorted(set(_data_files(data))):
+        path = Path(name) if Path(name).is_absolute() else model.base_dir / name
+        try:
+            info = path.stat()
+        except OSError:
+            digests[name] = "missing"
+            continue
+        digests[name] = _digest(str(path.resolve()), info.st_mtime_ns, info.st_size)
+    return digests
+
+
+def _data_files(data: Any) -> Iterable[str]:
+    if isinstance(data, dict):
+        if isinstance(data.get("file"), str) and ("dist" in data or "kind" in data):
+            yield data["file"]
+        for value in data.values():
+            yield from _data_files(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _data_files(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest(path: str, mtime_ns: int, size: int) -> str:
+    """The file's SHA-256 (cached while its modification time and size stay)."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def tarsim_version() -> str:
+    import tarsim
+
+    return str(tarsim.__version__)
 
 
 # ---------------------------------------------------------------- expansion
@@ -201,9 +249,29 @@ def _tiers(spec: ExperimentSpec, model: Model) -> list[tuple[TierSpec, list[tupl
             for tier in spec.tiers]
 
 
+MAX_POINTS = 5_000
+"""Points an experiment may have: each is a validated model held in memory, built
+and keyed in about 4 ms (models/tars.yaml on the shared 2-core machine), so 5,000
+points load in about 20 s."""
+
+
+def count_points(spec: ExperimentSpec, model: Model) -> int:
+    """How many points :func:`expand` would build, counted without building them."""
+    total = 0
+    for tier, loads in _tiers(spec, model):
+        groups = _axis_groups(spec.grid, spec.zip) + _axis_groups(tier.grid, tier.zip)
+        total += math.prod(len(g) for g in groups) * len(loads)
+    return total
+
+
 def expand(spec: ExperimentSpec, model: Model) -> list[Point]:
     """Every point of the experiment, each with its validated model, in a fixed
     order: tier, then configuration, then load."""
+    count = count_points(spec, model)
+    if count > MAX_POINTS:
+        raise ConfigError([Problem("grid", f"makes {count:,} points, above the {MAX_POINTS:,} "
+                                   "an experiment may have: split it, or use fewer values",
+                                   has_value=False)])
     points: list[Point] = []
     problems: list[Problem] = []
     warmup = spec.warmup_s

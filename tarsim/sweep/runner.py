@@ -10,6 +10,8 @@ the runs were scheduled, interrupted and resumed.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import math
 import platform
@@ -23,13 +25,15 @@ from typing import Any
 import pandas as pd
 
 from tarsim.config import ConfigError, Model, Problem
+from tarsim.config.outputs import LOCK_FILE, atomic_write, atomic_write_text
 from tarsim.metrics import json_safe
-from tarsim.sweep.executors import Executor, RunTask, SerialExecutor
+from tarsim.sweep.budget import offered_rate
+from tarsim.sweep.executors import SERIAL, Executor, RunTask, make_executor
 from tarsim.sweep.loader import Experiment
 from tarsim.sweep.points import RATE, USERS, Point, point_key, show_value
 from tarsim.sweep.recommend import recommend, total_costs
 from tarsim.sweep.stats import aggregate, flat_row, replications_needed
-from tarsim.sweep.store import RUNS_FILE, RunStore
+from tarsim.sweep.store import OLD_RUNS_FILE, RUNS_FILE, RunStore
 
 Progress = Callable[[int, int], None]
 """Called with (runs done, runs known to be needed) after each run."""
@@ -50,6 +54,18 @@ class SweepResult:
     """Damaged lines found in the store and re-run."""
     wall_s: float = 0.0
     files: list[Path] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    """Runs that raised or whose worker died, with their point and error."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed run: its point, replication and error."""
+
+    point: int
+    label: str
+    replication: int
+    error: str
 
 
 # ---------------------------------------------------------------- running
@@ -59,71 +75,85 @@ def run_sweep(
     *,
     out: Path | None = None,
     resume: bool = False,
+    retry_failed: bool = False,
     progress: Progress | None = None,
 ) -> SweepResult:
     """Run every missing (point, replication) of *experiment* and build its tables.
 
-    With *out*, each finished run is appended to ``out/runs.jsonl`` at once; with
-    *resume*, the runs already there (checked line by line) are kept and only the
-    missing ones are run. Without *resume*, an *out* that already holds runs is an
-    error, so that no results are overwritten by accident."""
+    With *out*, each finished run is stored in ``out/runs.sqlite`` at once; with
+    *resume*, the runs already there are kept and only the missing ones are run
+    (failed runs too when *retry_failed*). Without *resume*, an *out* that already
+    holds runs is an error, so that no results are overwritten by accident.
+
+    A run that raises, or whose worker dies, is stored as failed with its error;
+    the sweep goes on and its point is marked failed in the tables. *executor*
+    is left open for its owner to close (a serial one is made when None)."""
     started = time.perf_counter()
     spec = experiment.spec
-    store = _open_store(out, resume)
-    executor = executor or SerialExecutor()
+    store = _open_store(out, resume, retry_failed)
+    runner = executor or make_executor(SERIAL)
     by_key: dict[str, Point] = {}
     for point in experiment.points:
         by_key.setdefault(point.key, point)
     submitted: set[tuple[str, int]] = set()
     executed = 0
-    reused = sum(1 for k, _ in store.runs if k in by_key)
-
-    def runs_of(key: str) -> dict[int, dict[str, Any]]:
-        return {r: m for (k, r), m in store.runs.items() if k == key}
+    reused = sum(len(store.runs_of(k)) for k in by_key)
 
     def submit_missing(point: Point) -> None:
-        have = runs_of(point.key)
+        if store.failures_of(point.key):
+            return  # a failed point: no more replications
+        have = store.runs_of(point.key)
         needed, _final = replications_needed(
             {r: flat_row(m) for r, m in have.items()}, spec.replications)
         for r in range(needed):
             if r not in have and (point.key, r) not in submitted:
                 submitted.add((point.key, r))
-                executor.submit(RunTask.of(point.key, r, point.model, spec.horizon,
-                                           spec.warmup_s, spec.seed))
+                runner.submit(RunTask.of(point.key, r, point.model, spec.horizon,
+                                         spec.warmup_s, spec.seed))
 
     try:
         for point in by_key.values():
             submit_missing(point)
-        total = len(submitted)
-        while executor.pending():
-            task, metrics = executor.next_done()
-            store.add(task.key, task.replication, metrics)
+        while runner.pending():
+            outcome = runner.next_done()
+            task = outcome.task
+            if outcome.metrics is None:
+                store.add_failure(task.key, task.replication, outcome.error or "failed")
+            else:
+                store.add(task.key, task.replication, outcome.metrics)
             executed += 1
             submit_missing(by_key[task.key])
-            total = len(submitted)
             if progress is not None:
-                progress(executed, total)
+                progress(executed, len(submitted))
+        runs, summary = tables(experiment, store)
+        summary = total_costs(summary, spec.costs.agent_per_hour_usd)
+        recommendations = recommend(summary, experiment.slo.limits(),
+                                    spec.costs.agent_per_hour_usd)
+        if spec.capacity:
+            recommendations = with_capacity(experiment, recommendations, runner)
     finally:
-        executor.close()
-    runs, summary = tables(experiment, store)
-    summary = total_costs(summary, spec.costs.agent_per_hour_usd)
-    recommendations = recommend(summary, experiment.slo.limits(),
-                                spec.costs.agent_per_hour_usd)
-    if spec.capacity:
-        recommendations = with_capacity(experiment, recommendations)
-    result = SweepResult(
+        store.close()
+        if executor is None:
+            runner.close()
+    return SweepResult(
         experiment, runs, summary, recommendations,
         executed=executed, reused=reused, repaired=store.repaired,
-        wall_s=time.perf_counter() - started,
+        wall_s=time.perf_counter() - started, failures=_failures(experiment, store),
     )
-    return result
 
 
-def with_capacity(experiment: Experiment, recommendations: pd.DataFrame) -> pd.DataFrame:
+def _failures(experiment: Experiment, store: RunStore) -> list[Failure]:
+    return [Failure(point.index, point.label, r, error)
+            for point in experiment.points
+            for r, error in sorted(store.failures_of(point.key).items())]
+
+
+def with_capacity(experiment: Experiment, recommendations: pd.DataFrame,
+                  executor: Executor | None = None) -> pd.DataFrame:
     """The recommendations with the capacity of each tier's recommended configuration:
     ``capacity`` (the highest load found to meet the SLOs) and ``capacity_failed_at``
-    (the lowest found not to), searched from the tier's highest load. Tiers with no
-    configuration meeting the SLOs get NaN."""
+    (the lowest found not to), searched from the tier's highest load on *executor*
+    (the sweep's own). Tiers with no configuration meeting the SLOs get NaN."""
     from tarsim.sweep.capacity import search
 
     spec = experiment.spec
@@ -138,28 +168,42 @@ def with_capacity(experiment: Experiment, recommendations: pd.DataFrame) -> pd.D
         point = experiment.points[int(row["point"])]
         result = search(point.model, experiment.slo.limits(), duration=spec.horizon,
                         warmup=spec.warmup_s, seed=spec.seed, replications=replications,
-                        start=float(row["load"]))
+                        start=float(row["load"]), executor=executor)
         found.append(result.load)
         failed.append(result.failed_at)
     return recommendations.assign(capacity=found, capacity_failed_at=failed)
 
 
-class _MemoryStore(RunStore):
-    def add(self, key: str, replication: int, metrics: dict[str, Any]) -> None:
-        self.runs[(key, replication)] = metrics
-
-
-def _open_store(out: Path | None, resume: bool) -> RunStore:
+def _open_store(out: Path | None, resume: bool, retry_failed: bool) -> RunStore:
     if out is None:
-        return _MemoryStore(Path(RUNS_FILE))
+        return RunStore.memory()
     if out.exists() and not out.is_dir():
         raise ConfigError([Problem("--out", "is a file, not a folder", str(out))])
-    existing = out / RUNS_FILE
-    if not resume and existing.exists() and existing.stat().st_size > 0:
+    if not resume and holds_runs(out):
         raise ConfigError([Problem(
             "--out", "already holds the runs of a sweep: add --resume to continue them, "
             "or choose another folder", str(out))])
-    return RunStore.open(out, fresh=not resume)
+    return RunStore.open(out, fresh=not resume, retry_failed=retry_failed)
+
+
+def made_by_tarsim(folder: Path) -> bool:
+    """Whether *folder* holds a sweep's results (so a new sweep may refuse or resume)."""
+    return any((folder / name).exists()
+               for name in (RUNS_FILE, OLD_RUNS_FILE, "manifest.json", LOCK_FILE))
+
+
+def holds_runs(folder: Path) -> bool:
+    """Whether *folder* holds a results store with runs in it."""
+    path = folder / RUNS_FILE
+    if not path.is_file():
+        return False
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            return bool(db.execute("SELECT 1 FROM runs LIMIT 1").fetchone())
+    except sqlite3.Error:
+        return path.stat().st_size > 0
 
 
 # ---------------------------------------------------------------- tables
@@ -193,12 +237,22 @@ def _point_columns(points: Sequence[Point]) -> pd.DataFrame:
 
 def tables(experiment: Experiment, store: RunStore) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs, summary) from the stored runs of *experiment*'s points: one row per
-    point and replication; one row per point with each metric's mean and CI."""
+    point and replication; one row per point with each metric's mean and CI. A
+    point with a failed run keeps its row, with the run's ``error`` and NaN
+    metrics (the ``error`` column is there only when some run failed)."""
     points = experiment.points
     base = _point_columns(points)
     run_rows, summary_rows, missing = [], [], []
     for i, point in enumerate(points):
-        have = {r: flat_row(m) for (k, r), m in store.runs.items() if k == point.key}
+        failed = store.failures_of(point.key)
+        have = {r: flat_row(m) for r, m in store.runs_of(point.key).items()}
+        if failed:
+            error = "; ".join(f"replication {r}: {e}" for r, e in sorted(failed.items()))
+            for r in sorted(set(have) | set(failed)):
+                run_rows.append({"_row": i, "replication": r, **have.get(r, {}),
+                                 "error": failed.get(r, "")})
+            summary_rows.append({"_row": i, "replications": len(have), "error": error})
+            continue
         n, final = replications_needed(have, experiment.spec.replications)
         if not final or any(r not in have for r in range(n)):
             missing.append(point.label)
@@ -208,10 +262,15 @@ def tables(experiment: Experiment, store: RunStore) -> tuple[pd.DataFrame, pd.Da
             run_rows.append({"_row": i, "replication": r, **row})
         summary_rows.append({"_row": i, "replications": n, **aggregate(chosen)})
     if missing:
-        raise RuntimeError(f"runs missing for {len(missing)} points, e.g. {missing[0]}")
+        raise ConfigError([Problem("--out", f"runs are missing for {len(missing)} points, "
+                                   f"e.g. {missing[0]}", has_value=False)])
+    runs_frame, summary_frame = pd.DataFrame(run_rows), pd.DataFrame(summary_rows)
+    if "error" in runs_frame:
+        runs_frame["error"] = runs_frame["error"].fillna("")
+        summary_frame["error"] = summary_frame["error"].fillna("")
     index = base.reset_index(drop=True)
-    runs = index.merge(pd.DataFrame(run_rows), left_index=True, right_on="_row")
-    summary = index.merge(pd.DataFrame(summary_rows), left_index=True, right_on="_row")
+    runs = index.merge(runs_frame, left_index=True, right_on="_row")
+    summary = index.merge(summary_frame, left_index=True, right_on="_row")
     return (runs.drop(columns="_row").reset_index(drop=True),
             summary.drop(columns="_row").reset_index(drop=True))
 
@@ -263,6 +322,7 @@ def manifest(result: SweepResult, command: Sequence[str] | None = None) -> dict[
         "executed": result.executed,
         "reused": result.reused,
         "repaired": result.repaired,
+        "failed_runs": len(result.failures),
         "wall_s": round(result.wall_s, 3),
         "command": list(command) if command is not None else None,
         "versions": versions(),
@@ -282,17 +342,24 @@ def write_tables(result: SweepResult, out: Path,
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame in (("runs", result.runs), ("summary", result.summary)):
-        frame.to_parquet(out / f"{name}.parquet", index=False)
-        frame.to_csv(out / f"{name}.csv", index=False)
-        written += [out / f"{name}.parquet", out / f"{name}.csv"]
-    result.recommendations.to_csv(out / "recommendations.csv", index=False)
-    written.append(out / "recommendations.csv")
+        written.append(atomic_write(out / f"{name}.parquet",
+                                    functools.partial(_parquet, frame), binary=True))
+        written.append(atomic_write(out / f"{name}.csv", functools.partial(_csv, frame)))
+    written.append(atomic_write(out / "recommendations.csv",
+                                functools.partial(_csv, result.recommendations)))
     text = json.dumps(json_safe(manifest(result, command)), indent=2)
-    (out / "manifest.json").write_text(text + "\n", encoding="utf-8")
-    written.append(out / "manifest.json")
+    written.append(atomic_write_text(out / "manifest.json", text + "\n"))
     return written
 
 
+
+
+def _parquet(frame: pd.DataFrame, out: Any) -> None:
+    frame.to_parquet(out, index=False)
+
+
+def _csv(frame: pd.DataFrame, out: Any) -> None:
+    frame.to_csv(out, index=False)
 
 
 def estimate(experiment: Experiment, seconds_per_arrival: float,
@@ -313,22 +380,5 @@ def estimate(experiment: Experiment, seconds_per_arrival: float,
     return pd.DataFrame(rows)
 
 
-def offered_rate(model: Model) -> float:
-    """Arrivals per second the model's workload offers (closed loop: users over
-    think time plus one second, a rough response time)."""
-    arrivals = model.workload.arrivals
-    kind = arrivals.kind
-    if kind in ("poisson", "deterministic"):
-        return float(arrivals.rate)  # type: ignore[union-attr]
-    if kind == "ramp":
-        return (arrivals.from_ + arrivals.to) / 2  # type: ignore[union-attr]
-    if kind == "steps":
-        return float(arrivals.steps[-1].rate)  # type: ignore[union-attr]
-    if kind == "closed":
-        think = arrivals.think_time  # type: ignore[union-attr]
-        think_s = float(think) if isinstance(think, int | float) else float(think.mean())
-        return arrivals.users / (think_s + 1.0)  # type: ignore[union-attr]
-    return 100.0
-
-
-__all__ = ["RATE", "USERS", "SweepResult", "estimate", "run_sweep", "tables", "write_tables"]
+__all__ = ["RATE", "USERS", "Failure", "SweepResult", "estimate", "offered_rate", "run_sweep",
+           "tables", "write_tables"]

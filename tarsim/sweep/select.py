@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from tarsim.config import ConfigError, Model, Problem, load_data, with_overrides
-from tarsim.metrics import summarize, t_halfwidth
-from tarsim.run import simulate
+from tarsim.metrics import t_halfwidth
 from tarsim.sweep.experiment import AdaptiveReplications
 from tarsim.sweep.loader import Experiment, experiment_from_data
 from tarsim.sweep.points import RATE, Point, load_overrides, model_load
@@ -99,21 +98,6 @@ def load_of(model: Model) -> tuple[str, float]:
 COMPARED = ("throughput", "latency.p50", "latency.p99", "error_rate", "wait.mean",
             "agents.utilization", "cost.per_hour_usd", "cost.per_request_usd")
 """The metrics ``tarsim compare`` shows, as flat summary paths."""
-
-
-def compare(model: Model, variants: Mapping[str, Mapping[str, Any]], *, duration: float,
-            warmup: float, seed: int, replications: int) -> dict[str, Any]:
-    """Run each variant (name -> overrides) on the same seeds; :func:`paired` of them."""
-    if len(variants) < 2:
-        raise ConfigError([Problem("--variant", "needs at least two variants to compare",
-                                   list(variants))])
-    per_variant = {}
-    for name, overrides in variants.items():
-        variant = with_overrides(model, overrides) if overrides else model
-        per_variant[name] = [
-            summarize(simulate(variant, duration=duration, warmup=warmup, seed=seed,
-                               replication=r)) for r in range(replications)]
-    return paired(per_variant)
 
 
 def paired(per_replication: Mapping[str, Sequence[Mapping[str, Any]]],

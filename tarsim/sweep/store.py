@@ -1,108 +1,134 @@
-"""The results store: one JSON line per completed run, appended and fsync'd as each
-run finishes, so that a sweep killed at any moment loses at most the runs in flight.
+"""The results store: one SQLite database per output folder, one row per finished
+run (its metrics, or the error it failed with), committed as each run finishes,
+so that a sweep killed at any moment loses at most the runs in flight.
 
-Each line carries its run's key (the point's key and the replication) and a CRC32
-of its content. Reading checks every line: a truncated last line, a line that is
-not JSON, or a line whose checksum does not match is dropped (and the file
-rewritten without it, atomically), so its run is done again rather than trusted.
+SQLite makes each write atomic (a run is stored whole or not at all) and keys the
+table by (point key, replication), so a point's runs are found by the index. The
+point key hashes everything that decides a run, data files' contents and the
+tarsim version included (see :func:`tarsim.sweep.points.point_key`), so a stored
+run is reused only by the exact point that made it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import zlib
+import sqlite3
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-RUNS_FILE = "runs.jsonl"
+from tarsim.config import ConfigError, Problem
+
+RUNS_FILE = "runs.sqlite"
+OLD_RUNS_FILE = "runs.jsonl"
+"""The JSON-lines store of earlier versions: its keys are stale, so it is never read."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT NOT NULL,
+    replication INTEGER NOT NULL,
+    metrics TEXT,
+    error TEXT,
+    PRIMARY KEY (key, replication)
+) WITHOUT ROWID
+"""
 
 
-def _checksum(payload: str) -> str:
-    return f"{zlib.crc32(payload.encode()):08x}"
-
-
-def encode(key: str, replication: int, metrics: dict[str, Any]) -> str:
-    """One line of the store (without its newline)."""
-    payload = json.dumps({"key": key, "r": replication, "metrics": metrics},
-                         sort_keys=True, allow_nan=True, separators=(",", ":"))
-    return f"{_checksum(payload)} {payload}"
-
-
-def decode(line: str) -> tuple[str, int, dict[str, Any]] | None:
-    """The run in *line*, or None if the line is damaged."""
-    crc, sep, payload = line.partition(" ")
-    if not sep or _checksum(payload) != crc:
-        return None
-    try:
-        data = json.loads(payload)
-        return str(data["key"]), int(data["r"]), dict(data["metrics"])
-    except (ValueError, KeyError, TypeError):
-        return None
+def encode(metrics: dict[str, Any]) -> str:
+    """A run's metrics as JSON text (floats round-trip exactly)."""
+    return json.dumps(metrics, sort_keys=True, allow_nan=True, separators=(",", ":"))
 
 
 @dataclass
 class RunStore:
-    """The runs of one output folder, keyed by (point key, replication)."""
+    """The runs of one output folder (in memory when *path* is None), keyed by
+    (point key, replication); failed runs kept apart with their errors."""
 
-    path: Path
-    runs: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    path: Path | None
+    runs: dict[str, dict[int, dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(dict))
+    failures: dict[tuple[str, int], str] = field(default_factory=dict)
     repaired: int = 0
-    """Damaged lines found (and dropped) when the file was opened."""
+    """Damaged runs found (and dropped) when the store was opened."""
+    _db: sqlite3.Connection | None = None
 
     @classmethod
-    def open(cls, folder: Path, *, fresh: bool) -> RunStore:
-        """The store in *folder*: emptied when *fresh*, else read, checked and repaired."""
+    def memory(cls) -> RunStore:
+        return cls(None)
+
+    @classmethod
+    def open(cls, folder: Path, *, fresh: bool, retry_failed: bool = False) -> RunStore:
+        """The store in *folder*: emptied when *fresh*, else read (forgetting its
+        failed runs when *retry_failed*, so that they are run again)."""
         folder.mkdir(parents=True, exist_ok=True)
-        store = cls(folder / RUNS_FILE)
+        path = folder / RUNS_FILE
+        store = cls(path)
+        try:
+            db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigError([Problem("--out", f"cannot hold the results store ({exc})",
+                                       str(path))]) from None
+        store._db = db
         if fresh:
-            store.path.write_bytes(b"")
-            return store
-        if store.path.exists():
-            store._read()
+            db.execute("DELETE FROM runs")
+        elif retry_failed:
+            db.execute("DELETE FROM runs WHERE error IS NOT NULL")
+        store._read()
         return store
 
     def _read(self) -> None:
-        raw = self.path.read_bytes()
-        lines = raw.split(b"\n")
-        complete, tail = lines[:-1], lines[-1]  # text after the last newline: cut short
-        good: list[str] = []
-        bad = 1 if tail else 0
-        for chunk in complete:
+        assert self._db is not None
+        damaged = []
+        for key, r, text, error in self._db.execute(
+                "SELECT key, replication, metrics, error FROM runs ORDER BY key, replication"):
+            if error is not None:
+                self.failures[(key, r)] = error
+                continue
             try:
-                text = chunk.decode("utf-8")
-            except UnicodeDecodeError:
-                bad += 1
-                continue
-            run = decode(text)
-            if run is None:
-                bad += 1
-                continue
-            key, r, metrics = run
-            if (key, r) in self.runs:
-                continue  # a run done twice (possible only by hand): the first stands
-            self.runs[(key, r)] = metrics
-            good.append(text)
-        self.repaired = bad
-        if bad or len(good) != len(complete):
-            # Rewrite only what was trusted, atomically, so the next append
-            # does not land on a broken line.
-            tmp = self.path.with_suffix(".tmp")
-            with open(tmp, "w", encoding="utf-8") as out:
-                out.write("".join(line + "\n" for line in good))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
+                self.runs[key][r] = dict(json.loads(text))
+            except (TypeError, ValueError):
+                damaged.append((key, r))
+        for key, r in damaged:  # a row edited by hand: done again, not trusted
+            self._db.execute("DELETE FROM runs WHERE key = ? AND replication = ?", (key, r))
+        self.repaired = len(damaged)
+
+    def count(self) -> int:
+        return sum(len(runs) for runs in self.runs.values())
+
+    def runs_of(self, key: str) -> dict[int, dict[str, Any]]:
+        """The finished runs of one point, by replication."""
+        return self.runs.get(key, {})
+
+    def failures_of(self, key: str) -> dict[int, str]:
+        return {r: e for (k, r), e in self.failures.items() if k == key}
 
     def has(self, key: str, replication: int) -> bool:
-        return (key, replication) in self.runs
+        return replication in self.runs.get(key, {}) or (key, replication) in self.failures
 
     def add(self, key: str, replication: int, metrics: dict[str, Any]) -> None:
         """Record one finished run, durably, before anything else happens."""
-        line = encode(key, replication, metrics) + "\n"
-        with open(self.path, "a", encoding="utf-8") as out:
-            out.write(line)
-            out.flush()
-            os.fsync(out.fileno())
-        self.runs[(key, replication)] = metrics
+        self._write(key, replication, encode(metrics), None)
+        self.runs[key][replication] = metrics
+
+    def add_failure(self, key: str, replication: int, error: str) -> None:
+        """Record one failed run with its error."""
+        self._write(key, replication, None, error)
+        self.failures[(key, replication)] = error
+
+    def _write(self, key: str, replication: int, text: str | None, error: str | None) -> None:
+        if self._db is not None:
+            try:
+                self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)",
+                                 (key, replication, text, error))
+            except sqlite3.Error as exc:  # a full disk, a folder made read-only
+                raise ConfigError([Problem("--out", f"cannot store a run ({exc})",
+                                           str(self.path))]) from None
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None

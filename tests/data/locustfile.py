@@ -7,8 +7,12 @@ that the stats history holds two plateaus of different user counts.
 from __future__ import annotations
 
 import os
+import time
 
-from locust import HttpUser, LoadTestShape, constant, task
+from locust import HttpUser, LoadTestShape, constant, events, task
+
+PATH = os.environ.get("TARSIM_PATH", "/work")
+RAW = os.environ.get("TARSIM_RAW")
 
 
 class Client(HttpUser):
@@ -16,7 +20,22 @@ class Client(HttpUser):
 
     @task
     def work(self) -> None:
-        self.client.get("/work")
+        self.client.get(PATH)
+
+
+if RAW:
+    _raw = open(RAW, "w", encoding="utf-8")  # noqa: SIM115 - open for the whole run
+    _raw.write("timestamp,latency,ok,name\n")
+
+    @events.request.add_listener
+    def _record(name: str, response_time: float, exception: object, **_: object) -> None:
+        latency = response_time / 1000.0
+        _raw.write(f"{time.time() - latency:.6f},{latency:.6f},{int(exception is None)},"
+                   f"{name}\n")
+
+    @events.quitting.add_listener
+    def _close(**_: object) -> None:
+        _raw.close()
 
 
 if os.environ.get("TARSIM_STEPS") == "1":
