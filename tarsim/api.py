@@ -5,6 +5,7 @@ Plain values and pandas frames in and out; nothing here prints or exits.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tarsim import metrics
+from tarsim import executors, metrics
 from tarsim.config import ConfigError, Model, Problem
 from tarsim.config import load_model as _load_model
 from tarsim.config import validate as _validate
@@ -22,12 +23,12 @@ from tarsim.config.outputs import (
     check_output_file,
     check_output_folder,
     folder_lock,
+    writing,
 )
 from tarsim.run import RunRecords, simulate
 from tarsim.sweep.budget import check_work
 from tarsim.sweep.capacity import Capacity, Probe
 from tarsim.sweep.capacity import search as _search
-from tarsim.sweep.executors import LOCAL, SERIAL, RunTask, make_executor, record_run, summary_run
 from tarsim.sweep.experiment import SLOSpec
 from tarsim.sweep.loader import Experiment, experiment_from_data
 from tarsim.sweep.loader import load_experiment as _load_experiment
@@ -98,7 +99,7 @@ def run(
     replications: int = 1,
     keep_records: bool = True,
     force: bool = False,
-    executor: str = SERIAL,
+    executor: str = executors.SERIAL,
     workers: int | None = None,
 ) -> RunResult:
     """Simulate *model* for *replications* independent replications, on *executor*
@@ -115,17 +116,11 @@ def run(
     _check_run_args(duration, warmup, seed, replications)
     if not force:
         check_work([model], duration, replications, workers or 1)
-    done: dict[int, Any] = {}
-    with make_executor(executor, workers=workers,
-                       run=record_run if keep_records else summary_run) as runner:
-        for r in range(replications):
-            runner.submit(RunTask.of("run", r, model, duration, warmup, seed))
-        while runner.pending():
-            outcome = runner.next_done()
-            if outcome.error is not None:
-                raise outcome.exception or RuntimeError(outcome.error)
-            done[outcome.task.replication] = outcome.metrics
-    results = [done[r] for r in range(replications)]
+    tasks = [executors.RunTask.of("run", r, model, duration, warmup, seed)
+             for r in range(replications)]
+    one = executors.record_run if keep_records else executors.summary_run
+    with executors.make_executor(executor, workers=workers, run=one) as runner:
+        results = executors.replicate(runner, tasks)
     summaries = [metrics.summarize(rec) for rec in results] if keep_records else results
     return RunResult(metrics.aggregate(summaries), summaries, results if keep_records else [])
 
@@ -183,13 +178,17 @@ def load_scenarios(path: str | Path) -> Plan:
     return load_plan(path)
 
 
-def scenarios(path: str | Path | Plan, only: Sequence[str] = ()) -> list[ScenarioResult]:
-    """Run the scenarios of a scenario file (or only those named) and return one
-    result per scenario: its name, type, purpose, key result and the numbers behind it."""
+def scenarios(path: str | Path | Plan, only: Sequence[str] = (), *,
+              executor: str = executors.SERIAL, workers: int | None = None
+              ) -> list[ScenarioResult]:
+    """Run the scenarios of a scenario file (or only those named) on *executor*
+    (``serial``, or ``local`` with *workers* processes) and return one result per
+    scenario: its name, type, purpose, key result and the numbers behind it."""
     from tarsim.scenarios import Plan, run_plan
 
     plan = path if isinstance(path, Plan) else load_scenarios(path)
-    return run_plan(plan, only)
+    with executors.make_executor(executor, workers=workers, run=executors.record_run) as runner:
+        return run_plan(plan, only, runner)
 
 
 def read_baseline(path: str | Path | Sequence[str | Path], **import_options: Any) -> Baseline:
@@ -310,7 +309,7 @@ def sweep(
     experiment: Experiment | str | Path,
     *,
     out: str | Path | None = None,
-    executor: str = LOCAL,
+    executor: str = executors.LOCAL,
     workers: int | None = None,
     scheduler: str | None = None,
     client: Any = None,
@@ -328,33 +327,25 @@ def sweep(
     (and runs failed runs again with *retry_failed*). A folder holding files tarsim
     did not write is refused unless *force*, as is work far beyond the machine;
     a folder another sweep is writing is refused."""
+    from tarsim.sweep.budget import check_experiment_work
     from tarsim.sweep.runner import made_by_tarsim, run_sweep, write_tables
 
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
     if not force:
-        spec = experiment.spec
-        reps = spec.replications if isinstance(spec.replications, int) else spec.replications.min
-        check_work([p.model for p in experiment.points], spec.horizon, reps,
-                   workers or os.cpu_count() or 1, what="horizon")
+        check_experiment_work(experiment, workers or os.cpu_count() or 1)
     folder = Path(out) if out is not None else None
-    if folder is None:
-        with make_executor(executor, workers=workers, scheduler=scheduler,
-                           client=client) as engine:
-            return run_sweep(experiment, engine, progress=progress)
-    check_output_folder(folder, "--out", ours=made_by_tarsim, reuse=resume or force)
-    with folder_lock(folder):
-        with make_executor(executor, workers=workers, scheduler=scheduler,
-                           client=client) as engine:
+    if folder is not None:
+        check_output_folder(folder, "--out", ours=made_by_tarsim, reuse=resume or force)
+    with folder_lock(folder) if folder is not None else contextlib.nullcontext():
+        with executors.make_executor(executor, workers=workers, scheduler=scheduler,
+                                     client=client) as engine:
             result = run_sweep(experiment, engine, out=folder, resume=resume,
                                retry_failed=retry_failed, progress=progress)
-        try:
-            result.files = write_tables(result, folder, command)
-            if write_report:
-                result.files += report(folder, result)
-        except OSError as exc:  # a full disk, a folder made read-only
-            raise ConfigError([Problem("--out", f"cannot be written ({exc.strerror})",
-                                       str(folder))]) from None
+        if folder is not None:
+            with writing(folder, "--out"):
+                result.files = write_tables(result, folder, command)
+                result.files += report(folder, result) if write_report else []
     return result
 
 
@@ -430,7 +421,7 @@ def capacity(
     replications: int = 5,
     tolerance: float = 0.02,
     start: float | None = None,
-    executor: str = LOCAL,
+    executor: str = executors.LOCAL,
     workers: int | None = None,
     scheduler: str | None = None,
     client: Any = None,
@@ -444,7 +435,8 @@ def capacity(
     warmup = duration * DEFAULT_WARMUP_FRACTION if warmup is None else warmup
     _check_run_args(duration, warmup, seed, max(1, replications))
     objectives = _validate(SLOSpec, dict(slo), source="--slo")
-    with make_executor(executor, workers=workers, scheduler=scheduler, client=client) as engine:
+    with executors.make_executor(executor, workers=workers, scheduler=scheduler,
+                                 client=client) as engine:
         return _search(model, objectives.limits(), duration=duration, warmup=warmup,
                        seed=seed, replications=replications, tolerance=tolerance, start=start,
                        executor=engine, progress=progress)

@@ -243,8 +243,10 @@ def check(file: str) -> None:
               help="Run only this scenario (repeat for several).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Run the replications on a local pool of this many processes.")
 @user_errors
-def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
+def scenarios(file: str, only: tuple[str, ...], fmt: str, workers: int | None) -> None:
     """Run the load-test scenarios of FILE and print one row per scenario."""
     from dataclasses import asdict
 
@@ -252,7 +254,7 @@ def scenarios(file: str, only: tuple[str, ...], fmt: str) -> None:
     from tarsim.report.scenarios import scenario_table
 
     plan = api.load_scenarios(file).only(only)
-    results = api.scenarios(plan)
+    results = api.scenarios(plan, executor="local" if workers else "serial", workers=workers)
     if fmt == "json":
         click.echo(json.dumps(json_safe([asdict(r) for r in results]), indent=2))
     else:

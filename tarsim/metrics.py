@@ -372,7 +372,8 @@ TIMESERIES_COLUMNS = ["t", "arrivals", "completions", "errors", "queue", "busy",
 
 def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
     """Per-*step* seconds from 0 to the horizon: counts of arrivals, successful
-    completions and errors (by the time they happened), and time-averaged levels."""
+    completions and errors (by the time they happened), and time-averaged levels
+    (with ``subagents`` in flight when a workflow ran parallel steps)."""
     import pandas as pd
 
     edges = np.arange(0.0, rec.duration_s + step / 2, step)
@@ -383,7 +384,7 @@ def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
     is_ok = outcome == Outcome.OK
     is_err = (~is_ok) & (outcome != Outcome.UNFINISHED)
     levels = _levels(rec)
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "t": edges[:-1],
         "arrivals": np.histogram(req["arrival"], edges)[0],
         "completions": np.histogram(ends[is_ok], edges)[0],
@@ -395,6 +396,11 @@ def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
         "memory_mb": levels["memory"].bins(edges) / MB if "memory" in levels else np.nan,
         "mode": _mode_bins(rec, edges),
     })
+    series = rec.subagent_columns
+    if len(series.get("t", ())):  # a workflow ran parallel steps: sub-agents in flight
+        in_flight = series["in_flight"]
+        frame["subagents"] = Level(series["t"], np.diff(in_flight, prepend=0)).bins(edges)
+    return frame
 
 
 def _mode_bins(rec: RunRecords, edges: np.ndarray) -> np.ndarray:

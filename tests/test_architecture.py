@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tarsim"
 
-LAYERS = ["vocabulary", "config", "components", "run", "summary", "metrics", "sweep",
+LAYERS = ["vocabulary", "config", "components", "run", "summary", "metrics", "executors", "sweep",
           "calibrate", "scenarios", "report", "api", "cli"]
 """Lowest first. `tarsim/__init__.py` and `__main__.py` stand outside the layers."""
 

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from click.testing import CliRunner
 from conftest import MODELS
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tarsim.cli import main
@@ -33,8 +33,10 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[str]:
 
 PATHS = _paths(TARS)
 
+DEEP = "[" * 3000 + "]" * 3000
+"""Nesting that overflowed the parser's recursion (a RecursionError traceback)."""
 SNIPPETS = st.sampled_from([
-    "&a [*a]", "&x {k: *x}", "[" * 80 + "]" * 80, "{a: " * 70 + "1" + "}" * 70,
+    DEEP, "&a [*a]", "&x {k: *x}", "[" * 80 + "]" * 80, "{a: " * 70 + "1" + "}" * 70,
     ".inf", "-.inf", ".nan", "true", "false", "yes", "~", "1e400", "-1", "0", "1e9",
     "1000000000", "'5/fortnight'", "'12 parsecs'", "[1, 2]", "{}", "[]", "!!python/none ''",
     "!!binary aGVsbG8=", "*undefined", "&a 1", "'800ms'", "'-3s'", "{dist: empirical, "
@@ -56,6 +58,7 @@ def _run(*args: str) -> None:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(st.tuples(st.integers(0, TARS_TEXT.count("\n")), VALUE),
                       min_size=1, max_size=3))
+@example(lines=[(40, DEEP)])
 def test_fuzzed_model_files_are_checked_without_a_traceback(tmp_path: Path,
                                                              lines: list[Any]) -> None:
     """A copy of models/tars.yaml with random lines replaced by hostile YAML (alias
@@ -74,6 +77,7 @@ def test_fuzzed_model_files_are_checked_without_a_traceback(tmp_path: Path,
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.one_of(st.sampled_from(PATHS), st.text(max_size=20)), value=VALUE)
+@example(path="workload.classes[0].weight", value=".inf")  # "Probabilities contain NaN"
 def test_fuzzed_set_values_run_or_are_refused(path: str, value: str) -> None:
     """``tarsim run models/tars.yaml --set PATH=VALUE`` (a short run) exits 0 or 2,
     whatever the path and the value."""

@@ -7,9 +7,10 @@ message naming the field, well inside those limits (before the fixes they held
 the machine for minutes at gigabytes). The rest run in-process through click's runner: exit 2,
 the field named, no traceback, and nothing of the user's overwritten.
 
-Not replayed here: the Locust/k6 importer cases (owned by the calibration work,
-not on main when this was written), a read-only folder (the suite may run as
-root, who can write anywhere) and a full disk.
+The Locust/k6 importer cases are replayed through the CLI here; their validation
+is the calibration work's (tests/test_calibrate_import.py checks it cell by cell).
+Not replayed: a read-only folder (the suite may run as root, who can write
+anywhere) and a full disk (both now end as a message naming --out).
 """
 
 from __future__ import annotations
@@ -257,7 +258,7 @@ def test_scheduler_that_is_an_http_server_does_not_hang(tmp_path, monkeypatch):
     import http.server
     import threading
 
-    from tarsim.sweep import executors
+    from tarsim import executors
 
     monkeypatch.setattr(executors, "SCHEDULER_TIMEOUT_S", 1.0)
     server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
@@ -298,3 +299,43 @@ def test_calibrate_write_keeps_a_backup_of_the_input_model(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "model.yaml.bak").read_text() == original
     assert "model.yaml.bak" in result.output
+
+
+# ---------------------------------------------------------------- load-test imports
+LOCUST_HEAD = ("Type,Name,Request Count,Failure Count,Median Response Time,Average Response "
+               "Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,"
+               "Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%")
+LOCUST_ROW = "100,5,84,88,31,215,3,20.0,1.0,84,92,100,100,120,140,150,160,220,220,220"
+
+
+@pytest.mark.parametrize(("head", "row", "column"), [
+    (LOCUST_HEAD.replace(",Requests/s", ",Rate"), LOCUST_ROW, "Requests/s"),
+    (LOCUST_HEAD.replace(",99%", ",99.9%"), LOCUST_ROW, "99%"),
+    (LOCUST_HEAD, LOCUST_ROW.replace("20.0", "nan", 1), "Requests/s"),
+    (LOCUST_HEAD, "100,150" + LOCUST_ROW[5:], "Failure Count"),
+    (LOCUST_HEAD.replace("Failures/s", "Requests/s"), LOCUST_ROW, "Requests/s"),
+])
+def test_locust_files_the_issue_found_are_refused(tmp_path, head, row, column):
+    """Locust stats without Requests/s or 99%, with a NaN row, failures above requests
+    or a duplicated column: ``calibrate`` exits 2 naming the file and the column
+    before it simulates anything."""
+    path = tmp_path / "run_stats.csv"
+    path.write_text(f"{head}\n,Aggregated,{row}\n")
+    code, output = cli("calibrate", str(TARS), "--baseline", str(path), "--load", "3",
+                       "--agents", "1", "--no-holdout")
+    assert code == 2 and str(path) in output and column in output, output
+
+
+@pytest.mark.parametrize("value", ["NaN", '"fast"'])
+def test_k6_p99_that_is_not_a_number_is_refused(tmp_path, value):
+    """A k6 summary whose p(99) is NaN or a word: exit 2 naming the metric."""
+    import json
+
+    data = json.loads((ROOT / "tests" / "data" / "k6_summary.json").read_text())
+    name = next(n for n in data["metrics"] if n.startswith("http_req_duration{"))
+    data["metrics"][name]["values"]["p(99)"] = "__VALUE__"
+    path = tmp_path / "k6.json"
+    path.write_text(json.dumps(data).replace('"__VALUE__"', value))
+    code, output = cli("calibrate", str(TARS), "--baseline", str(path), "--agents", "1",
+                       "--no-holdout")
+    assert code == 2 and "p(99)" in output, output

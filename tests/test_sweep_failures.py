@@ -18,12 +18,11 @@ import yaml
 from click.testing import CliRunner
 from conftest import mmc_data
 
-from tarsim import api
+from tarsim import api, executors
 from tarsim.cli import main
 from tarsim.config import ConfigError
 from tarsim.config.outputs import folder_lock
-from tarsim.sweep import executors
-from tarsim.sweep.executors import Runner, RunTask, SerialExecutor, execute, make_executor
+from tarsim.executors import Runner, RunTask, SerialExecutor, execute, make_executor
 from tarsim.sweep.runner import run_sweep
 
 
@@ -211,3 +210,18 @@ def test_a_store_that_is_not_a_database_is_a_message(tmp_path):
     (out / "runs.sqlite").write_bytes(b"this is not a database" * 100)
     with pytest.raises(ConfigError, match="cannot hold the results store"):
         api.sweep(experiment_file(tmp_path), out=out, executor="serial", resume=True)
+
+
+def test_scenarios_on_a_pool_equal_serial(tmp_path):
+    """Scenarios go through the same executors: a latency curve of 3 variants x 2
+    replications on a local pool of 2 gives the serial result, to the last bit."""
+    from scenario_helpers import scenario, write_scenarios
+
+    model = mmc_data(2.0, 1.0, 3)
+    path = write_scenarios(tmp_path, model, [scenario(
+        {"kind": "latency_curve", "path": "agents.concurrency", "values": [3, 4, 5]},
+        run={"duration": 60, "warmup": 5, "replications": 2})])
+    serial = api.scenarios(path)
+    pooled = api.scenarios(path, executor="local", workers=2)
+    assert serial == pooled
+    assert serial[0].requests > 0

@@ -192,6 +192,12 @@ def test_join_first_k_and_spawned_sub_agents_by_hand() -> None:
     assert np.allclose(flows["join"], 4.0)
     assert set(rec.span_columns["kind"].tolist()) == {"spawn"}
     assert rec.subagent_columns["in_flight"].max() == 3
+    # the first request arrives at 10 s: three sub-agents until 13 s (2 s cold start
+    # + 1 s), two until 14 s, one until 15 s
+    from tarsim.metrics import timeseries
+
+    per_second = timeseries(rec).set_index("t")["subagents"]
+    assert per_second.loc[9.0:15.0].tolist() == pytest.approx([0, 3, 3, 3, 2, 1, 0])
 
 
 def test_spans_from_the_api_show_each_step_its_agent_and_branch() -> None:

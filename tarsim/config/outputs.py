@@ -109,6 +109,16 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 @contextlib.contextmanager
+def writing(path: Path, option: str) -> Iterator[None]:
+    """Turn a failed write under *path* (a full disk, a folder made read-only) into
+    a ConfigError naming *option*."""
+    try:
+        yield
+    except OSError as exc:
+        raise _refuse(option, f"cannot be written ({exc.strerror or exc})", path) from None
+
+
+@contextlib.contextmanager
 def folder_lock(folder: Path, option: str = "--out") -> Iterator[None]:
     """Hold the lock of *folder* for the duration; a second holder is refused at
     once (naming the folder) rather than writing the same results twice."""

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tarsim.executors import SERIAL, Runner, RunTask, make_executor, record_run, replicate
 from tarsim.metrics import aggregate, summarize
-from tarsim.run import simulate
 from tarsim.scenarios.registry import Runs
 from tarsim.scenarios.spec import Plan, PlannedScenario
 
@@ -32,13 +32,21 @@ class ScenarioResult:
     """Requests simulated for this scenario, over all variants and replications."""
 
 
-def run_scenario(planned: PlannedScenario) -> ScenarioResult:
+def run_scenario(planned: PlannedScenario, runner: Runner | None = None) -> ScenarioResult:
+    """Simulate every variant of *planned* for its replications on *runner* (all
+    submitted at once; serial when None) and analyse them."""
     s = planned.settings
+    tasks = [RunTask.of(label, r, model, s.duration, s.warmup, s.seed)
+             for label, model in planned.models.items() for r in range(s.replications)]
+    if runner is None:
+        with make_executor(SERIAL, run=record_run) as serial:
+            results = replicate(serial, tasks)
+    else:
+        results = replicate(runner, tasks)
     runs = {}
     requests = 0
-    for label, model in planned.models.items():
-        records = [simulate(model, duration=s.duration, warmup=s.warmup, seed=s.seed,
-                            replication=r) for r in range(s.replications)]
+    for v, label in enumerate(planned.models):
+        records = results[v * s.replications:(v + 1) * s.replications]
         summaries = [summarize(rec) for rec in records]
         requests += sum(len(rec.request_columns["id"]) for rec in records)
         runs[label] = Runs(records, summaries, aggregate(summaries))
@@ -53,6 +61,8 @@ def run_scenario(planned: PlannedScenario) -> ScenarioResult:
         requests=requests)
 
 
-def run_plan(plan: Plan, only: Iterable[str] = ()) -> list[ScenarioResult]:
-    """Every scenario of *plan* (or those named in *only*), in the file's order."""
-    return [run_scenario(planned) for planned in plan.only(only).scenarios]
+def run_plan(plan: Plan, only: Iterable[str] = (), runner: Runner | None = None
+             ) -> list[ScenarioResult]:
+    """Every scenario of *plan* (or those named in *only*), in the file's order, on
+    *runner* (its run function must return records: :func:`record_run`)."""
+    return [run_scenario(planned, runner) for planned in plan.only(only).scenarios]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable
+from typing import Any
 
 from tarsim.config import ConfigError, Model, Problem
 
@@ -52,6 +53,15 @@ def machine_memory() -> float:
         return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):
         return math.nan
+
+
+def check_experiment_work(experiment: Any, workers: int) -> None:
+    """:func:`check_work` for every point of an experiment (adaptive replications
+    counted at their minimum)."""
+    spec = experiment.spec
+    reps = spec.replications if isinstance(spec.replications, int) else spec.replications.min
+    check_work([p.model for p in experiment.points], spec.horizon, reps, workers,
+               what="horizon")
 
 
 def check_work(models: Iterable[Model], horizon: float, replications: int, workers: int = 1,

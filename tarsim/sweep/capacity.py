@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tarsim.config import ConfigError, Model, Problem, with_overrides
-from tarsim.sweep.executors import SERIAL, Executor, RunTask, make_executor
+from tarsim.executors import SERIAL, Executor, RunTask, make_executor
 from tarsim.sweep.points import RATE, USERS, load_overrides, model_load, point_key
 from tarsim.sweep.stats import aggregate, column, flat_row, meets, slo_ratios, upper_bound
 

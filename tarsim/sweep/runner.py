@@ -26,9 +26,9 @@ import pandas as pd
 
 from tarsim.config import ConfigError, Model, Problem
 from tarsim.config.outputs import LOCK_FILE, atomic_write, atomic_write_text
+from tarsim.executors import SERIAL, Executor, RunTask, make_executor
 from tarsim.metrics import json_safe
 from tarsim.sweep.budget import offered_rate
-from tarsim.sweep.executors import SERIAL, Executor, RunTask, make_executor
 from tarsim.sweep.loader import Experiment
 from tarsim.sweep.points import RATE, USERS, Point, point_key, show_value
 from tarsim.sweep.recommend import recommend, total_costs
