@@ -249,7 +249,9 @@ def _binding_slo(rec: Mapping[str, Any], bounds: Mapping[str, float],
     path = str(rec.get("binding_slo", "") or "")
     if path not in limits or not limits[path] or not math.isfinite(bounds.get(path, math.nan)):
         return ""
-    return f"{SLO_NAMES.get(path, path)} at {percent(bounds[path] / limits[path])} of its limit; "
+    ratio = bounds[path] / limits[path]
+    level = f"{ratio:.0f}x" if ratio >= 2 else f"at {percent(ratio)} of"
+    return f"{SLO_NAMES.get(path, path)} {level} its limit; "
 
 
 def _verdict(rec: Mapping[str, Any], tier_rows: pd.DataFrame, limits: Mapping[str, float],
