@@ -407,11 +407,12 @@ def report(out: str | Path, result: SweepResult | None = None) -> list[Path]:
         "model": f"{info['model']} ({info['model_file']})",
         "seed": info["seed"], "horizon": f"{info['horizon_s']:g} s "
         f"(warm-up {info['warmup_s']:g} s)",
-        "replications": info["replications"], "SLOs": info["slo"],
-        "points / runs": f"{info['points']} / {info['runs']}",
+        "replications": info["replications"],
+        "points / runs": f"{info['points']:,} / {info['runs']:,}",
     }
     return write_report(folder, summary, recs, info["slo_metrics"], facts,
-                        f"tarsim sweep: {info['experiment']}")
+                        f"tarsim sweep: {info['experiment']}",
+                        calibrated_up_to=info.get("calibrated_up_to"))
 
 
 def capacity(
@@ -452,9 +453,9 @@ def summary_with_costs(result: SweepResult) -> pd.DataFrame:
     return total_costs(result.summary, result.experiment.spec.costs.agent_per_hour_usd)
 
 
-def sweep_charts(result: SweepResult) -> dict[str, alt.Chart]:
-    """The report's charts of a sweep, by name: ``throughput``, ``p99``,
-    ``errors``, ``cost_vs_p99``, ``agents``, ``bottleneck``."""
+def sweep_charts(result: SweepResult) -> dict[str, alt.TopLevelMixin]:
+    """The report's charts of a sweep, by name: ``p99``, ``throughput``, ``errors``,
+    ``cost_vs_p99``, ``agents``, ``utilisation`` (and ``capacity``)."""
     from tarsim.report.charts import sweep_charts as _charts  # altair: only when used
 
     return _charts(summary_with_costs(result), result.recommendations,
@@ -500,3 +501,12 @@ def recommend(result: SweepResult, slo: Mapping[str, Any] | None = None) -> pd.D
                                                                       source="slo")
     return _recommend(result.summary, objectives.limits(),
                       result.experiment.spec.costs.agent_per_hour_usd)
+
+
+# one question, one answer (tarsim.questions, kept apart for size): part of this API
+from tarsim.questions import adjusted as adjusted  # noqa: E402
+from tarsim.questions import compare as compare  # noqa: E402
+from tarsim.questions import decision_table as decision_table  # noqa: E402
+from tarsim.questions import narrowed_experiment as narrowed_experiment  # noqa: E402
+from tarsim.questions import point as point  # noqa: E402
+from tarsim.questions import run_point as run_point  # noqa: E402

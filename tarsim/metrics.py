@@ -188,13 +188,13 @@ def _mode_seconds(rec: RunRecords, a: float, b: float) -> dict[str, float]:
 
 # ---------------------------------------------------------------- one replication
 def summarize(rec: RunRecords) -> dict[str, Any]:
-    """The ``tarsim run`` metrics of one replication as the JSON object of DESIGN.md's
-    contract (:meth:`RunSummary.tree` of :func:`run_summary`)."""
+    """The ``tarsim run`` metrics of one replication as the JSON object of the
+    contract in docs/sources.md §8 (:meth:`RunSummary.tree` of :func:`run_summary`)."""
     return run_summary(rec).tree()
 
 
 def run_summary(rec: RunRecords) -> RunSummary:
-    """The ``tarsim run`` metrics of one replication (see DESIGN.md's JSON contract)."""
+    """The ``tarsim run`` metrics of one replication (the JSON contract in docs/sources.md §8)."""
     a, b = rec.warmup_s, rec.duration_s
     window = b - a
     req = rec.request_columns
@@ -287,6 +287,7 @@ def run_summary(rec: RunRecords) -> RunSummary:
             tool_calls=int(req["tool_calls"][in_window].sum()),
             rate_limited=int(req["rate_limited"][in_window].sum()),
             retries=int(req["retries"][in_window].sum()),
+            limits=_by_limit(rec),
         ),
         cache=Cache(hit_rate=hits / lookups if lookups else math.nan, lookups=lookups),
         wait=Wait(
@@ -347,6 +348,25 @@ def _cost_by_item(rec: RunRecords) -> dict[str, dict[str, float]]:
         target = by_model if item in by_model else by_tool
         target[str(item)] = float(usd)
     return {"by_model": by_model, "by_tool": by_tool}
+
+
+def _by_limit(rec: RunRecords) -> dict[str, Any]:
+    """Per rate limit, as the model writes it (``tools`` > ``search`` > ``requests``):
+    429s it gave for lack of room (``refused``; one 429 counts for every limit that
+    lacked room) and calls that failed for good on its 429 (``failed``), for requests
+    after the warm-up."""
+    cols = rec.limit_columns
+    tree: dict[str, Any] = {}
+    for label, kind, refused, failed in zip(cols.get("limit", []), cols.get("kind", []),
+                                            cols.get("refused", []), cols.get("failed", []),
+                                            strict=True):
+        scope, _, name = str(label).partition(".")
+        # a limit declared per host or region has one row per host or region: summed
+        counts = tree.setdefault(scope, {}).setdefault(name, {}).setdefault(
+            str(kind), {"refused": 0, "failed": 0})
+        counts["refused"] += int(refused)
+        counts["failed"] += int(failed)
+    return tree
 
 
 def _quantiles(values: np.ndarray) -> Latency:

@@ -67,6 +67,8 @@ class RunRecords:
     """Autoscaler decisions (t, metric, current, recommended, desired)."""
     cost_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """USD billed per model or tool for requests arriving after the warm-up."""
+    limit_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per rate limit and kind: 429s it gave and calls that failed for good on them."""
     dead_letter_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """Calls that failed for good, one row per attempt (see recorder.DEAD_LETTER_FIELDS)."""
     demand_columns: dict[str, np.ndarray] = field(default_factory=dict)
@@ -124,6 +126,7 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         scaling_columns=recorder.scaling_columns(), cost_columns=recorder.cost_columns(),
         dead_letter_columns=recorder.dead_letter_columns(),
         demand_columns=recorder.demand_columns(),
+        limit_columns=recorder.limit_columns(),
         span_columns=recorder.span_columns(), branch_columns=recorder.branch_columns(),
         flow_columns=recorder.flow_columns(), subagent_columns=recorder.subagent_columns(),
     )

@@ -1,4 +1,4 @@
-"""The run summary as a typed object: the ``tarsim run`` JSON contract of DESIGN.md
+"""The run summary as a typed object: the ``tarsim run`` JSON contract (docs/sources.md §8)
 in code.
 
 :func:`tarsim.metrics.run_summary` measures one replication into a
@@ -12,7 +12,7 @@ calibration aggregate over replications. Times are seconds, money USD, memory MB
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 IDENTITY_KEYS = ("model", "seed", "duration_s", "warmup_s", "replications")
@@ -97,6 +97,9 @@ class Api:
     tool_calls: int
     rate_limited: int
     retries: int
+    limits: dict[str, Any] = field(default_factory=dict)
+    """Per rate limit (``tools`` > ``search`` > ``requests``): ``refused``, the 429s it
+    gave for lack of room, and ``failed``, the calls that failed for good on them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +124,7 @@ class InSystem:
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
-    """One replication's metrics, measured after the warm-up (see DESIGN.md)."""
+    """One replication's metrics, measured after the warm-up (docs/sources.md §8)."""
 
     model: str
     seed: int

@@ -171,7 +171,7 @@ def test_a_model_without_limits_has_nothing_to_check() -> None:
 def test_an_openai_limit_for_every_request_is_flagged() -> None:
     """If every request called OpenAI (limited to 10,000/h = 2.78/s), the seed's busier
     rows (16-58 req/s answered) would need 6-21x the limit: flagged as a problem, as
-    DESIGN.md says a calibrator must find by itself."""
+    a calibrator must find by itself (docs/sources.md §7.1)."""
     from tarsim.config import with_overrides
 
     everyone = with_overrides(TARS, {"roles.researcher.tools": {"search": 1, "embed": 1}})

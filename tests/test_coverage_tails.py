@@ -2,7 +2,7 @@
 over replications, tarsim.intervals) must contain the exact p99 of the M/M/c sojourn
 time, and the 95% interval of the error rate the exact blocking probability of an
 M/M/c/K queue, about 95% of the time over many random instances (JMT's validation
-harness, des-anchors §6.2). Both run at three replications, as a sweep does."""
+harness checks its estimators the same way). Both run at three replications, as a sweep does."""
 
 from __future__ import annotations
 

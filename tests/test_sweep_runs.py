@@ -127,7 +127,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_results(tmp_path):
     assert kept < total
     resumed = subprocess.run(sweep_command(path, out, "--resume"), check=True, env=env(),
                              capture_output=True, text=True)
-    assert f"{total - kept} runs simulated, {kept} reused" in resumed.stdout
+    assert f"{total:,} runs: {total - kept:,} simulated, {kept:,} reused" in resumed.stdout
     pd.testing.assert_frame_equal(pd.read_parquet(whole / "summary.parquet"),
                                   pd.read_parquet(out / "summary.parquet"), check_exact=True)
     assert (whole / "summary.csv").read_text() == (out / "summary.csv").read_text()
@@ -181,7 +181,7 @@ def test_outputs_are_written(tmp_path):
         assert (out / name).is_file(), name
     charts = sorted(p.name for p in (out / "charts").glob("*.png"))
     assert charts == sorted(["throughput.png", "p99.png", "errors.png", "cost_vs_p99.png",
-                             "agents.png", "bottleneck.png"])
+                             "agents.png", "utilisation.png"])
     assert all((out / "charts" / c).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for c in charts)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 7 and manifest["command"] == ["tarsim", "sweep", "exp.yaml"]

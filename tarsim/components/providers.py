@@ -43,8 +43,10 @@ from tarsim.config.providers import REJECT_SERVER_S, Cache, Retry
 from tarsim.vocabulary import CAUSE, AttemptStatus, Scope
 
 CallGen = Generator[simpy.Event, Any, bool]
-AttemptGen = Generator[simpy.Event, Any, tuple[AttemptStatus, float]]
+Refusers = tuple[tuple[RateLimiter, tuple[int, ...]], ...]
+AttemptGen = Generator[simpy.Event, Any, tuple[AttemptStatus, float, Refusers]]
 NO_LIMITS: tuple[RateLimiter, ...] = ()
+NO_REFUSERS: Refusers = ()
 ATTEMPT_OK = AttemptStatus.OK
 """Bound once: the per-attempt path reads a module global several times faster
 than an enum member (about 20 ns against 150 ns on CPython 3.11)."""
@@ -95,10 +97,13 @@ class ProviderEndpoint:
             or spec.congestion is not None else _zero
         )
         self.timeout = math.inf if spec.timeout is None else spec.timeout
-        self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
-        self.scoped = scoped_limits(spec.limits)
+        self.limits = (NO_LIMITS if spec.limits is None
+                       else (RateLimiter(spec.limits, f"providers.{name}"),))
+        self.scoped = scoped_limits(spec.limits, f"providers.{name}")
         if self.scoped is not None:
             self.limits = NO_LIMITS
+        self.measure_from = 0.0
+        """Refusals are counted for requests arriving from here on (the warm-up's end)."""
         self.pool = None if spec.connections is None else simpy.Resource(env, spec.connections)
         congestion = spec.congestion
         self.station = (None if congestion is None or congestion.scope == Scope.MODEL
@@ -171,7 +176,7 @@ class ProviderEndpoint:
         n = 0
         while True:
             start = env.now
-            status, retry_after = yield from self._attempt(
+            status, retry_after, refusers = yield from self._attempt(
                 req, target, first, streaming, input_tokens, output_tokens, reserve, limits)
             if status is ATTEMPT_OK:
                 return True
@@ -179,6 +184,10 @@ class ProviderEndpoint:
             req.failed_attempts += 1
             if retry is None or n >= attempts or status not in retry.retried:
                 history.append((n, start, env.now, status, retry_after, math.nan))
+                if refusers and req.arrival >= self.measure_from:
+                    for limiter, kinds in refusers:
+                        for kind in kinds:
+                            limiter.failed[kind] += 1
                 req.fail(CAUSE[status])
                 self.recorder.dead_letter(req.id, target, self.name, history)
                 return False
@@ -191,7 +200,8 @@ class ProviderEndpoint:
     def _attempt(self, req: Request, target: str, first: Draw, streaming: float,
                  input_tokens: float, output_tokens: float, reserve: float,
                  limits: tuple[RateLimiter, ...]) -> AttemptGen:
-        """One try: (status, retry-after in seconds, 0 when none)."""
+        """One try: (status, retry-after in seconds (0 when none), and after a 429 the
+        limiters that refused it with the kinds that lacked room)."""
         env = self.env
         host = req.host if self.deployed else None
         breaker = self.breaker
@@ -199,7 +209,7 @@ class ProviderEndpoint:
         if breaker is not None:
             admitted = breaker.admit(env.now)
             if admitted is None:
-                return AttemptStatus.CIRCUIT_OPEN, 0.0
+                return AttemptStatus.CIRCUIT_OPEN, 0.0, NO_REFUSERS
             ticket = admitted
         host_pool = None if host is None else host.connections
         host_connection = None
@@ -213,6 +223,7 @@ class ProviderEndpoint:
             yield connection
         network = (self.network if host is None else host.network.get(self.name, self.network))()
         retry_after = 0.0
+        refusers = NO_REFUSERS
         if limits:
             now = env.now
             wait = 0.0
@@ -220,8 +231,12 @@ class ProviderEndpoint:
                 wait = max(wait, limiter.wait(now, input_tokens, reserve))
             if wait > 0:
                 req.rate_limited += 1
-                for limiter in limits:
-                    limiter.rejected += 1
+                refusers = tuple((limiter, kinds) for limiter in limits
+                                 if (kinds := limiter.lacking(now, input_tokens, reserve)))
+                if req.arrival >= self.measure_from:
+                    for limiter, kinds in refusers:
+                        for kind in kinds:
+                            limiter.refused[kind] += 1
                 yield env.timeout(self._rejection(now, limits, network, input_tokens,
                                                   reserve))
                 status, retry_after = AttemptStatus.RATE_LIMITED, wait
@@ -246,7 +261,7 @@ class ProviderEndpoint:
             host_pool.release(host_connection)  # type: ignore[union-attr]
         if breaker is not None:
             breaker.record(env.now, ticket, status)
-        return status, retry_after
+        return status, retry_after, refusers
 
     def _model_station(self, target: str) -> Station:
         """The station of one model or tool (congestion scoped per model)."""
@@ -335,8 +350,9 @@ class LLMClient:
         self.output_usd = spec.price.output_per_mtok / 1e6
         self.cache_read_usd = self.input_usd * spec.price.cache_read
         self.cache_write_usd = self.input_usd * spec.price.cache_write
-        self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
-        self.scoped = scoped_limits(spec.limits)
+        self.limits = (NO_LIMITS if spec.limits is None
+                       else (RateLimiter(spec.limits, f"llms.{name}"),))
+        self.scoped = scoped_limits(spec.limits, f"llms.{name}")
         self.measure_from = 0.0
         self.billed_usd = 0.0
         """USD billed for requests arriving from *measure_from* on (the warm-up's end):
@@ -413,8 +429,9 @@ class ToolClient:
             _zero if is_zero(spec.work)
             else sampler(spec.work, streams(f"tool.{name}.work"), base_dir)
         )
-        self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
-        self.scoped = scoped_limits(spec.limits)
+        self.limits = (NO_LIMITS if spec.limits is None
+                       else (RateLimiter(spec.limits, f"tools.{name}"),))
+        self.scoped = scoped_limits(spec.limits, f"tools.{name}")
         self.usd = spec.price.per_1000_calls / 1000.0
         self.measure_from = 0.0
         self.billed_usd = 0.0

@@ -37,6 +37,7 @@ from tarsim.components.providers import (
     ProviderEndpoint,
     ToolClient,
 )
+from tarsim.components.rate_limits import KINDS, RateLimiter
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.roles import RoleRunner, role_mixer
@@ -133,6 +134,9 @@ class System:
         self.billed: list[LLMClient | ToolClient] = [*llms.values(), *tools.values()]
         for client in self.billed:
             client.measure_from = warmup
+        for provider in providers.values():
+            provider.measure_from = warmup
+        self.limit_owners = (*providers.values(), *self.billed)
         context = (None if context_spec is None
                    else ContextCache(context_spec, streams, base_dir, on_cache_change))
         routing_mix = None if model.routing is None else model.routing.mix
@@ -416,3 +420,16 @@ class System:
             self.recorder.cost(client.name, client.billed_usd)
             kind = "llm" if isinstance(client, LLMClient) else "tool"
             self.recorder.demand(f"{kind}:{client.name}", client.provider.name, *client.demand)
+        for limiter in self._limiters():
+            for index in limiter.kinds():
+                self.recorder.limit(limiter.label, KINDS[index], limiter.refused[index],
+                                    limiter.failed[index])
+
+    def _limiters(self) -> list[RateLimiter]:
+        """Every rate limiter of the run: organisation-wide ones, and those a limit
+        declared per host or region made for each host or region that called."""
+        found = [limiter for owner in self.limit_owners for limiter in owner.limits]
+        for owner in self.limit_owners:
+            if owner.scoped is not None:
+                found += owner.scoped.limiters.values()
+        return found

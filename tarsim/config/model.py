@@ -1,6 +1,6 @@
 """The model format, version 1: what a YAML model file may say, as frozen pydantic models.
 
-Names here are a contract (see DESIGN.md): tests, notebooks, experiments and
+Names here are a contract (see models/README.md): tests, notebooks, experiments and
 users' files depend on them. Every section but ``workload``, ``agents`` and
 ``roles`` is optional, and an absent section means "off". Rules that span
 sections (a class step naming a role, a role naming an llm) are checked by

@@ -4,8 +4,8 @@ breakers, overload errors, model mix, caches and prices.
 Everything here is optional, and an absent section means "off" (no limit, one
 attempt, no breaker, no cache), so models without them simulate exactly as
 before. Names follow what the APIs and SDKs call things (RPM/ITPM/OTPM,
-``retry-after``, ``max_tokens``); see ``shared/reference/llm-api-facts.md``
-sections 1-3 for the behaviour they model.
+``retry-after``, ``max_tokens``); see ``docs/sources.md`` sections 1-3 for the
+behaviour they model, with its sources.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ class ProviderErrors(Frozen):
 # ---------------------------------------------------------------- retries
 class Backoff(Frozen):
     """Delay before retry n (n = 0, 1, ...): min(initial * factor**n, max), times a
-    random factor in (1 - jitter, 1], as the official SDKs do (facts §1.3)."""
+    random factor in (1 - jitter, 1], as the official SDKs do (sources §1.3)."""
 
     initial: NonNegSeconds = 0.5
     factor: Annotated[float, Field(ge=1)] = 2.0

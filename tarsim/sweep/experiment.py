@@ -149,6 +149,9 @@ class ExperimentSpec(Frozen):
     tiers: list[TierSpec] = Field(default_factory=list)
     grid: dict[str, AxisValues] = Field(default_factory=dict)
     zip: list[dict[str, AxisValues]] = Field(default_factory=list)
+    calibrated_up_to: PerSecond | None = None
+    """The highest rate the model was checked against measurements at; a tier's
+    answer past it is flagged as an extrapolation."""
     capacity: bool = False
     """Also search, for each tier's recommended configuration, the highest rate (or
     users) it sustains within the SLOs, as ``tarsim capacity`` does."""

@@ -375,8 +375,12 @@ def manifest(result: SweepResult, command: Sequence[str] | None = None) -> dict[
                                       if v is not None},
         "slo_metrics": exp.slo.limits(),
         "agent_per_hour_usd": spec.costs.agent_per_hour_usd,
+        "calibrated_up_to": spec.calibrated_up_to,
+        "set": spec.overrides,
         "points": len(exp.points),
-        "runs": len(result.runs),
+        # simulations, as the CLI counts them: a point two tiers share runs once
+        "runs": result.executed + result.reused,
+        "run_rows": len(result.runs),
         "executed": result.executed,
         "reused": result.reused,
         "repaired": result.repaired,
