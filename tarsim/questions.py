@@ -52,12 +52,19 @@ def run_point(experiment: Experiment | str | Path, tier: str | None = None,
 
     if not isinstance(experiment, Experiment):
         experiment = _load_experiment(experiment)
+    from tarsim.sweep.screen import Screener, drained_model, horizon_for
+
     model = adjusted(_select.find_point(experiment, tier, number).model, rate=rate,
                      agents=agents, overrides=overrides)
     spec = experiment.spec
-    if warmup is None and duration in (None, spec.horizon):
+    # as the sweep prepares a point: limits demanded past their rate start drained, and
+    # the horizon holds enough requests for p99's interval
+    found = Screener(experiment.slo.limits()).screen(model)
+    model = drained_model(model, found)
+    horizon = horizon_for(spec.horizon, spec.warmup_s, found)
+    if warmup is None and duration in (None, spec.horizon, horizon):
         warmup = spec.warmup_s
-    return run(model, duration=spec.horizon if duration is None else duration, warmup=warmup,
+    return run(model, duration=horizon if duration is None else duration, warmup=warmup,
                seed=spec.seed if seed is None else seed, keep_records=keep_records,
                replications=replications or _select.replications_of(experiment), force=force,
                executor="local" if workers else "serial", workers=workers)

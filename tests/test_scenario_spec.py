@@ -128,7 +128,7 @@ def test_file_needs_scenarios_and_model(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_plan(path)
     text = str(caught.value)
-    assert "model (line 1): is required" in text
+    assert "model: is required" in text
     assert "scenarios (line 1): must have at least 1" in text
 
 

@@ -10,6 +10,7 @@ import yaml
 from conftest import mmc_data
 
 from tarsim import api
+from tarsim.sweep.screen import SAMPLES_PER_RUN
 
 HORIZON_S, WARMUP_S = 60.0, 10.0
 
@@ -44,7 +45,8 @@ def test_autoscaled_agents_are_priced_at_measured_agent_seconds(tmp_path):
     model["agents"] = {"count": 4, "concurrency": 2, "autoscale": {
         "metric": "utilization", "target": 0.9, "min": 1}}
     row = sweep_summary(tmp_path, model, 1.0).iloc[0]
-    window_s = HORIZON_S - WARMUP_S
+    # the sweep lengthens a replication until its window holds SAMPLES_PER_RUN requests
+    window_s = max(HORIZON_S, WARMUP_S + SAMPLES_PER_RUN / 1.0) - WARMUP_S
     agent_hours_per_hour = row["agents_agent_seconds"] / window_s
     assert agent_hours_per_hour < 4.0
     assert row["total_per_hour_usd"] == pytest.approx(agent_hours_per_hour * 1.0, rel=1e-9)
