@@ -34,6 +34,11 @@ change moves the sum of squares by less than that noise allowance (s^2 t^2) is
 **not identified**: the data cannot tell its value, and its interval is its whole
 search range. An integer parameter's interval is the set of integers whose profile
 sum of squares exceeds the best by at most the same allowance.
+
+Where the search allows, runs are submitted together to one runner
+(:mod:`tarsim.calibrate.simulator`): the rows of an evaluation, the scan's points, the
+points of each finite-difference Jacobian (scipy's ``workers`` map) and the noise
+replications; the least-squares steps and the integer search stay in order.
 """
 
 from __future__ import annotations
