@@ -51,6 +51,8 @@ import pandas as pd
 
 from tarsim import api
 
+alt.renderers.enable("svg")  # charts saved as SVG: they show offline, no script from a CDN
+
 MODEL = "../models/tars.yaml"
 HORIZON_S = 40          # simulated seconds per run (the first 20% are warm-up)
 REPLICATIONS = 3        # independent replications per point: the CIs come from these
@@ -61,29 +63,38 @@ model = api.load_model(MODEL)
     ("md", """
 ## 1. Agents needed per tier
 
-Each tier must carry its open-loop (Poisson) rates; each candidate agent count is
-simulated at every one of them. A configuration meets the SLOs when the upper bound of
-the 95% confidence interval of its p99 and of its error rate are within the limits at
-**all** of the tier's rates; the recommendation is the cheapest such configuration.
+The tiers, their loads, their agent counts and the fixed changes the answer depends on
+(the experiment's `set:` block: warm agents, retries of 5xx errors as the SDKs do) come
+from `experiments/tiers.yaml`, the file `tarsim sweep` runs, so this notebook, the sweep
+and `tarsim run --experiment ../experiments/tiers.yaml --tier small` answer the same
+question the same way. To keep the notebook short it keeps two tiers, one model mix and
+one cache hit rate, and a shorter horizon. A configuration meets the SLOs when the upper
+bound of the 95% confidence interval of its p99 and of its error rate are within the
+limits at **all** of the tier's rates; the recommendation is the cheapest such one.
 """),
     ("py", """
-tiers = [
-    {"name": "baseline", "rate": ["5/s", "10/s"], "grid": {"agents.count": [2, 4, 8]}},
-    {"name": "small", "rate": ["10/s", "30/s", "50/s"], "grid": {"agents.count": [5, 10, 25]}},
-    {"name": "medium", "rate": ["50/s", "75/s", "100/s"],
-     "grid": {"agents.count": [10, 25, 50]}},
-]
-experiment = api.experiment({
-    "name": "tier_planning", "model": MODEL, "horizon": HORIZON_S,
-    "warmup": HORIZON_S * 0.2, "replications": REPLICATIONS, "seed": 1,
-    "set": {"agents.warm": None},      # every agent warm: a tier is sized for steady load
-    "slo": SLO, "tiers": tiers,
+EXPERIMENT = "../experiments/tiers.yaml"
+experiment = api.narrowed_experiment(EXPERIMENT, tiers=["baseline", "small"], changes={
+    "horizon": HORIZON_S, "warmup": HORIZON_S * 0.2, "replications": REPLICATIONS,
+    "grid": {"routing.mix": [{"haiku": 1.0}], "cache.context.hit_rate": [0.6]},
+    "capacity": False,
 })
+print("fixed changes (set:):", experiment.spec.overrides)
 tier_sweep = api.sweep(experiment, executor="serial")
 summary = api.summary_with_costs(tier_sweep)
 recommendations = tier_sweep.recommendations
-recommendations[["tier", "status", "config", "load", "latency_p99", "latency_p99_ub",
-                 "error_rate_ub", "cost_per_hour_usd", "bottleneck"]]
+print(api.decision_table(tier_sweep))
+"""),
+    ("md", """
+The same point from the command line or from here gives the same numbers: the sweep's
+row for the small tier's recommendation, and that point run on its own.
+"""),
+    ("py", """
+number = int(recommendations.set_index("tier").loc["small", "point"])
+alone = api.run_point(experiment, "small", number, keep_records=False).summary
+swept = summary.set_index("point").loc[number]
+print(f"point {number}: p99 {swept['latency_p99']:.3f} s in the sweep, "
+      f"{alone['latency']['p99']:.3f} s run alone")
 """),
     ("py", """
 charts = api.sweep_charts(tier_sweep)
@@ -250,6 +261,8 @@ import pandas as pd
 
 from tarsim import api
 
+alt.renderers.enable("svg")  # charts saved as SVG: they show offline, no script from a CDN
+
 MODEL = "../models/tars.yaml"
 RATE = 10               # open-loop requests per second
 AGENTS = 20             # enough slots that the agents do not bind at RATE
@@ -378,6 +391,8 @@ import altair as alt
 import pandas as pd
 
 from tarsim import api
+
+alt.renderers.enable("svg")  # charts saved as SVG: they show offline, no script from a CDN
 
 AGENT = "../tests/data/agent"
 MODEL = f"{AGENT}/model.yaml"

@@ -320,6 +320,7 @@ def sweep(
     progress: Progress | None = None,
     command: list[str] | None = None,
     write_report: bool = True,
+    screen: bool = True,
     force: bool = False,
 ) -> SweepResult:
     """Run an experiment's points x replications on *executor* (``serial``,
@@ -328,7 +329,8 @@ def sweep(
     charts there. *resume* keeps the runs already in *out* and does only the rest
     (and runs failed runs again with *retry_failed*). A folder holding files tarsim
     did not write is refused unless *force*, as is work far beyond the machine;
-    a folder another sweep is writing is refused."""
+    a folder another sweep is writing is refused. *screen* False simulates the
+    points screening would leave out."""
     from tarsim.sweep.budget import check_experiment_work
     from tarsim.sweep.runner import made_by_tarsim, run_sweep, write_tables
 
@@ -343,7 +345,8 @@ def sweep(
         with executors.make_executor(executor, workers=workers, scheduler=scheduler,
                                      client=client) as engine:
             result = run_sweep(experiment, engine, out=folder, resume=resume,
-                               retry_failed=retry_failed, progress=progress)
+                               retry_failed=retry_failed, progress=progress,
+                               screen=screen)
         if folder is not None:
             with writing(folder, "--out"):
                 result.files = write_tables(result, folder, command)
@@ -405,11 +408,12 @@ def report(out: str | Path, result: SweepResult | None = None) -> list[Path]:
         "model": f"{info['model']} ({info['model_file']})",
         "seed": info["seed"], "horizon": f"{info['horizon_s']:g} s "
         f"(warm-up {info['warmup_s']:g} s)",
-        "replications": info["replications"], "SLOs": info["slo"],
-        "points / runs": f"{info['points']} / {info['runs']}",
+        "replications": info["replications"],
+        "points / runs": f"{info['points']:,} / {info['runs']:,}",
     }
     return write_report(folder, summary, recs, info["slo_metrics"], facts,
-                        f"tarsim sweep: {info['experiment']}")
+                        f"tarsim sweep: {info['experiment']}",
+                        calibrated_up_to=info.get("calibrated_up_to"))
 
 
 def capacity(
@@ -450,9 +454,9 @@ def summary_with_costs(result: SweepResult) -> pd.DataFrame:
     return total_costs(result.summary, result.experiment.spec.costs.agent_per_hour_usd)
 
 
-def sweep_charts(result: SweepResult) -> dict[str, alt.Chart]:
-    """The report's charts of a sweep, by name: ``throughput``, ``p99``,
-    ``errors``, ``cost_vs_p99``, ``agents``, ``bottleneck``."""
+def sweep_charts(result: SweepResult) -> dict[str, alt.TopLevelMixin]:
+    """The report's charts of a sweep, by name: ``p99``, ``throughput``, ``errors``,
+    ``cost_vs_p99``, ``agents``, ``utilisation`` (and ``capacity``)."""
     from tarsim.report.charts import sweep_charts as _charts  # altair: only when used
 
     return _charts(summary_with_costs(result), result.recommendations,
@@ -498,3 +502,12 @@ def recommend(result: SweepResult, slo: Mapping[str, Any] | None = None) -> pd.D
                                                                       source="slo")
     return _recommend(result.summary, objectives.limits(),
                       result.experiment.spec.costs.agent_per_hour_usd)
+
+
+# one question, one answer (tarsim.questions, kept apart for size): part of this API
+from tarsim.questions import adjusted as adjusted  # noqa: E402
+from tarsim.questions import compare as compare  # noqa: E402
+from tarsim.questions import decision_table as decision_table  # noqa: E402
+from tarsim.questions import narrowed_experiment as narrowed_experiment  # noqa: E402
+from tarsim.questions import point as point  # noqa: E402
+from tarsim.questions import run_point as run_point  # noqa: E402

@@ -65,15 +65,27 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("model_file", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_file", metavar="[MODEL]", required=False, type=click.Path(dir_okay=False))
+@click.option("--experiment", "experiment_file", type=click.Path(dir_okay=False), default=None,
+              metavar="EXP", help="Run a point of this experiment (its set: applied, its "
+              "horizon, warm-up, seed and replications) instead of MODEL.")
+@click.option("--tier", default=None, metavar="NAME", help="The experiment's tier: its first "
+              "configuration at its highest load, unless --point says which.")
+@click.option("--point", "point_number", type=click.IntRange(min=0), default=None, metavar="N",
+              help="The experiment's point N (as summary.csv and --dry-run number them).")
+@click.option("--rate", type=float, default=None, metavar="R",
+              help="Offered load: an open-loop rate of R requests a second.")
+@click.option("--agents", type=int, default=None, metavar="N", help="Agent count.")
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
               help="Override a model value (VALUE is YAML): agents.count=10.")
-@click.option("--duration", type=DURATION, default="300s", show_default=True,
-              help="Simulated horizon.")
+@click.option("--duration", type=DURATION, default=None,
+              help="Simulated horizon [default: 300s, or the experiment's].")
 @click.option("--warmup", type=DURATION, default=None,
               help="Initial part not measured [default: 10% of the duration].")
-@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
-@click.option("--replications", "-r", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="[default: 1, or the experiment's]")
+@click.option("--replications", "-r", type=click.IntRange(min=1), default=None,
+              help="[default: 1, or the experiment's]")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @click.option("--timeline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
@@ -85,35 +97,134 @@ def main() -> None:
               help="Run an ensemble of MODEL (the parameters of this study file): "
                    "prediction bands and the probability of meeting the SLOs.")
 @user_errors
-def run(model_file: str, overrides: tuple[str, ...], duration: float, warmup: float | None,
-        seed: int, replications: int, fmt: str, timeline: str | None, force: bool,
-        workers: int | None, ensemble: str | None) -> None:
-    """Simulate MODEL once (or R times) and print its metrics."""
+def run(model_file: str | None, experiment_file: str | None, tier: str | None,
+        point_number: int | None, rate: float | None, agents: int | None,
+        overrides: tuple[str, ...], duration: float | None, warmup: float | None,
+        seed: int | None, replications: int | None, fmt: str, timeline: str | None,
+        force: bool, workers: int | None, ensemble: str | None) -> None:
+    """Simulate MODEL (or a point of an experiment) once or R times; print its metrics."""
     from pathlib import Path
 
     from tarsim import api
     from tarsim.config.loader import parse_override
+    from tarsim.report.decision import config_label as short_label
+    from tarsim.report.decision import load_text
     from tarsim.report.table import run_table
 
     if timeline is not None:
         api.check_timeline_path(timeline)
     parsed = dict(parse_override(text) for text in overrides)
     if ensemble is not None:
+        if model_file is None:
+            raise _problem("--ensemble", "needs a MODEL (not --experiment)", ensemble)
         _ensemble(ensemble, {"model": str(Path(model_file).resolve()), "experiment": None,
-                             "tier": None, "set": parsed, "horizon": duration,
-                             "warmup": warmup, "seed": seed, "replications": replications},
+                             "tier": None, "set": parsed,
+                             "horizon": 300.0 if duration is None else duration,
+                             "warmup": warmup, "seed": 1 if seed is None else seed,
+                             "replications": replications or 1},
                   None, "local" if workers else "serial", workers, None, False)
         return
-    model = api.load_model(model_file, parsed)
-    result = api.run(model, duration=duration, warmup=warmup, seed=seed,
-                     replications=replications, keep_records=timeline is not None, force=force,
-                     executor="local" if workers else "serial", workers=workers)
+    heading = ""
+    if experiment_file is not None:
+        if model_file is not None:
+            raise _problem("MODEL", "give a model or --experiment, not both", model_file)
+        experiment = api.load_experiment(experiment_file)
+        chosen = api.point(experiment, tier, point_number)
+        result = api.run_point(experiment, tier, chosen.index, replications=replications,
+                               rate=rate, agents=agents, overrides=parsed, duration=duration,
+                               warmup=warmup, seed=seed, keep_records=timeline is not None,
+                               force=force, workers=workers)
+        model = api.adjusted(chosen.model, rate=rate, agents=agents, overrides=parsed)
+        changed = ", ".join([*(f"{k}={v}" for k, v in parsed.items()),
+                             *([f"rate {rate:g}/s"] if rate is not None else []),
+                             *([f"{agents} agents"] if agents is not None else [])])
+        label, plans = short_label(dict(chosen.params))
+        heading = (f"{experiment_file} point {chosen.index}: [{chosen.tier}] {label}"
+                   + (f", {plans}" if plans else "")
+                   + f" at {load_text(chosen.load_kind, chosen.load)}"
+                   + (f"; changed: {changed}" if changed else ""))
+    else:
+        if model_file is None:
+            raise ConfigError([Problem("MODEL", "is required (or --experiment EXP --tier NAME)",
+                                       has_value=False)])
+        if tier is not None or point_number is not None:
+            raise _problem("--tier/--point", "need --experiment", tier or point_number)
+        model = api.adjusted(api.load_model(model_file, parsed), rate=rate, agents=agents)
+        result = api.run(model, duration=300.0 if duration is None else duration,
+                         warmup=warmup, seed=1 if seed is None else seed,
+                         replications=replications or 1, keep_records=timeline is not None,
+                         force=force, executor="local" if workers else "serial", workers=workers)
     if timeline is not None:
         api.write_timeline(result, timeline)
     if fmt == "json":
-        click.echo(json.dumps(json_safe(result.summary), indent=2))
+        data = json_safe(result.summary)
+        if heading:
+            data = {"point": heading, **data}
+        click.echo(json.dumps(data, indent=2))
     else:
+        if heading:
+            click.echo(heading)
         click.echo(run_table(result.summary, model))
+
+
+def _variant(text: str) -> tuple[str, dict[str, Any]]:
+    """``NAME:PATH=VALUE[;PATH=VALUE...]`` (or ``NAME:`` for the model as it is)."""
+    from tarsim.config.loader import parse_override
+
+    name, sep, rest = text.partition(":")
+    if not sep or not name.strip():
+        raise _problem("--variant", "must look like NAME:PATH=VALUE[;PATH=VALUE]", text)
+    changes = dict(parse_override(part.strip()) for part in rest.split(";") if part.strip())
+    return name.strip(), changes
+
+
+@main.command()
+@click.argument("model_file", metavar="[MODEL]", required=False, type=click.Path(dir_okay=False))
+@click.option("--variant", "variants", multiple=True, required=True,
+              metavar="NAME:PATH=VALUE[;PATH=VALUE]",
+              help="A variant (repeat; the first is the reference): "
+                   "'raised:providers.openai.limits.requests=10000/min'. 'as-is:' = no change.")
+@click.option("--experiment", "experiment_file", type=click.Path(dir_okay=False), default=None,
+              metavar="EXP", help="Compare variants of a point of this experiment.")
+@click.option("--tier", default=None, metavar="NAME")
+@click.option("--point", "point_number", type=click.IntRange(min=0), default=None, metavar="N")
+@click.option("--duration", type=DURATION, default=None,
+              help="Simulated horizon [default: 300s, or the experiment's].")
+@click.option("--warmup", type=DURATION, default=None)
+@click.option("--seed", type=click.IntRange(min=0), default=None)
+@click.option("--replications", "-r", type=click.IntRange(min=2), default=5, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@user_errors
+def compare(model_file: str | None, variants: tuple[str, ...], experiment_file: str | None,
+            tier: str | None, point_number: int | None, duration: float | None,
+            warmup: float | None, seed: int | None, replications: int, fmt: str) -> None:
+    """Variants side by side on common random numbers, with paired differences."""
+    from tarsim import api
+    from tarsim.report.table import compare_table
+
+    parsed = dict(_variant(text) for text in variants)
+    if len(parsed) != len(variants):
+        raise _problem("--variant", "names must be unique", [v.split(":")[0] for v in variants])
+    if experiment_file is not None:
+        experiment = api.load_experiment(experiment_file)
+        model = api.point(experiment, tier, point_number).model
+        spec = experiment.spec
+        duration = spec.horizon if duration is None else duration
+        warmup = spec.warmup_s if warmup is None and duration == spec.horizon else warmup
+        seed = spec.seed if seed is None else seed
+    elif model_file is None:
+        raise ConfigError([Problem("MODEL", "is required (or --experiment EXP --tier NAME)",
+                                   has_value=False)])
+    else:
+        model = api.load_model(model_file)
+    result = api.compare(model, parsed, duration=300.0 if duration is None else duration,
+                         warmup=warmup, seed=1 if seed is None else seed,
+                         replications=replications)
+    if fmt == "json":
+        click.echo(json.dumps(json_safe(result), indent=2))
+    else:
+        click.echo(compare_table(result))
 
 
 @main.command()
@@ -274,20 +385,24 @@ def schema() -> None:
 @click.option("--force", is_flag=True, help="Write into a folder holding other files, and "
               "start even if the work looks far too large.")
 @click.option("--dry-run", is_flag=True, help="List the points and estimate the time; run nothing.")
+@click.option("--no-screen", is_flag=True,
+              help="Simulate the points screening shows cannot meet the SLOs.")
 @click.option("--ensemble", type=click.Path(dir_okay=False), default=None, metavar="STUDY",
               help="Then run an ensemble (the parameters of this study file) on each "
                    "tier's recommendation: P(it meets the SLOs) and prediction bands.")
 @user_errors
 def sweep(experiment_file: str, out: str | None, workers: int | None, executor: str,
           scheduler: str | None, resume: bool, retry_failed: bool, force: bool,
-          dry_run: bool, ensemble: str | None) -> None:
+          dry_run: bool, no_screen: bool, ensemble: str | None) -> None:
     """Run an experiment: points x replications, recommendations per tier, report."""
     import os
     from pathlib import Path
 
     from tarsim import api
     from tarsim.config.outputs import safe_name
-    from tarsim.report.table import recommendation_table
+    from tarsim.report.decision import decide
+    from tarsim.report.progress import TimeLeft, clock_text, run_weights
+    from tarsim.report.table import decision_table
 
     if ensemble is not None and not dry_run:
         _ensemble(ensemble, {"experiment": str(Path(experiment_file).resolve()),
@@ -310,21 +425,27 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
     if retry_failed and not resume:
         raise _problem("--retry-failed", "needs --resume", True)
     folder = Path(out) if out else Path("results") / safe_name(experiment.spec.name)
-    with click.progressbar(length=1, label="runs", show_eta=True, show_pos=True,
-                           file=sys.stderr) as bar:
+    clock = TimeLeft(run_weights(experiment))
+    with click.progressbar(length=1, label="runs", show_eta=False, show_pos=True,
+                           item_show_func=lambda text: text, file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.length = total
-            bar.update(done - bar.pos)
+            bar.update(done - bar.pos, clock_text(clock.update(done, total)))
 
         result = api.sweep(experiment, out=folder, executor=executor, workers=workers,
                            scheduler=scheduler, resume=resume, retry_failed=retry_failed,
-                           force=force, progress=progress, command=["tarsim", *sys.argv[1:]])
+                           force=force, progress=progress, command=["tarsim", *sys.argv[1:]],
+                           screen=not no_screen)
     if result.repaired:
         click.echo(f"warning: {result.repaired} damaged line(s) in the results were dropped "
                    "and their runs done again", err=True)
-    click.echo(recommendation_table(result.recommendations))
-    click.echo(f"\n{result.executed} runs simulated, {result.reused} reused, "
-               f"in {result.wall_s:.1f}s; results in {folder}/ (report.html)")
+    limits = experiment.slo.limits()
+    decisions = decide(result.summary, result.recommendations, limits,
+                       calibrated_up_to=experiment.spec.calibrated_up_to)
+    click.echo(decision_table(decisions, limits))
+    click.echo(f"\n{result.executed + result.reused:,} runs: {result.executed:,} simulated, "
+               f"{result.reused:,} reused, in {result.wall_s:.1f} s; results in {folder}/ "
+               "(report.html)")
     if result.failures:
         first = result.failures[0]
         points = len({f.point for f in result.failures})

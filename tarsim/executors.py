@@ -31,9 +31,12 @@ from typing import Any
 
 from tarsim import metrics
 from tarsim.config import ConfigError, Model, Problem
+from tarsim.intervals import SKETCH
 from tarsim.run import simulate
 
 SERIAL, LOCAL, DASK = "serial", "local", "dask"
+SAMPLES = SKETCH + "."
+"""A run's latency sketch (lists) travels with its metrics: the pooled quantiles need it."""
 EXECUTORS = (SERIAL, LOCAL, DASK)
 SCHEDULER_TIMEOUT_S = 10.0
 """How long a Dask scheduler may take to answer a first connection."""
@@ -65,7 +68,8 @@ def execute(task: RunTask) -> dict[str, Any]:
                        seed=task.seed, replication=task.replication)
     flat = metrics.flatten(metrics.summarize(records))
     return {key: value for key, value in flat.items()
-            if key not in metrics.IDENTITY_KEYS and not isinstance(value, list)}
+            if key not in metrics.IDENTITY_KEYS
+            and (not isinstance(value, list) or key.startswith(SAMPLES))}
 
 
 def summary_run(task: RunTask) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tarsim import demand, intervals, steady
 from tarsim.components.recorder import FLOW_PHASES
 from tarsim.run import RunRecords
 from tarsim.summary import (
@@ -187,13 +188,13 @@ def _mode_seconds(rec: RunRecords, a: float, b: float) -> dict[str, float]:
 
 # ---------------------------------------------------------------- one replication
 def summarize(rec: RunRecords) -> dict[str, Any]:
-    """The ``tarsim run`` metrics of one replication as the JSON object of DESIGN.md's
-    contract (:meth:`RunSummary.tree` of :func:`run_summary`)."""
+    """The ``tarsim run`` metrics of one replication as the JSON object of the
+    contract in docs/sources.md §8 (:meth:`RunSummary.tree` of :func:`run_summary`)."""
     return run_summary(rec).tree()
 
 
 def run_summary(rec: RunRecords) -> RunSummary:
-    """The ``tarsim run`` metrics of one replication (see DESIGN.md's JSON contract)."""
+    """The ``tarsim run`` metrics of one replication (the JSON contract in docs/sources.md §8)."""
     a, b = rec.warmup_s, rec.duration_s
     window = b - a
     req = rec.request_columns
@@ -229,6 +230,9 @@ def run_summary(rec: RunRecords) -> RunSummary:
     # agents cost from the start of their cold start until they stop
     agent_seconds = (agents_mean + levels["starting"].mean(a, b)) * window
     infra_usd = agent_seconds / 3600.0 * rec.model.agents.price_per_hour
+    deployment = rec.model.deployment
+    if deployment is not None:  # hosts are paid for whether busy or not
+        infra_usd += deployment.host_count * deployment.price_per_hour * window / 3600.0
     total_usd = tokens_usd + infra_usd
     scaling = rec.scaling_columns
     decided = (scaling["t"] >= a) & (scaling["t"] < b) if len(scaling.get("t", ())) else None
@@ -283,6 +287,7 @@ def run_summary(rec: RunRecords) -> RunSummary:
             tool_calls=int(req["tool_calls"][in_window].sum()),
             rate_limited=int(req["rate_limited"][in_window].sum()),
             retries=int(req["retries"][in_window].sum()),
+            limits=_by_limit(rec),
         ),
         cache=Cache(hit_rate=hits / lookups if lookups else math.nan, lookups=lookups),
         wait=Wait(
@@ -293,8 +298,13 @@ def run_summary(rec: RunRecords) -> RunSummary:
             mean=levels["in_system"].mean(a, b),
             sojourn_mean=float(np.nanmean(sojourn)) if len(sojourn) else math.nan,
         ),
+        utilization={"agents": busy_mean / (agents_mean * concurrency) if agents_mean
+                     else 0.0, **demand.utilization(rec)},
         unfinished=unfinished,
         events=rec.events,
+        samples=intervals.sketch(latency, arrival[ok]),
+        steady=steady.halves(arrival, end, ok, failed, a, b,
+                             levels["in_system"].bins(np.arange(0.0, b + 0.5, 1.0))),
         workflow=(_workflow(rec, req["id"][in_window])
                   if len(rec.flow_columns.get("id", ())) else None),
     )
@@ -338,6 +348,25 @@ def _cost_by_item(rec: RunRecords) -> dict[str, dict[str, float]]:
         target = by_model if item in by_model else by_tool
         target[str(item)] = float(usd)
     return {"by_model": by_model, "by_tool": by_tool}
+
+
+def _by_limit(rec: RunRecords) -> dict[str, Any]:
+    """Per rate limit, as the model writes it (``tools`` > ``search`` > ``requests``):
+    429s it gave for lack of room (``refused``; one 429 counts for every limit that
+    lacked room) and calls that failed for good on its 429 (``failed``), for requests
+    after the warm-up."""
+    cols = rec.limit_columns
+    tree: dict[str, Any] = {}
+    for label, kind, refused, failed in zip(cols.get("limit", []), cols.get("kind", []),
+                                            cols.get("refused", []), cols.get("failed", []),
+                                            strict=True):
+        scope, _, name = str(label).partition(".")
+        # a limit declared per host or region has one row per host or region: summed
+        counts = tree.setdefault(scope, {}).setdefault(name, {}).setdefault(
+            str(kind), {"refused": 0, "failed": 0})
+        counts["refused"] += int(refused)
+        counts["failed"] += int(failed)
+    return tree
 
 
 def _quantiles(values: np.ndarray) -> Latency:
@@ -417,13 +446,18 @@ def t_halfwidth(values: np.ndarray, level: float = 0.95) -> float:
 
 def aggregate(summaries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Mean over replications of every metric, with its 95% CI half-width under
-    ``ci95`` (flat metric paths) when there is more than one replication."""
+    ``ci95`` (flat metric paths) when there is more than one replication.
+
+    Latency quantiles and the error rate are the replications pooled instead, with
+    the intervals of :mod:`tarsim.intervals` under ``bounds`` ([lower, upper]); their
+    ``ci95`` is the larger distance from the estimate to a bound."""
     runs = list(summaries)
     first = runs[0]
     if len(runs) == 1:
-        return dict(first)
+        return {k: v for k, v in first.items() if k != intervals.SKETCH}
     flats = [flatten(s) for s in runs]
     keys = [k for k in flats[0] if k not in IDENTITY_KEYS and k not in NOT_AVERAGED
+            and not k.startswith(intervals.SKETCH + ".")
             and not isinstance(flats[0][k], list)]  # logs, such as mode_changes
     means: dict[str, Any] = {}
     ci95: dict[str, float] = {}
@@ -431,11 +465,16 @@ def aggregate(summaries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         values = np.array([f.get(key, math.nan) for f in flats], dtype=float)
         means[key] = float(np.nanmean(values)) if not np.isnan(values).all() else math.nan
         ci95[key] = t_halfwidth(values)
+    bounds = intervals.pooled_bounds(flats)
+    for key, (estimate, low, high) in bounds.items():
+        means[key] = estimate
+        ci95[key] = max(estimate - low, high - estimate)
     result: dict[str, Any] = {k: first[k] for k in IDENTITY_KEYS}
     result["replications"] = len(runs)
     result.update(unflatten(means))
     result["events"] = int(sum(s.get("events", 0) for s in runs))
     result["ci95"] = ci95
+    result["bounds"] = {k: [low, high] for k, (_, low, high) in bounds.items()}
     return result
 
 

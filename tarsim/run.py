@@ -67,8 +67,12 @@ class RunRecords:
     """Autoscaler decisions (t, metric, current, recommended, desired)."""
     cost_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """USD billed per model or tool for requests arriving after the warm-up."""
+    limit_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per rate limit and kind: 429s it gave and calls that failed for good on them."""
     dead_letter_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """Calls that failed for good, one row per attempt (see recorder.DEAD_LETTER_FIELDS)."""
+    demand_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Calls and tokens sent to each model and tool (see recorder.DEMAND_FIELDS)."""
     span_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """Workflow classes: one row per role step run (see recorder.SPAN_FIELDS)."""
     branch_columns: dict[str, np.ndarray] = field(default_factory=dict)
@@ -121,6 +125,8 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         memory_columns=recorder.memory_columns(), mode_columns=recorder.mode_columns(),
         scaling_columns=recorder.scaling_columns(), cost_columns=recorder.cost_columns(),
         dead_letter_columns=recorder.dead_letter_columns(),
+        demand_columns=recorder.demand_columns(),
+        limit_columns=recorder.limit_columns(),
         span_columns=recorder.span_columns(), branch_columns=recorder.branch_columns(),
         flow_columns=recorder.flow_columns(), subagent_columns=recorder.subagent_columns(),
     )

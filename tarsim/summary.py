@@ -1,4 +1,4 @@
-"""The run summary as a typed object: the ``tarsim run`` JSON contract of DESIGN.md
+"""The run summary as a typed object: the ``tarsim run`` JSON contract (docs/sources.md §8)
 in code.
 
 :func:`tarsim.metrics.run_summary` measures one replication into a
@@ -12,7 +12,7 @@ calibration aggregate over replications. Times are seconds, money USD, memory MB
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 IDENTITY_KEYS = ("model", "seed", "duration_s", "warmup_s", "replications")
@@ -97,6 +97,9 @@ class Api:
     tool_calls: int
     rate_limited: int
     retries: int
+    limits: dict[str, Any] = field(default_factory=dict)
+    """Per rate limit (``tools`` > ``search`` > ``requests``): ``refused``, the 429s it
+    gave for lack of room, and ``failed``, the calls that failed for good on them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +124,7 @@ class InSystem:
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
-    """One replication's metrics, measured after the warm-up (see DESIGN.md)."""
+    """One replication's metrics, measured after the warm-up (docs/sources.md §8)."""
 
     model: str
     seed: int
@@ -147,8 +150,17 @@ class RunSummary:
     cache: Cache
     wait: Wait
     in_system: InSystem
+    utilization: dict[str, float]
+    """Agent slots (``agents``) and each rate limit's demand over the limit
+    (``tool_search_requests``: :mod:`tarsim.demand`); above 1 a limit is demanded
+    beyond what it admits."""
     unfinished: int
     events: int
+    steady: dict[str, float]
+    """Steady-state checks: the window's halves compared, MSER-5 (:mod:`tarsim.steady`)."""
+    samples: dict[str, Any]
+    """The latency sketch the pooled quantiles and their intervals are computed
+    from (:func:`tarsim.intervals.sketch`); not part of the printed JSON."""
     workflow: dict[str, Any] | None = None
     """Only when a class runs a workflow: per workflow class, ``requests``,
     ``seconds`` by phase (agent-seconds per request: routing, queueing, spawning,
@@ -163,12 +175,13 @@ class RunSummary:
         return tree
 
     def flat(self) -> dict[str, Any]:
-        """Every metric under its dotted name, without the identity fields and the
-        mode-change log: what is averaged over replications."""
+        """Every metric under its dotted name, without the identity fields, the
+        mode-change log and the latency sketch's lists: what is averaged over
+        replications."""
         tree = self.tree()
         for key in (*IDENTITY_KEYS, "mode_changes"):
             del tree[key]
-        return flatten(tree)
+        return {k: v for k, v in flatten(tree).items() if not isinstance(v, list)}
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -158,3 +158,22 @@ class Metric(StrEnum):
 def error_metric(cause: Outcome | str) -> str:
     """The flat name of the count of errors of *cause*: ``errors.timeout``."""
     return f"errors.{cause}"
+
+
+class Balancer(StrEnum):
+    """How a deployment's load balancer picks a host for each request."""
+
+    ROUND_ROBIN = "round_robin"
+    RANDOM = "random"
+    LEAST_CONNECTIONS = "least_connections"
+    POWER_OF_TWO = "power_of_two"
+
+
+class Scope(StrEnum):
+    """Who shares a rate limit's buckets or a congestion station."""
+
+    ORGANISATION = "organisation"
+    REGION = "region"
+    HOST = "host"
+    PROVIDER = "provider"
+    MODEL = "model"

@@ -13,6 +13,19 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 
 
+def key_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path (keys and list indices) to a node inside the YAML data *node*,
+    parents before their children."""
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += key_paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += key_paths(value, (*prefix, index))
+    return found
+
+
 def mmc_data(lam: float, mu: float, c: int, **extra: Any) -> dict[str, Any]:
     """The M/M/c queue in the model format: Poisson(lam), one exponential(1/mu)
     step, one agent with c slots."""
@@ -101,6 +114,25 @@ def synthetic(work: float = 0.2, error: float = 0.03, concurrency: int = 4,
 def synthetic_fixture() -> Synthetic:
     """The synthetic model's data, with any parameter changed by keyword."""
     return synthetic
+
+
+def simulated_baseline(model: Any, levels: Any, settings: Any, *,
+                       memory: bool = False) -> Any:
+    """A baseline simulated from *model* itself with *settings* (seeds a fit does not
+    use) at each (users, agents or None) level: throughput, p99, error rate and, with
+    *memory*, peak memory. A baseline the model fits."""
+    from tarsim.calibrate.baseline import Baseline, BaselineRow
+    from tarsim.calibrate.fit import predict
+
+    shape = Baseline(rows=tuple(BaselineRow(load=n, load_kind="concurrency", throughput=1,
+                                            p99=1, agents=a) for n, a in levels))
+    measured = predict(model, shape, settings)
+    return Baseline(rows=tuple(
+        BaselineRow(load=n, load_kind="concurrency", agents=a,
+                    throughput=m.simulated["throughput"], p99=m.simulated["p99"],
+                    error_rate=m.simulated["error_rate"],
+                    memory_mb=m.simulated["memory_mb"] if memory else None)
+        for (n, a), m in zip(levels, measured, strict=True)))
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:

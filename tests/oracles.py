@@ -19,6 +19,7 @@ References used throughout:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from scipy.optimize import brentq
@@ -184,7 +185,8 @@ class ClosedLoop:
 
 
 def closed_loop_mva(users: int, think_time: float, servers: int,
-                    service_rate: float) -> ClosedLoop:
+                    service_rate: float,
+                    rates: Callable[[int], float] | None = None) -> ClosedLoop:
     """Exact mean value analysis of the closed loop, the station load-dependent
     (rate μ(j) = min(j, c)·μ with j present) and the think stage a delay centre
     ([LZGS] §20.2, Algorithm 20.1; [RL] 1980).
@@ -198,6 +200,9 @@ def closed_loop_mva(users: int, think_time: float, servers: int,
     negative throughput at N = 200, c = 4); here p(0 | n) comes from the product
     form instead: p(0 | n) = (Z^n/n!)/G(n) and X(n) = G(n−1)/G(n) give
     p(0 | n) = Z·X(n)/n · p(0 | n−1), a recursion of positive terms.
+    *rates*, when given, makes the station general load-dependent: μ(j) = rates(j)·μ
+    (rates(j) = min(j, c) is the c-server station); utilization is then X/(c·μ)
+    with the c given.
     """
     n_users, z, c, mu = users, think_time, servers, service_rate
     if not (n_users >= 1 and z >= 0 and c >= 1 and mu > 0):
@@ -205,7 +210,8 @@ def closed_loop_mva(users: int, think_time: float, servers: int,
     p = [1.0]
     x = r = 0.0
     for n in range(1, n_users + 1):
-        rate = [0.0] + [min(j, c) * mu for j in range(1, n + 1)]
+        rate = [0.0] + [(min(j, c) if rates is None else rates(j)) * mu
+                        for j in range(1, n + 1)]
         r = sum(j / rate[j] * p[j - 1] for j in range(1, n + 1))
         x = n / (z + r)
         p = [z * x / n * p[0]] + [x / rate[j] * p[j - 1] for j in range(1, n + 1)]
@@ -213,24 +219,31 @@ def closed_loop_mva(users: int, think_time: float, servers: int,
 
 
 def closed_loop_birth_death(users: int, think_time: float, servers: int,
-                            service_rate: float) -> ClosedLoop:
+                            service_rate: float,
+                            rates: Callable[[int], float] | None = None) -> ClosedLoop:
     """The same closed loop solved as the machine-repairman birth-death chain
     ([GSTH] §2.7; [Kl] §3.8): with k requests at the station, a new one arrives
     at rate (N − k)/Z and one completes at rate min(k, c)·μ, so
     π_k ∝ Π_{i<k} ((N − i)/Z) / (min(i+1, c)·μ). Then X = Σ π_k·min(k, c)·μ,
     L = Σ k·π_k and R = L/X (Little). Needs Z > 0 (with Z = 0 all N users are
-    always at the station and X = min(N, c)·μ).
+    always at the station and X = min(N, c)·μ). *rates* as in :func:`closed_loop_mva`.
     """
+    if rates is not None:
+        def served(k: int) -> float:
+            return rates(k) * service_rate
+    else:
+        def served(k: int) -> float:
+            return min(k, servers) * service_rate
     n_users, z, c, mu = users, think_time, servers, service_rate
     if z <= 0:
-        x = min(n_users, c) * mu
+        x = served(n_users)
         return ClosedLoop(x, n_users / x, float(n_users), x / (c * mu))
     weights = [1.0]
     for k in range(1, n_users + 1):
-        weights.append(weights[-1] * ((n_users - k + 1) / z) / (min(k, c) * mu))
+        weights.append(weights[-1] * ((n_users - k + 1) / z) / served(k))
     total = sum(weights)
     pi = [w / total for w in weights]
-    x = sum(pk * min(k, c) * mu for k, pk in enumerate(pi))
+    x = sum(pk * served(k) for k, pk in enumerate(pi) if k > 0)
     at_station = sum(k * pk for k, pk in enumerate(pi))
     return ClosedLoop(x, at_station / x, at_station, x / (c * mu))
 

@@ -1,4 +1,4 @@
-"""The layers of STYLE.md: a module imports only from its own layer or a lower one,
+"""The layers of the code: a module imports only from its own layer or a lower one,
 and the library never prints, exits or reads argv."""
 
 from __future__ import annotations

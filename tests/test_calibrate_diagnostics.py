@@ -6,12 +6,12 @@ start values, and the default fit set follows the findings."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from conftest import Synthetic, simulated_baseline
 
 from tarsim.calibrate.baseline import Baseline, BaselineRow
 from tarsim.calibrate.calibration import calibrate
@@ -20,7 +20,6 @@ from tarsim.calibrate.holdout import holdout
 from tarsim.calibrate.params import resolve
 from tarsim.config.loader import model_from_data
 
-Synthetic = Callable[..., dict[str, Any]]
 TINY = FitSettings(duration_s=20, warmup_s=2, replications=1, seed=3, max_iterations=2,
                    noise_replications=4, scan_points=2)
 
@@ -31,14 +30,8 @@ def model_of(data: dict[str, Any]):
 
 def baseline_from(model, loads=(2, 6)) -> Baseline:
     """Rows simulated from *model* itself on other seeds (a baseline it fits)."""
-    shape = Baseline(rows=tuple(BaselineRow(load=n, load_kind="concurrency", throughput=1,
-                                            p99=1) for n in loads))
-    measured = predict(model, shape, FitSettings(duration_s=40, warmup_s=4, replications=1,
-                                                 seed=99))
-    return Baseline(rows=tuple(
-        BaselineRow(load=n, load_kind="concurrency", throughput=m.simulated["throughput"],
-                    p99=m.simulated["p99"], error_rate=m.simulated["error_rate"])
-        for n, m in zip(loads, measured, strict=True)))
+    return simulated_baseline(model, [(n, None) for n in loads],
+                              FitSettings(duration_s=40, warmup_s=4, replications=1, seed=99))
 
 
 def test_zero_iterations_moves_nothing(synthetic: Synthetic) -> None:

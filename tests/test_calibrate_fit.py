@@ -4,19 +4,15 @@ parameters is fitted from a perturbed copy, and the known values fall in the fit
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from conftest import Synthetic, simulated_baseline
 
-from tarsim.calibrate.baseline import Baseline, BaselineRow
-from tarsim.calibrate.fit import FitSettings, fit, predict, resolve
+from tarsim.calibrate.fit import FitSettings, fit, resolve
 from tarsim.calibrate.params import values
 from tarsim.config.loader import model_from_data
-
-Synthetic = Callable[..., dict[str, Any]]
 
 LEVELS = [(2, 1), (6, 1), (8, 2), (16, 2), (24, 3), (30, 3)]
 """(users, agents): with 4 slots per agent, rows 1 and 3 have a free slot for every
@@ -30,21 +26,15 @@ def test_known_parameters_are_recovered_within_their_intervals(synthetic: Synthe
     concurrency 6 instead of 4, memory off by 50%) and must end with each true
     value inside its 95% CI, and with the integer concurrency exactly right."""
     true = model_from_data(synthetic(), base_dir=Path("."))
-    shape = tuple(BaselineRow(load=n, load_kind="concurrency", throughput=1, p99=1, agents=a)
-                  for n, a in LEVELS)
-    measured = predict(true, Baseline(rows=shape),
-                       FitSettings(duration_s=300, warmup_s=30, replications=2, seed=777))
-    rows = tuple(BaselineRow(load=n, load_kind="concurrency", agents=a,
-                             throughput=m.simulated["throughput"], p99=m.simulated["p99"],
-                             error_rate=m.simulated["error_rate"],
-                             memory_mb=m.simulated["memory_mb"])
-                 for (n, a), m in zip(LEVELS, measured, strict=True))
+    baseline = simulated_baseline(true, LEVELS, FitSettings(duration_s=300, warmup_s=30,
+                                                            replications=2, seed=777),
+                                  memory=True)
     start = model_from_data(synthetic(work=0.3, error=0.06, concurrency=6, base=3e6,
                                       per_agent=0.5e6, per_request=1e5), base_dir=Path("."))
     paths = ["roles.worker.work", "providers.p.errors.rate", "agents.concurrency",
              "memory.base", "memory.per_agent", "memory.per_request"]
     params = resolve(start, paths)
-    result = fit(start, Baseline(rows=rows), params,
+    result = fit(start, baseline, params,
                  FitSettings(duration_s=200, warmup_s=20, replications=2, seed=1,
                              max_iterations=10))
     truth = {"roles.worker.work": 0.2 / 0.3,  # a scale factor on the perturbed mean

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import simulated_baseline
 
-from tarsim.calibrate.baseline import Baseline, BaselineRow
-from tarsim.calibrate.fit import FitSettings, fit, predict
+from tarsim.calibrate.baseline import Baseline
+from tarsim.calibrate.fit import FitSettings, fit
 from tarsim.calibrate.params import resolve
 from tarsim.config.loader import model_from_data
 
@@ -42,14 +43,9 @@ def service(median: float, p99: float, error: float, rate: float) -> dict[str, A
 def measured() -> Baseline:
     true = model_from_data(service(TRUE["median"], TRUE["p99"], TRUE["error"], TRUE["rate"]),
                            base_dir=Path("."))
-    shape = Baseline(rows=tuple(BaselineRow(load=n, load_kind="concurrency", throughput=1,
-                                            p99=1) for n in LOADS))
-    runs = predict(true, shape, FitSettings(duration_s=400, warmup_s=20, replications=2,
-                                            seed=4242))
-    return Baseline(rows=tuple(
-        BaselineRow(load=n, load_kind="concurrency", throughput=m.simulated["throughput"],
-                    p99=m.simulated["p99"], error_rate=m.simulated["error_rate"])
-        for n, m in zip(LOADS, runs, strict=True)))
+    return simulated_baseline(true, [(n, None) for n in LOADS],
+                              FitSettings(duration_s=400, warmup_s=20, replications=2,
+                                          seed=4242))
 
 
 @pytest.mark.slow

@@ -4,18 +4,15 @@ writes, and exit status 2 with a clear message for every bad input."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import Synthetic
 
 from tarsim.cli import main
 from tarsim.config import load_model
-
-Synthetic = Callable[..., dict[str, Any]]
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--duration", "20s", "--iterations", "1", "-r", "2"]

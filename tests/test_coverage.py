@@ -1,7 +1,7 @@
 """Coverage of tarsim's confidence intervals: over many random M/M/c queues, the 95%
 CI that ``tarsim run`` reports for the mean sojourn must contain Erlang C's exact
 value about 95% of the time, as honest intervals do (JMT's validation harness,
-des-anchors §3.4). Too low a rate means biased estimates or intervals too narrow
+docs/sources.md §8). Too low a rate means biased estimates or intervals too narrow
 (start-up bias, a one-sided t quantile); too high a rate means intervals too wide."""
 
 from __future__ import annotations

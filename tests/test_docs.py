@@ -66,7 +66,7 @@ BASE_MODEL: dict[str, Any] = {
     "agents": {"count": 1, "concurrency": 5},
     "roles": {"server": {"work": {"dist": "exponential", "mean": 1}}},
 }
-"""What a fragment is merged into: the M/M/c model (c = 5) of DESIGN.md."""
+"""What a fragment is merged into: the M/M/c model (c = 5) of models/README.md."""
 
 
 # ---------------------------------------------------------------- schema paths

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from conftest import set_path
 
 from tarsim.config import model_from_data
 from tarsim.run import simulate
@@ -26,11 +27,7 @@ def one_class(**extra: Any) -> dict[str, Any]:
         "roles": {"server": {"work": 2.5}},
     }
     for path, value in extra.items():
-        node = data
-        *parents, leaf = path.split("__")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
+        data = set_path(data, path.replace("__", "."), value)
     return data
 
 

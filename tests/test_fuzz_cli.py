@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 from click.testing import CliRunner
-from conftest import MODELS
+from conftest import MODELS, key_paths
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -20,18 +20,7 @@ TARS_TEXT = (MODELS / "tars.yaml").read_text()
 TARS = yaml.safe_load(TARS_TEXT)
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[str]:
-    found = [format_path(prefix)] if prefix else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, (*prefix, index))
-    return found
-
-
-PATHS = _paths(TARS)
+PATHS = [format_path(path) for path in key_paths(TARS)]
 
 DEEP = "[" * 3000 + "]" * 3000
 """Nesting that overflowed the parser's recursion (a RecursionError traceback)."""

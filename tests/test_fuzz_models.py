@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from conftest import MODELS
+from conftest import MODELS, key_paths
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,18 +19,7 @@ from tarsim.run import simulate
 TARS = yaml.safe_load((MODELS / "tars.yaml").read_text())
 
 
-def paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += paths(value, (*prefix, index))
-    return found
-
-
-PATHS = paths(TARS)
+PATHS = key_paths(TARS)
 
 JUNK = st.one_of(
     st.none(), st.booleans(), st.integers(-100, 1000),

@@ -63,8 +63,9 @@ def test_notebook_is_stored_without_outputs(path: Path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, kernel_name: str):
-    """Every cell of the notebook executes without an error, and the notebook
-    ends by printing its answer (a sentence built from its results)."""
+    """Every cell of the notebook executes without an error, the notebook ends by
+    printing its answer (a sentence built from its results), and its charts are
+    saved as SVG, which shows offline (no script loaded from a CDN)."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, kernel_name=kernel_name, timeout=600,
                             resources={"metadata": {"path": str(path.parent)}})
@@ -73,3 +74,8 @@ def test_notebook_runs(path: Path, kernel_name: str):
                for out in cell.outputs if out.get("output_type") == "stream"
                and out.get("name") == "stdout"]
     assert printed, f"{path.name} printed no answer"
+    rich = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+            if out.get("output_type") in ("display_data", "execute_result")]
+    charts = [out for out in rich if any("vega" in k or "svg" in k for k in out.get("data", {}))]
+    assert all("image/svg+xml" in out["data"] for out in charts), path.name
+    assert not any("cdn.jsdelivr" in str(out.get("data", {})) for out in rich), path.name

@@ -1,4 +1,4 @@
-"""The code passes its own static checks: ruff (lint) and mypy (types), as STYLE.md asks."""
+"""The code passes its own static checks: ruff (lint) and mypy (types)."""
 
 from __future__ import annotations
 

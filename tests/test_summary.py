@@ -1,4 +1,4 @@
-"""The typed run summary is the ``tarsim run`` JSON contract of DESIGN.md, and its
+"""The typed run summary is the ``tarsim run`` JSON contract (docs/sources.md §8), and its
 flat view names every metric of the shared vocabulary."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ CONTRACT = {
     "api": ("calls", "rate_limited", "retries"),
     "cache": ("hit_rate",),
 }
-"""The JSON object of DESIGN.md's ``tarsim run`` contract, typed out from it."""
+"""The JSON object of the ``tarsim run`` contract (docs/sources.md §8), typed out from it."""
 
 
 def records(tmp_path):
@@ -34,7 +34,7 @@ def records(tmp_path):
 
 
 def test_tree_holds_the_design_contract(tmp_path):
-    """Every key and sub-key DESIGN.md promises is in the JSON object, which
+    """Every key and sub-key the contract promises is in the JSON object, which
     serialises as plain JSON (vocabulary members as their strings)."""
     tree = json.loads(json.dumps(summarize(records(tmp_path)), allow_nan=True))
     for key, sub in CONTRACT.items():

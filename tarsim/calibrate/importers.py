@@ -38,6 +38,7 @@ stays empty. Throughput is successful requests per second, as in the baseline.
 Every cell is checked (:mod:`tarsim.calibrate.tables`): a missing or repeated
 column, a value that is not a finite number, or failures above requests is a
 ConfigError naming the file, the line and the column.
+Formats: docs/sources.md, section 5.
 """
 
 from __future__ import annotations

@@ -40,8 +40,13 @@ KNOWN_STRUCTURE = ("agents.concurrency", "agents.count")
 """Structure the user knows (slots, agents): never fitted unless asked for."""
 DEFAULT_FIT = ("router.work", "roles.*.work", "llms.*.first_token", "llms.*.output_rate",
                "providers.*.errors.rate", "memory.base", "memory.per_agent",
-               "memory.per_request")
-"""The usual unknowns; limits that bind are added, see :func:`default_fit`."""
+               "memory.per_request",
+               *(f"{station}.{name}" for station in (
+                   "deployment.cpu", "deployment.congestion", "providers.*.congestion")
+                 for name in ("cores", "contention", "coherence", "overload.max",
+                              "overload.half", "overload.onset")))
+"""The usual unknowns, and the congestion curves wherever they live (a host's CPU, a
+host's call station, a provider's); limits that bind are added, see :func:`default_fit`."""
 MEMORY_PATHS = ("memory.base", "memory.per_agent", "memory.per_request")
 
 

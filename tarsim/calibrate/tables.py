@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tarsim.config.base import repeated
 from tarsim.config.errors import ConfigError, Problem
 
 
@@ -77,10 +78,10 @@ def read_table(text: str, source: str, required: Sequence[str], what: str) -> Ta
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip() for h in next(reader, [])]
     problems = []
-    repeated = sorted({h for h in header if header.count(h) > 1})
-    if repeated:
+    twice = repeated(header)
+    if twice:
         problems.append(Problem("columns", "each column must appear once; repeated: "
-                                + ", ".join(repeated), header, line=1))
+                                + ", ".join(twice), header, line=1))
     missing = [c for c in required if c not in header]
     if missing:
         problems.append(Problem("columns", "missing required column(s) " + ", ".join(missing),

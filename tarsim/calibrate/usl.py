@@ -6,7 +6,7 @@ nonlinear least squares (sigma, kappa in [0, 1], gamma >= 0, starting from
 gamma = max X/N, sigma = 0.01, kappa = 1e-4, as R's ``usl`` does). Standard errors
 come from the Jacobian at the optimum, scaled by the residual variance; the 95%
 intervals are TWO-sided, t(0.975, n - 3) — not ``usl``'s one-sided qt(0.95, n - 1),
-which makes them about a quarter narrower than labelled (des-anchors.md, 3.5).
+which makes them about a quarter narrower than labelled (docs/sources.md §8).
 The peak concurrency N* = sqrt((1 - sigma) / kappa) gets its interval by the delta
 method. Fewer than 6 points give a warning, as ``usl`` does.
 """

@@ -67,7 +67,7 @@ class AgentLifecycle:
 
     def __init__(self, env: simpy.Environment, *, slots: Slots, count: int, concurrency: int,
                  spawn_latency: Callable[[], float], recorder: Recorder,
-                 max_spawning: int | None = None) -> None:
+                 max_spawning: int | None = None, first_id: int = 0) -> None:
         self.env = env
         self.slots = slots
         self.count = count
@@ -75,7 +75,7 @@ class AgentLifecycle:
         self.spawn_latency = spawn_latency
         self.recorder = recorder
         self.max_spawning = max_spawning
-        self._ids = itertools.count()
+        self._ids = itertools.count(first_id)  # hosts number their agents apart
         self.live = 0
         """Agents up and taking requests."""
         self.spawning = 0

@@ -59,6 +59,7 @@ class AgentPool:
         priority: bool,
         recorder: Recorder,
         max_spawning: int | None = None,
+        first_id: int = 0,
     ) -> None:
         self.env = env
         self.recorder = recorder
@@ -66,7 +67,7 @@ class AgentPool:
         self.room = self._room(queue_capacity, priority)
         self.agents = self._lifecycle(count=count, concurrency=concurrency,
                                       spawn_latency=spawn_latency, recorder=recorder,
-                                      max_spawning=max_spawning)
+                                      max_spawning=max_spawning, first_id=first_id)
         self._wire()
         self.agents.warm(warm)
 

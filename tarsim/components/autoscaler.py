@@ -1,7 +1,7 @@
 """Autoscaling: the Kubernetes HPA rule (and KEDA's queue rule) deciding how many
 agents to run, every period.
 
-The arithmetic follows the HPA controller (llm-api-facts.md §6): a raw
+The arithmetic follows the HPA controller (docs/sources.md §6): a raw
 recommendation from the metric (:func:`recommend`), no change while the ratio to
 the target is within the tolerance; then :class:`ScalingPolicy` stabilises
 scale-down (the highest recommendation of the last ``stabilization`` seconds),

@@ -30,20 +30,23 @@ import simpy
 
 from tarsim.components.cache import Lookup, build_cache
 from tarsim.components.circuit_breaker import Breaker
-from tarsim.components.rate_limits import RateLimiter
+from tarsim.components.rate_limits import RateLimiter, scoped_limits
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.retry import RetryPolicy
 from tarsim.components.sampling import Draw, batched, sampler
+from tarsim.components.stations import Station
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import is_zero
 from tarsim.config.model import LLM, Provider, Tool
 from tarsim.config.providers import REJECT_SERVER_S, Cache, Retry
-from tarsim.vocabulary import CAUSE, AttemptStatus
+from tarsim.vocabulary import CAUSE, AttemptStatus, Scope
 
 CallGen = Generator[simpy.Event, Any, bool]
-AttemptGen = Generator[simpy.Event, Any, tuple[AttemptStatus, float]]
+Refusers = tuple[tuple[RateLimiter, tuple[int, ...]], ...]
+AttemptGen = Generator[simpy.Event, Any, tuple[AttemptStatus, float, Refusers]]
 NO_LIMITS: tuple[RateLimiter, ...] = ()
+NO_REFUSERS: Refusers = ()
 ATTEMPT_OK = AttemptStatus.OK
 """Bound once: the per-attempt path reads a module global several times faster
 than an enum member (about 20 ns against 150 ns on CPython 3.11)."""
@@ -76,7 +79,7 @@ class ProviderEndpoint:
 
     def __init__(self, env: simpy.Environment, name: str, spec: Provider | None,
                  streams: Streams, base_dir: Any, retry: Retry | None = None,
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, deployed: bool = False) -> None:
         self.env = env
         self.name = name
         spec = spec or Provider()
@@ -90,11 +93,27 @@ class ProviderEndpoint:
         self.slowdown = None if spec.slowdown is None else Curve(spec.slowdown)
         self.uniform: Draw = (
             batched(streams(f"provider.{name}.errors").random)
-            if self.error_rate > 0 or self.overload is not None else _zero
+            if self.error_rate > 0 or self.overload is not None or deployed
+            or spec.congestion is not None else _zero
         )
         self.timeout = math.inf if spec.timeout is None else spec.timeout
-        self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.limits = (NO_LIMITS if spec.limits is None
+                       else (RateLimiter(spec.limits, f"providers.{name}"),))
+        self.scoped = scoped_limits(spec.limits, f"providers.{name}")
+        if self.scoped is not None:
+            self.limits = NO_LIMITS
+        self.measure_from = 0.0
+        """Refusals are counted for requests arriving from here on (the warm-up's end)."""
         self.pool = None if spec.connections is None else simpy.Resource(env, spec.connections)
+        congestion = spec.congestion
+        self.station = (None if congestion is None or congestion.scope == Scope.MODEL
+                        else Station(env, congestion, f"provider.{name}"))
+        self.model_stations: dict[str, Station] | None = (
+            {} if congestion is not None and congestion.scope == Scope.MODEL else None)
+        self.congestion = congestion
+        self.deployed = deployed
+        """True: calls read their host (connection pool, call station, region network),
+        as when the deployment gives hosts any of these."""
         self.breaker = (
             None if spec.circuit_breaker is None else Breaker(spec.circuit_breaker)
         )
@@ -104,7 +123,8 @@ class ProviderEndpoint:
         )
         self.managed = bool(self.limits or self.pool is not None or self.breaker is not None
                             or self.overload is not None or self.retry is not None
-                            or self.slowdown is not None)
+                            or self.slowdown is not None or congestion is not None
+                            or self.scoped is not None or deployed)
         """False: every call takes the plain path (no per-attempt bookkeeping)."""
         self.in_flight = 0
         """Attempts holding a connection: the load the overload curve reads."""
@@ -118,8 +138,9 @@ class ProviderEndpoint:
         counts feed the rate limiters (*reserve*: what a ``max_tokens`` OTPM
         limiter reserves), and *limits* are the model's or tool's own."""
         if self.managed or limits:
+            own = self.limits if self.scoped is None else (self.scoped(req.host),)
             ok = yield from self._managed_call(req, target, first, streaming, input_tokens,
-                                               output_tokens, reserve, self.limits + limits)
+                                               output_tokens, reserve, own + limits)
             return ok
         env = self.env
         start = env.now
@@ -155,14 +176,18 @@ class ProviderEndpoint:
         n = 0
         while True:
             start = env.now
-            status, retry_after = yield from self._attempt(
-                req, first, streaming, input_tokens, output_tokens, reserve, limits)
+            status, retry_after, refusers = yield from self._attempt(
+                req, target, first, streaming, input_tokens, output_tokens, reserve, limits)
             if status is ATTEMPT_OK:
                 return True
             n += 1
             req.failed_attempts += 1
             if retry is None or n >= attempts or status not in retry.retried:
                 history.append((n, start, env.now, status, retry_after, math.nan))
+                if refusers and req.arrival >= self.measure_from:
+                    for limiter, kinds in refusers:
+                        for kind in kinds:
+                            limiter.failed[kind] += 1
                 req.fail(CAUSE[status])
                 self.recorder.dead_letter(req.id, target, self.name, history)
                 return False
@@ -172,25 +197,33 @@ class ProviderEndpoint:
             if wait > 0:
                 yield env.timeout(wait)
 
-    def _attempt(self, req: Request, first: Draw, streaming: float, input_tokens: float,
-                 output_tokens: float, reserve: float,
+    def _attempt(self, req: Request, target: str, first: Draw, streaming: float,
+                 input_tokens: float, output_tokens: float, reserve: float,
                  limits: tuple[RateLimiter, ...]) -> AttemptGen:
-        """One try: (status, retry-after in seconds, 0 when none)."""
+        """One try: (status, retry-after in seconds (0 when none), and after a 429 the
+        limiters that refused it with the kinds that lacked room)."""
         env = self.env
+        host = req.host if self.deployed else None
         breaker = self.breaker
         ticket = 0
         if breaker is not None:
             admitted = breaker.admit(env.now)
             if admitted is None:
-                return AttemptStatus.CIRCUIT_OPEN, 0.0
+                return AttemptStatus.CIRCUIT_OPEN, 0.0, NO_REFUSERS
             ticket = admitted
+        host_pool = None if host is None else host.connections
+        host_connection = None
+        if host_pool is not None:
+            host_connection = host_pool.request()
+            yield host_connection
         pool = self.pool
         connection = None
         if pool is not None:
             connection = pool.request()
             yield connection
-        network = self.network()
+        network = (self.network if host is None else host.network.get(self.name, self.network))()
         retry_after = 0.0
+        refusers = NO_REFUSERS
         if limits:
             now = env.now
             wait = 0.0
@@ -198,8 +231,12 @@ class ProviderEndpoint:
                 wait = max(wait, limiter.wait(now, input_tokens, reserve))
             if wait > 0:
                 req.rate_limited += 1
-                for limiter in limits:
-                    limiter.rejected += 1
+                refusers = tuple((limiter, kinds) for limiter in limits
+                                 if (kinds := limiter.lacking(now, input_tokens, reserve)))
+                if req.arrival >= self.measure_from:
+                    for limiter, kinds in refusers:
+                        for kind in kinds:
+                            limiter.refused[kind] += 1
                 yield env.timeout(self._rejection(now, limits, network, input_tokens,
                                                   reserve))
                 status, retry_after = AttemptStatus.RATE_LIMITED, wait
@@ -207,7 +244,12 @@ class ProviderEndpoint:
                 for limiter in limits:
                     limiter.admit(now, input_tokens, reserve)
         if retry_after == 0.0:
-            status = yield from self._timed(network + first(), streaming)
+            station = self.station
+            if host is not None and host.calls is not None:
+                station = host.calls
+            elif self.model_stations is not None:
+                station = self._model_station(target)
+            status = yield from self._timed(network + first(), streaming, station)
             if limits:
                 now = env.now
                 produced = output_tokens if status is ATTEMPT_OK else 0.0
@@ -215,9 +257,21 @@ class ProviderEndpoint:
                     limiter.settle(now, reserve, produced)
         if connection is not None:
             pool.release(connection)  # type: ignore[union-attr]
+        if host_connection is not None:
+            host_pool.release(host_connection)  # type: ignore[union-attr]
         if breaker is not None:
             breaker.record(env.now, ticket, status)
-        return status, retry_after
+        return status, retry_after, refusers
+
+    def _model_station(self, target: str) -> Station:
+        """The station of one model or tool (congestion scoped per model)."""
+        stations = self.model_stations
+        assert stations is not None and self.congestion is not None
+        station = stations.get(target)
+        if station is None:
+            station = stations[target] = Station(self.env, self.congestion,
+                                                 f"model.{target}")
+        return station
 
     @staticmethod
     def _rejection(now: float, limits: tuple[RateLimiter, ...], network: float,
@@ -229,7 +283,8 @@ class ProviderEndpoint:
                 return limiter.rejected_after
         return 0.5 * network + REJECT_SERVER_S
 
-    def _timed(self, head: float, streaming: float) -> Generator[simpy.Event, Any, AttemptStatus]:
+    def _timed(self, head: float, streaming: float, station: Station | None = None
+               ) -> Generator[simpy.Event, Any, AttemptStatus]:
         """The timed part of an admitted attempt; its status."""
         env = self.env
         self.in_flight += 1
@@ -240,13 +295,18 @@ class ProviderEndpoint:
         fail = self.error_rate
         if self.overload is not None:
             fail += self.overload(self.in_flight)
+        if station is not None:
+            fail += station.overload_probability(station.present + 1)
         status = ATTEMPT_OK
         if fail > 0:
             u = self.uniform()
             if u < fail:
                 status = (AttemptStatus.API_ERROR if u < self.error_rate
                           else AttemptStatus.OVERLOADED)
-        if status is not ATTEMPT_OK:
+        if station is not None:
+            status = yield from self._served(station, head + streaming if status is ATTEMPT_OK
+                                             else head, status)
+        elif status is not ATTEMPT_OK:
             if head >= self.timeout:
                 yield env.timeout(self.timeout)
                 status = AttemptStatus.TIMEOUT
@@ -259,6 +319,13 @@ class ProviderEndpoint:
             yield env.timeout(head + streaming)
         self.in_flight -= 1
         return status
+
+    def _served(self, station: Station, work: float,
+                status: AttemptStatus) -> Generator[simpy.Event, Any, AttemptStatus]:
+        """An attempt's *work* served at a load-dependent station, cut off at the
+        provider's timeout; its status."""
+        served = yield station.serve(work, self.timeout).done
+        return status if served else AttemptStatus.TIMEOUT
 
 
 NO_PROVIDER = "(none)"
@@ -283,11 +350,17 @@ class LLMClient:
         self.output_usd = spec.price.output_per_mtok / 1e6
         self.cache_read_usd = self.input_usd * spec.price.cache_read
         self.cache_write_usd = self.input_usd * spec.price.cache_write
-        self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.limits = (NO_LIMITS if spec.limits is None
+                       else (RateLimiter(spec.limits, f"llms.{name}"),))
+        self.scoped = scoped_limits(spec.limits, f"llms.{name}")
         self.measure_from = 0.0
         self.billed_usd = 0.0
         """USD billed for requests arriving from *measure_from* on (the warm-up's end):
         a running total rather than a row per call, to keep calls cheap."""
+        self.demand = [0.0, 0.0, 0.0]
+        """Calls, input tokens (as the limiters count them) and output tokens that
+        requests arriving from *measure_from* on sent here, first attempts only:
+        the demand on this model's and its provider's limits."""
         self.prefix = 0.0 if prompt_cache is None else prompt_cache.prefix
         self.caches_prompts = prompt_cache is not None
         self.cached_first_token: Draw = self.first_token
@@ -320,9 +393,15 @@ class LLMClient:
             else:
                 billed_in = ((fresh - cached) * self.input_usd + cached * self.cache_write_usd
                              + read_usd)
+        if req.arrival >= self.measure_from:
+            demand = self.demand
+            demand[0] += 1.0
+            demand[1] += limited_in
+            demand[2] += output_tokens
         ok = yield from self.provider.call(
             req, self.name, first, output_tokens * self.seconds_per_token, limited_in,
-            output_tokens, output_tokens if reserve is None else reserve, self.limits,
+            output_tokens, output_tokens if reserve is None else reserve,
+            self.limits if self.scoped is None else (self.scoped(req.host),),
         )
         if ok:
             usd = billed_in + output_tokens * self.output_usd
@@ -350,11 +429,15 @@ class ToolClient:
             _zero if is_zero(spec.work)
             else sampler(spec.work, streams(f"tool.{name}.work"), base_dir)
         )
-        self.limits = NO_LIMITS if spec.limits is None else (RateLimiter(spec.limits),)
+        self.limits = (NO_LIMITS if spec.limits is None
+                       else (RateLimiter(spec.limits, f"tools.{name}"),))
+        self.scoped = scoped_limits(spec.limits, f"tools.{name}")
         self.usd = spec.price.per_1000_calls / 1000.0
         self.measure_from = 0.0
         self.billed_usd = 0.0
         """As :attr:`LLMClient.billed_usd`."""
+        self.demand = [0.0, 0.0, 0.0]
+        """As :attr:`LLMClient.demand` (calls past the cache; no tokens)."""
         self.cache: Lookup | None = None
         self.cache_latency: Draw = _zero
         if cache is not None:
@@ -374,7 +457,10 @@ class ToolClient:
                     yield self.env.timeout(latency)
                 return True
         req.tool_calls += 1
-        ok = yield from self.provider.call(req, self.name, self.work, 0.0, limits=self.limits)
+        if req.arrival >= self.measure_from:
+            self.demand[0] += 1.0
+        limits = self.limits if self.scoped is None else (self.scoped(req.host),)
+        ok = yield from self.provider.call(req, self.name, self.work, 0.0, limits=limits)
         if ok and self.usd > 0:
             req.cost_usd += self.usd
             if req.arrival >= self.measure_from:

@@ -11,8 +11,10 @@ debit nothing.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from tarsim.config.providers import Limits
+from tarsim.vocabulary import Scope
 
 EPSILON = 1e-9
 """Room is compared with this slack: a retry sent exactly when the bucket refills
@@ -94,25 +96,63 @@ Limiter = TokenBucket | FixedWindow
 def _limiter(rate: float | None, spec: Limits) -> Limiter | None:
     if rate is None:
         return None
+    limiter: Limiter
     if spec.kind == "fixed_window":
-        return FixedWindow(rate * spec.window, spec.window)
-    return TokenBucket(rate, rate * spec.capacity_s)
+        limiter = FixedWindow(rate * spec.window, spec.window)
+        if spec.start == "empty":
+            limiter.used = limiter.limit
+        return limiter
+    limiter = TokenBucket(rate, rate * spec.capacity_s)
+    if spec.start == "empty":
+        limiter.level = 0.0
+    return limiter
+
+
+KINDS = ("requests", "input_tokens", "output_tokens")
+"""What a scope limits, in the order of :attr:`RateLimiter.refused`."""
 
 
 class RateLimiter:
-    """The request, input-token and output-token limiters of one scope."""
+    """The request, input-token and output-token limiters of one scope (*label*:
+    where the limits are written, ``providers.openai``, ``llms.haiku``,
+    ``tools.search``), and how often each refused."""
 
-    __slots__ = ("generated", "input", "output", "rejected", "rejected_after", "requests")
+    __slots__ = ("failed", "generated", "input", "label", "output", "refused", "rejected_after",
+                 "requests")
 
-    def __init__(self, spec: Limits) -> None:
+    def __init__(self, spec: Limits, label: str = "") -> None:
+        self.label = label
         self.rejected_after = spec.rejected_after
         """Seconds a 429 from this scope takes (None: the provider's default)."""
         self.requests = _limiter(spec.requests, spec)
         self.input = _limiter(spec.input_tokens, spec)
         self.output = _limiter(spec.output_tokens, spec)
         self.generated = spec.output_debit == "generated"
-        self.rejected = 0
-        """429s this scope gave."""
+        self.refused = [0, 0, 0]
+        """429s for lack of room, per kind (:data:`KINDS`); one 429 counts for every
+        limit that lacked room."""
+        self.failed = [0, 0, 0]
+        """Calls that failed for good (``rate_limited``) on a 429 from this limit."""
+
+    def kinds(self) -> list[int]:
+        """Indices (in :data:`KINDS`) of the limits this scope has."""
+        return [i for i, limiter in enumerate((self.requests, self.input, self.output))
+                if limiter is not None]
+
+    def lacking(self, now: float, input_tokens: float, reserve: float) -> tuple[int, ...]:
+        """The kinds without room for this attempt now (called only after a 429, so
+        admitted attempts pay nothing for the bookkeeping)."""
+        out = []
+        if self.requests is not None and self.requests.wait(now, 1.0) > 0:
+            out.append(0)
+        if self.input is not None and input_tokens > 0 and self.input.wait(now,
+                                                                           input_tokens) > 0:
+            out.append(1)
+        if self.output is not None:
+            need = ONE_TOKEN if self.generated else reserve
+            if need > 0 and self.output.wait(now, need) > 0:
+                out.append(2)
+        return tuple(out)
 
     def wait(self, now: float, input_tokens: float, reserve: float) -> float:
         """Seconds until an attempt with these tokens would be admitted (0: now)."""
@@ -146,3 +186,30 @@ class RateLimiter:
                 output.take(now, generated)
         elif reserve > generated:
             output.give(now, reserve - generated)
+
+
+class ScopedLimiter:
+    """Limits declared per host or per region: one :class:`RateLimiter` for each host
+    (or each region), made when the first call from it arrives."""
+
+    def __init__(self, spec: Limits, label: str = "") -> None:
+        self.spec = spec
+        self.label = label
+        self.per_host = spec.scope == Scope.HOST
+        self.limiters: dict[Any, RateLimiter] = {}
+
+    def __call__(self, host: Any) -> RateLimiter:
+        key = (0 if host is None else host.index) if self.per_host else (
+            "" if host is None else host.region)
+        limiter = self.limiters.get(key)
+        if limiter is None:
+            limiter = self.limiters[key] = RateLimiter(self.spec, self.label)
+        return limiter
+
+
+def scoped_limits(spec: Limits | None, label: str = "") -> ScopedLimiter | None:
+    """A per-host or per-region limiter for *spec*; None for organisation-wide limits
+    (one bucket shared by every host) or no limits."""
+    if spec is None or spec.scope == Scope.ORGANISATION:
+        return None
+    return ScopedLimiter(spec, label)

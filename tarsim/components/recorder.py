@@ -36,6 +36,15 @@ SCALING_FIELDS: list[tuple[str, str]] = [("t", "f8"), ("metric", "f8"), ("curren
 recommendation, and the count after stabilisation, limits and bounds."""
 COST_FIELDS: list[tuple[str, str]] = [("item", "i2"), ("usd", "f8")]
 """USD billed per model or tool, for requests that arrived after the warm-up."""
+DEMAND_FIELDS: list[tuple[str, str]] = [("scope", "i2"), ("provider", "i2"), ("calls", "f8"),
+                                        ("input_tokens", "f8"), ("output_tokens", "f8")]
+"""What requests arriving after the warm-up sent to each model (``llm:NAME``) and
+tool (``tool:NAME``), through which provider: first attempts only, input tokens as
+the rate limiters count them (cache reads excluded)."""
+LIMIT_FIELDS: list[tuple[str, str]] = [("limit", "i2"), ("kind", "i2"), ("refused", "i8"),
+                                       ("failed", "i8")]
+"""Per rate limit (scope and kind): 429s it gave for lack of room and calls that
+failed for good on its 429, for requests that arrived after the warm-up."""
 DEAD_LETTER_FIELDS: list[tuple[str, str]] = [
     ("id", "i8"), ("target", "i2"), ("provider", "i2"), ("attempt", "i4"), ("start", "f8"),
     ("end", "f8"), ("status", "i2"), ("retry_after", "f8"), ("wait", "f8"),
@@ -120,7 +129,9 @@ class Recorder:
         self._modes = _Table(MODE_FIELDS, coded=("mode",))
         self._scaling = _Table(SCALING_FIELDS)
         self._costs = _Table(COST_FIELDS, coded=("item",))
+        self._limits = _Table(LIMIT_FIELDS, coded=("limit", "kind"))
         self._dead_letters = _Table(DEAD_LETTER_FIELDS, coded=("target", "provider", "status"))
+        self._demand = _Table(DEMAND_FIELDS, coded=("scope", "provider"))
         self._spans = _Table(SPAN_FIELDS, coded=("role", "kind", "branch"))
         self._branches = _Table(BRANCH_FIELDS, coded=("branch",))
         self._flows = _Table(FLOW_FIELDS)
@@ -152,6 +163,16 @@ class Recorder:
 
     def cost(self, item: str, usd: float) -> None:
         self._costs.rows.append((self._costs.code(item, "item"), usd))
+
+    def demand(self, scope: str, provider: str, calls: float, input_tokens: float,
+               output_tokens: float) -> None:
+        table = self._demand
+        table.rows.append((table.code(scope, "scope"), table.code(provider, "provider"), calls,
+                           input_tokens, output_tokens))
+    def limit(self, label: str, kind: str, refused: int, failed: int) -> None:
+        table = self._limits
+        table.rows.append((table.code(label, "limit"), table.code(kind, "kind"), refused,
+                           failed))
 
     def dead_letter(self, req_id: int, target: str, provider: str,
                     history: list[tuple[int, float, float, str, float, float]]) -> None:
@@ -221,6 +242,11 @@ class Recorder:
 
     def cost_columns(self) -> dict[str, np.ndarray]:
         return self._costs.columns()
+
+    def demand_columns(self) -> dict[str, np.ndarray]:
+        return self._demand.columns()
+    def limit_columns(self) -> dict[str, np.ndarray]:
+        return self._limits.columns()
 
     def dead_letter_columns(self) -> dict[str, np.ndarray]:
         return self._dead_letters.columns()

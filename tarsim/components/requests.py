@@ -37,6 +37,7 @@ class Request:
         "entry",
         "failed_attempts",
         "flow",
+        "host",
         "id",
         "input_tokens",
         "outcome",
@@ -64,6 +65,8 @@ class Request:
         self.entry: Any = None
         self.flow: Any = None
         """Seconds by phase (``workflow.PHASES``) when its class runs a workflow."""
+        self.host: Any = None
+        """The host the balancer sent it to (tarsim.components.hosts.Host)."""
         self.responded: Any = None
         self.input_tokens = 0
         self.output_tokens = 0

@@ -70,7 +70,14 @@ class RoleRunner:
         flow = None if frame is None else req.flow
         loop = None if frame is None else frame.loop
         if work > 0:
-            yield env.timeout(work)
+            host = req.host
+            cpu = None if host is None else host.cpu
+            if cpu is None:
+                yield env.timeout(work)
+            else:  # processor-shared on the host's CPU: its time is the sojourn
+                start = env.now
+                yield cpu.serve(work).done
+                work = env.now - start
             if flow is not None:
                 flow[PHASE_WORK] += work
         if self.calls:

@@ -28,6 +28,7 @@ from tarsim.components.agent_pool import (
 )
 from tarsim.components.autoscaler import Autoscaler
 from tarsim.components.degradation import DegradationController
+from tarsim.components.hosts import AGENT_ID_STRIDE, Host, HostMemory, balancer
 from tarsim.components.memory import MemoryTracker
 from tarsim.components.providers import (
     NO_PROVIDER,
@@ -36,11 +37,13 @@ from tarsim.components.providers import (
     ProviderEndpoint,
     ToolClient,
 )
+from tarsim.components.rate_limits import KINDS, RateLimiter
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
 from tarsim.components.roles import RoleRunner, role_mixer
 from tarsim.components.routing import Controls
 from tarsim.components.sampling import sampler
+from tarsim.components.stations import Station
 from tarsim.components.streams import Streams
 from tarsim.components.workflow import Compiler, Engine
 from tarsim.components.workload import LoadGenerator
@@ -48,7 +51,7 @@ from tarsim.config.distributions import is_zero
 from tarsim.config.model import Actions, Model
 from tarsim.config.workflow import is_plain
 from tarsim.config.workload import OPEN_KINDS
-from tarsim.vocabulary import Outcome
+from tarsim.vocabulary import Balancer, Outcome
 
 
 def _capped(draw: Callable[[], int], cap: int) -> Callable[[], int]:
@@ -84,42 +87,31 @@ class System:
             None if is_zero(model.router.work)
             else sampler(model.router.work, streams("router.work"), base_dir)
         )
-        agents = model.agents
-        pool_args: dict[str, Any] = dict(
-            count=agents.count,
-            concurrency=agents.concurrency,
-            warm=agents.warm_agents,
-            spawn_latency=sampler(agents.spawn, streams("agents.spawn"), base_dir),
-            queue_capacity=model.router.queue.capacity,
-            priority=model.router.queue.discipline == "priority",
-            recorder=recorder,
-            max_spawning=agents.max_spawning,
-        )
         self.controls = Controls()
         """Runtime switches (model downgrade, cache-only answers) for controllers."""
         self.managed = needs_managed_pool(model)
-        self.pool: AgentPool
         self.memory: MemoryTracker | None = None
         self.degradation: DegradationController | None = None
-        if self.managed:
-            shed = model.router.queue.shed
-            pool = ManagedAgentPool(
-                env, idle_timeout=agents.idle_timeout, autoscaled=agents.autoscale is not None,
-                shed_depth=shed.depth if shed else None, shed_wait=shed.wait if shed else None,
-                shed_policy=shed.policy if shed else "reject", **pool_args)
-            self.pool = pool
-            if model.memory is not None:
-                self.memory = MemoryTracker(env, model.memory, pool, recorder)
-            if agents.autoscale is not None:
-                Autoscaler(env, agents.autoscale, pool, agents.count, recorder)
-        else:
-            self.pool = AgentPool(env, **pool_args)
+        self.hosts = self._build_hosts(streams, base_dir)
+        self.pool: AgentPool = self.hosts[0].pool
+        """The first host's pool (the only one without a deployment section)."""
+        self.memory = self.hosts[0].memory
+        deployment = model.deployment
+        self.only_host = self.hosts[0] if len(self.hosts) == 1 else None
+        """The host when there is one: no balancer call on the request path."""
+        self.pick = balancer(
+            Balancer.ROUND_ROBIN if deployment is None else deployment.balancer, self.hosts,
+            streams("deployment.balancer") if len(self.hosts) > 1 else None)
+        deployed = deployment is not None and (
+            deployment.connections is not None or deployment.congestion is not None
+            or any(r.network for r in deployment.regions or ()))
         providers = {
-            name: ProviderEndpoint(env, name, spec, streams, base_dir, model.retry, recorder)
+            name: ProviderEndpoint(env, name, spec, streams, base_dir, model.retry, recorder,
+                                   deployed)
             for name, spec in model.providers.items()
         }
         providers[NO_PROVIDER] = ProviderEndpoint(env, NO_PROVIDER, None, streams, base_dir,
-                                          model.retry, recorder)
+                                                  model.retry, recorder, deployed)
         self.providers = providers
         caches = model.cache
         context_spec = None if caches is None else caches.context
@@ -142,6 +134,9 @@ class System:
         self.billed: list[LLMClient | ToolClient] = [*llms.values(), *tools.values()]
         for client in self.billed:
             client.measure_from = warmup
+        for provider in providers.values():
+            provider.measure_from = warmup
+        self.limit_owners = (*providers.values(), *self.billed)
         context = (None if context_spec is None
                    else ContextCache(context_spec, streams, base_dir, on_cache_change))
         routing_mix = None if model.routing is None else model.routing.mix
@@ -173,6 +168,64 @@ class System:
         self.done = env.event()
         """Fires when arrivals have stopped and every request has answered."""
         self.workload = LoadGenerator(env, model.workload, self.submit, streams, horizon, base_dir)
+
+    def _build_hosts(self, streams: Streams, base_dir: Any) -> list[Host]:
+        """One host per replica of the deployment (one without a deployment section),
+        each with its own pool, memory tracker, autoscaler and stations."""
+        env, model, recorder = self.env, self.model, self.recorder
+        agents = model.agents
+        deployment = model.deployment
+        regions: list[tuple[str, dict[str, Any]]] = (
+            [("", {})] if deployment is None
+            else [("", {})] * deployment.host_count if deployment.regions is None
+            else [(r.name, r.network) for r in deployment.regions for _ in range(r.hosts)])
+        levels = [0.0] * len(regions)
+        hosts = []
+        for i, (region, networks) in enumerate(regions):
+            # host 0 keeps the streams a model without hosts uses: same seed, same run
+            prefix = "" if i == 0 else f"host{i}."
+            pool_args: dict[str, Any] = dict(
+                count=agents.count, concurrency=agents.concurrency, warm=agents.warm_agents,
+                spawn_latency=sampler(agents.spawn, streams(f"{prefix}agents.spawn"), base_dir),
+                queue_capacity=model.router.queue.capacity,
+                priority=model.router.queue.discipline == "priority",
+                recorder=recorder, max_spawning=agents.max_spawning,
+                first_id=i * AGENT_ID_STRIDE,
+            )
+            memory = None
+            pool: AgentPool
+            if self.managed:
+                shed = model.router.queue.shed
+                managed = ManagedAgentPool(
+                    env, idle_timeout=agents.idle_timeout,
+                    autoscaled=agents.autoscale is not None,
+                    shed_depth=shed.depth if shed else None,
+                    shed_wait=shed.wait if shed else None,
+                    shed_policy=shed.policy if shed else "reject", **pool_args)
+                pool = managed
+                if model.memory is not None:
+                    sink: Any = (recorder if deployment is None
+                                 else HostMemory(recorder, levels, i))
+                    memory = MemoryTracker(env, model.memory, managed, sink)
+                if agents.autoscale is not None:
+                    Autoscaler(env, agents.autoscale, managed, agents.count, recorder)
+            else:
+                pool = AgentPool(env, **pool_args)
+            network = {
+                name: sampler(dist, streams(f"{prefix}region.{region}.network.{name}"), base_dir)
+                for name, dist in networks.items()}
+            host = Host(
+                i, region, pool,
+                cpu=(None if deployment is None or deployment.cpu is None
+                     else Station(env, deployment.cpu, f"host{i}.cpu")),
+                calls=(None if deployment is None or deployment.congestion is None
+                       else Station(env, deployment.congestion, f"host{i}.calls")),
+                connections=(None if deployment is None or deployment.connections is None
+                             else simpy.Resource(env, deployment.connections)),
+                network=network)
+            host.memory = memory
+            hosts.append(host)
+        return hosts
 
     def _class_steps(self, model: Model, runners: dict[str, RoleRunner], streams: Streams,
                      recorder: Recorder) -> list[list[Any]]:
@@ -212,17 +265,21 @@ class System:
 
     def handle(self, req: Request) -> Generator[simpy.Event, Any, None]:
         env = self.env
+        host = req.host = self.only_host or self.pick()
+        host.active += 1
+        cpu = host.cpu
         if self.router_work is not None:
             work = self.router_work()
             if work > 0:
-                yield env.timeout(work)
+                yield env.timeout(work) if cpu is None else cpu.serve(work).done
         req.admitted = env.now
         if env.now >= req.deadline:  # the client gave up while the router worked
             req.dequeued = env.now
             req.fail(Outcome.TIMEOUT)
             self.finish(req)
             return
-        got = self.pool.acquire(req.priority)
+        pool = host.pool
+        got = pool.acquire(req.priority)
         if got is NO_ROOM or got is TURNED_AWAY:
             req.dequeued = env.now
             req.fail(Outcome.QUEUE_FULL if got is NO_ROOM else Outcome.SHED)
@@ -250,12 +307,12 @@ class System:
             if step.work_only:
                 work = step.work()
                 if work > 0:
-                    yield env.timeout(work)
+                    yield env.timeout(work) if cpu is None else cpu.serve(work).done
                 continue
             ok = yield from step.run(req)
             if not ok:
                 break
-        self.pool.release(agent)
+        pool.release(agent)
         req.released = env.now
         self.finish(req)
 
@@ -264,9 +321,10 @@ class System:
         """Run *req*'s steps in *agent* with its memory followed and the agent able
         to crash under it (the request then fails with the crash's cause)."""
         env = self.env
-        pool = self.pool
+        host = req.host
+        pool = host.pool
         assert isinstance(pool, ManagedAgentPool)
-        memory = self.memory
+        memory = host.memory
         survived = pool.attach(agent, req, env.active_process)  # type: ignore[arg-type]
         if survived and memory is not None:
             survived = memory.admit(req, agent)
@@ -314,6 +372,7 @@ class System:
         pool.set_concurrency(actions.concurrency or self.model.agents.concurrency)
 
     def finish(self, req: Request) -> None:
+        req.host.active -= 1
         if self.degradation is not None:
             self.degradation.observe(req)
         now = self.env.now
@@ -336,7 +395,7 @@ class System:
     def _deadline(self, req: Request) -> None:
         """The client's timeout: leave the queue, and answer a waiting user."""
         if req.entry is not None:
-            self.pool.leave(req.entry)
+            req.host.pool.leave(req.entry)
         if req.responded is not None and not req.responded.triggered:
             req.responded.succeed()
 
@@ -359,3 +418,18 @@ class System:
         self.in_flight.clear()
         for client in self.billed:
             self.recorder.cost(client.name, client.billed_usd)
+            kind = "llm" if isinstance(client, LLMClient) else "tool"
+            self.recorder.demand(f"{kind}:{client.name}", client.provider.name, *client.demand)
+        for limiter in self._limiters():
+            for index in limiter.kinds():
+                self.recorder.limit(limiter.label, KINDS[index], limiter.refused[index],
+                                    limiter.failed[index])
+
+    def _limiters(self) -> list[RateLimiter]:
+        """Every rate limiter of the run: organisation-wide ones, and those a limit
+        declared per host or region made for each host or region that called."""
+        found = [limiter for owner in self.limit_owners for limiter in owner.limits]
+        for owner in self.limit_owners:
+            if owner.scoped is not None:
+                found += owner.scoped.limiters.values()
+        return found

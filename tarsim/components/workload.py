@@ -18,6 +18,7 @@ import simpy
 from tarsim.components.sampling import batched, sampler
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import is_zero
+from tarsim.config.traces import load_trace
 from tarsim.config.workload import (
     ClosedArrivals,
     DeterministicArrivals,
@@ -27,7 +28,6 @@ from tarsim.config.workload import (
     TraceArrivals,
     Workload,
 )
-from tarsim.config.traces import load_trace
 
 Submit = Callable[[int], Any]
 """Submits a request of a class index; returns an event that fires when the

@@ -7,6 +7,8 @@ seconds, per-second or bytes.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from functools import cache
 from typing import Annotated, Any
 
@@ -79,5 +81,11 @@ Number = Annotated[float, BeforeValidator(parse_count)]
 NonNegSeconds = Annotated[Seconds, Field(ge=0)]
 PosSeconds = Annotated[Seconds, Field(gt=0)]
 PosRate = Annotated[PerSecond, Field(gt=0)]
+NonNegRate = Annotated[PerSecond, Field(ge=0)]
 NonNegBytes = Annotated[Bytes, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+def repeated(names: Sequence[str]) -> list[str]:
+    """The names that occur more than once in *names*, sorted (for "must be unique")."""
+    return sorted(name for name, count in Counter(names).items() if count > 1)

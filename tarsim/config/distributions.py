@@ -10,7 +10,6 @@ attributes (``DurationLognormal``, ``NumberGamma``, ...), so a model pickles.
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
@@ -19,7 +18,7 @@ import numpy as np
 from pydantic import BeforeValidator, Discriminator, Field, Tag, create_model, model_validator
 
 from tarsim.config.base import Frozen, Number, Seconds
-from tarsim.config.limits import check_data_file
+from tarsim.config.limits import read_csv_rows
 
 Z99 = 2.3263478740408408
 """The standard normal 0.99 quantile: a lognormal's p99 = median * exp(Z99 * sigma)."""
@@ -195,13 +194,7 @@ def load_empirical(spec: Any, base_dir: Path) -> np.ndarray:
 
     Raises ``ValueError`` naming the file, the column and what is wrong.
     """
-    path = (base_dir / spec.file) if not Path(spec.file).is_absolute() else Path(spec.file)
-    check_data_file(path)
-    try:
-        with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise ValueError(f"cannot read file {str(path)!r}: {exc.strerror}") from None
+    rows = read_csv_rows(spec.file, base_dir, "file")
     if not rows or spec.column not in rows[0]:
         columns = list(rows[0]) if rows else []
         raise ValueError(f"file {spec.file!r} has no column {spec.column!r} (columns: {columns})")

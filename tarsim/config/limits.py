@@ -12,6 +12,7 @@ expanded, visiting each composed node once, and refuses documents above
 
 from __future__ import annotations
 
+import csv
 import os
 import stat
 from collections.abc import Iterator
@@ -87,6 +88,19 @@ def check_data_file(path: Path) -> None:
     problem = regular_file(path, MAX_DATA_BYTES, field="file")
     if problem is not None:
         raise ValueError(problem.rule)
+
+
+def read_csv_rows(file: str, base_dir: Path, what: str) -> list[dict[str, str]]:
+    """The rows of the CSV data file *file* (relative to *base_dir* unless absolute);
+    ``ValueError`` (as data-file readers raise) naming the *what* (``file``,
+    ``trace``) when it is too large, not a regular file or cannot be read."""
+    path = Path(file) if Path(file).is_absolute() else base_dir / file
+    check_data_file(path)
+    try:
+        with path.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+    except OSError as exc:
+        raise ValueError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
 
 
 def check_graph(root: yaml.Node) -> Problem | None:

@@ -125,7 +125,7 @@ def validate(
     data: Any,
     *,
     source: str | None = None,
-    lines: Mapping[PathKey, int] | None = None,
+    lines: Mapping[PathKey, int | None] | None = None,
     extra: list[Problem] | None = None,
 ) -> M:
     """Validate *data* as *cls*, or raise one ConfigError listing every problem
@@ -151,7 +151,7 @@ def validate(
     return result
 
 
-def _with_line(problem: Problem, lines: Mapping[PathKey, int]) -> Problem:
+def _with_line(problem: Problem, lines: Mapping[PathKey, int | None]) -> Problem:
     if problem.line is not None:
         return problem
     line = _line_of(split_path(problem.path), lines)
@@ -174,7 +174,7 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 
 
 def _problem(
-    cls: type[BaseModel], data: Any, error: Any, lines: Mapping[PathKey, int]
+    cls: type[BaseModel], data: Any, error: Any, lines: Mapping[PathKey, int | None]
 ) -> Problem:
     path, known = _resolve(cls, data, error["loc"])
     kind = error["type"]
@@ -239,8 +239,13 @@ def _rule(kind: str, msg: str, ctx: Mapping[str, Any]) -> str:
     return msg.replace("Input should be", "must be")
 
 
-def _line_of(path: PathKey, lines: Mapping[PathKey, int]) -> int | None:
-    for cut in range(len(path), -1, -1):
+def _line_of(path: PathKey, lines: Mapping[PathKey, int | None]) -> int | None:
+    """The line of *path*, or of its nearest ancestor in the file; None for what a
+    ``--set`` put there (marked None) and for what only the top level holds (the
+    top level's line is that of the file's first key, which says nothing)."""
+    if not path:
+        return lines.get(())
+    for cut in range(len(path), 0, -1):
         if path[:cut] in lines:
             return lines[path[:cut]]
     return None
@@ -345,7 +350,7 @@ def model_from_data(
     *,
     base_dir: Path,
     source: str | None = None,
-    lines: Mapping[PathKey, int] | None = None,
+    lines: Mapping[PathKey, int | None] | None = None,
 ) -> Model:
     """Validate raw model data, check cross-references and data files."""
     lines = lines or {}
@@ -359,10 +364,12 @@ def model_from_data(
 
 def load_model(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Model:
     """Read, override and validate the model file at *path*."""
-    data, lines = load_data(path)
+    data, found = load_data(path)
+    lines: dict[PathKey, int | None] = dict(found)
     if overrides:
         data = apply_overrides(data, overrides)
         lines = {k: v for k, v in lines.items() if not _overridden(k, overrides)}
+        lines.update({split_path(p): None for p in overrides})  # from --set: no line
     base_dir = Path(path).resolve().parent
     return model_from_data(data, base_dir=base_dir, source=str(path), lines=lines)
 

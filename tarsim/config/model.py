@@ -1,6 +1,6 @@
 """The model format, version 1: what a YAML model file may say, as frozen pydantic models.
 
-Names here are a contract (see DESIGN.md): tests, notebooks, experiments and
+Names here are a contract (see models/README.md): tests, notebooks, experiments and
 users' files depend on them. Every section but ``workload``, ``agents`` and
 ``roles`` is optional, and an absent section means "off". Rules that span
 sections (a class step naming a role, a role naming an llm) are checked by
@@ -19,11 +19,11 @@ from tarsim.config.base import (
     Frozen,
     NonNegBytes,
     NonNegSeconds,
-    PerSecond,
     PosRate,
     PosSeconds,
     Probability,
 )
+from tarsim.config.deployment import Congestion, Deployment
 from tarsim.config.distributions import DurationDist, NumberDist
 from tarsim.config.providers import (
     Caches,
@@ -38,9 +38,8 @@ from tarsim.config.providers import (
     check_shares,
     increasing_loads,
 )
+from tarsim.config.workflow import is_plain
 from tarsim.config.workload import Workload
-
-NonNegRate = Annotated[PerSecond, Field(ge=0)]
 
 MAX_AGENTS = 100_000
 """Agent processes of one tier."""
@@ -259,6 +258,9 @@ class Provider(Frozen):
     connections: Annotated[int, Field(ge=1)] | None = None
     """Connection pool size: attempts wait for a free connection. Absent: unbounded."""
     circuit_breaker: CircuitBreaker | None = None
+    congestion: Congestion | None = None
+    """A load-dependent station every attempt is served at (processor sharing; see
+    tarsim.config.deployment), one for the provider or one per model (``scope``)."""
     slowdown: Annotated[list[SlowdownPoint], Field(min_length=1)] | None = None
     """Congestion: each attempt's duration (network, first token, streaming) times a
     factor that depends on this provider's attempts in flight, as points
@@ -438,6 +440,25 @@ class Model(Frozen):
     memory: Memory | None = None
     degradation: Degradation | None = None
     slo: SLO | None = None
+    deployment: Deployment | None = None
+
+    @model_validator(mode="after")
+    def _deployment_rules(self) -> Model:
+        deployment = self.deployment
+        if deployment is None:
+            return self
+        if self.degradation is not None and deployment.host_count > 1:
+            raise ValueError("degradation is modelled for one host: give deployment.hosts 1 "
+                             "or remove degradation")
+        flows = [c.name for c in self.workload.classes if not is_plain(c.steps)]
+        if flows and deployment.host_count > 1:
+            raise ValueError("workflows are modelled for one host: give deployment.hosts 1, "
+                             f"or plain steps to classes {flows}")
+        congested = [name for name, p in self.providers.items() if p.congestion is not None]
+        if deployment.congestion is not None and congested:
+            raise ValueError("congestion lives in one place: deployment.congestion (per host) "
+                             f"or providers' congestion, not both (providers {congested})")
+        return self
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 

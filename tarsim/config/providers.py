@@ -4,8 +4,8 @@ breakers, overload errors, model mix, caches and prices.
 Everything here is optional, and an absent section means "off" (no limit, one
 attempt, no breaker, no cache), so models without them simulate exactly as
 before. Names follow what the APIs and SDKs call things (RPM/ITPM/OTPM,
-``retry-after``, ``max_tokens``); see ``shared/reference/llm-api-facts.md``
-sections 1-3 for the behaviour they model.
+``retry-after``, ``max_tokens``); see ``docs/sources.md`` sections 1-3 for the
+behaviour they model, with its sources.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from tarsim.config.base import Frozen, PerSecond, PosRate, PosSeconds, Probability, Seconds
+from tarsim.config.base import Frozen, NonNegSeconds, PosRate, PosSeconds, Probability
 from tarsim.config.distributions import DurationDist, is_zero
 from tarsim.config.units import parse_duration
 
@@ -27,9 +27,6 @@ answers before any generation, so a rejection costs about the network's way back
 plus this."""
 SHARE_TOLERANCE = 1e-6
 """How far the shares of a mix may sum from 1 (YAML decimals are not exact)."""
-
-NonNegSecondsField = Annotated[Seconds, Field(ge=0)]
-NonNegRate = Annotated[PerSecond, Field(ge=0)]
 
 
 # ---------------------------------------------------------------- rate limits
@@ -84,7 +81,7 @@ class Limits(Frozen):
     """Token buckets only. A bare number: how many requests a full bucket lets through
     at once (``20``); a duration: seconds of refill a bucket holds (``"1s"`` enforces
     60 RPM as 1 per second); default one window."""
-    rejected_after: NonNegSecondsField | None = None
+    rejected_after: NonNegSeconds | None = None
     """How long a rejected attempt (429) takes from being sent to its answer; default
     half the provider's network draw (the answer's way back) plus
     ``REJECT_SERVER_S``. When several scopes reject one attempt, the first in the
@@ -95,6 +92,14 @@ class Limits(Frozen):
     ``generated`` debits the tokens actually produced, when they are produced
     (Anthropic 2026), and admits a call while the bucket has room for one token
     (it may then go into debt, which later calls wait out)."""
+    start: Literal["full", "empty"] = "full"
+    """How the limiters start: ``full`` (a fresh key: a whole bucket or window of
+    room) or ``empty`` (the fluid steady state of a limit demanded beyond its rate:
+    the bucket drained, the first window used up). Sweeps set ``empty`` themselves
+    for a point that demands more than the limit."""
+    scope: Literal["organisation", "region", "host"] = "organisation"
+    """Who shares the buckets: the whole organisation (every host, the default, as API
+    keys are limited), each region, or each host (see ``deployment``)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Limits:
@@ -176,11 +181,11 @@ class ProviderErrors(Frozen):
 # ---------------------------------------------------------------- retries
 class Backoff(Frozen):
     """Delay before retry n (n = 0, 1, ...): min(initial * factor**n, max), times a
-    random factor in (1 - jitter, 1], as the official SDKs do (facts §1.3)."""
+    random factor in (1 - jitter, 1], as the official SDKs do (sources §1.3)."""
 
-    initial: NonNegSecondsField = 0.5
+    initial: NonNegSeconds = 0.5
     factor: Annotated[float, Field(ge=1)] = 2.0
-    max: NonNegSecondsField = 8.0
+    max: NonNegSeconds = 8.0
     jitter: Annotated[float, Field(ge=0, le=1)] = 0.25
 
     @model_validator(mode="after")
@@ -197,7 +202,7 @@ class Retry(Frozen):
 
     attempts: Annotated[int, Field(ge=1)] = 3
     backoff: Backoff = Backoff()
-    honor_retry_after: NonNegSecondsField = 60.0
+    honor_retry_after: NonNegSeconds = 60.0
     """0 never honours retry-after."""
     on: Annotated[
         tuple[Literal["rate_limited", "api_error", "timeout"], ...], Field(min_length=1)

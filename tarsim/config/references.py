@@ -68,6 +68,10 @@ def cross_check(data: Any) -> list[Problem]:
     for tool in _mapping(_mapping(data.get("cache")).get("tools")):
         ref(f"cache.tools.{tool}", tool, "tools")
     found += _check_degradation(data, ref)
+    regions = _mapping(data.get("deployment")).get("regions")
+    for i, region in enumerate(regions if isinstance(regions, list) else []):
+        for provider in _mapping(_mapping(region).get("network")):
+            ref(f"deployment.regions[{i}].network.{provider}", provider, "providers")
     return found
 
 

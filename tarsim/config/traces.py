@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tarsim.config.limits import check_data_file
+from tarsim.config.limits import read_csv_rows
 
 
 def load_trace(spec: Any, base_dir: Path) -> tuple[np.ndarray, list[str] | None]:
@@ -18,13 +17,7 @@ def load_trace(spec: Any, base_dir: Path) -> tuple[np.ndarray, list[str] | None]
     smallest timestamp (absolute Unix timestamps work as well as relative ones).
     Raises ``ValueError`` naming the file and what is wrong with it.
     """
-    path = Path(spec.file) if Path(spec.file).is_absolute() else base_dir / spec.file
-    check_data_file(path)
-    try:
-        with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise ValueError(f"cannot read trace {str(path)!r}: {exc.strerror}") from None
+    rows = read_csv_rows(spec.file, base_dir, "trace")
     if not rows:
         raise ValueError(f"trace {spec.file!r} has no rows")
     columns = list(rows[0])

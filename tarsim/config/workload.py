@@ -10,15 +10,14 @@ from pydantic import Discriminator, Field, Tag, model_validator
 
 from tarsim.config.base import (
     Frozen,
+    NonNegRate,
     NonNegSeconds,
-    PerSecond,
     PosRate,
     PosSeconds,
+    repeated,
 )
 from tarsim.config.distributions import DurationDist
 from tarsim.config.workflow import Step
-
-NonNegRate = Annotated[PerSecond, Field(ge=0)]
 
 MAX_USERS = 100_000
 """Closed-loop users: each is a process of the simulation."""
@@ -131,8 +130,7 @@ class Workload(Frozen):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Workload:
-        names = [c.name for c in self.classes]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = repeated([c.name for c in self.classes])
         if duplicates:
             raise ValueError(f"class names must be unique, got duplicates {duplicates}")
         return self

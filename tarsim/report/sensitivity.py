@@ -10,8 +10,7 @@ as in the sweep report.
 from __future__ import annotations
 
 import html
-import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import altair as alt
 import pandas as pd
 
 from tarsim.metrics import json_safe
-from tarsim.report.html import chart_specs, script_json
+from tarsim.report.html import cell, chart_specs, page_parts, script_json
 from tarsim.sensitivity.runner import StudyResult
 
 OUTPUT_TITLES = {"throughput": "throughput (req/s)", "p99": "p99 latency (s)",
@@ -30,22 +29,13 @@ OUTPUT_TITLES = {"throughput": "throughput (req/s)", "p99": "p99 latency (s)",
                  "memory": "peak memory (MB)", "slo": "meets the SLOs (0/1)"}
 
 
-def _cell(value: Any) -> str:
-    """A table cell: 4 significant digits, "-" for a missing number."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, float):
-        return "∞" if math.isinf(value) else f"{value:.4g}"
-    return str(value)
-
-
 def tornado_chart(frame: pd.DataFrame, output: str) -> alt.Chart:
     """Bars from the output at each parameter's low end to its high end, the
     largest swing on top, with a rule at the output at the base values."""
     part = frame[frame["output"] == output].copy()
     part["lo"] = part[["at_low", "at_high"]].min(axis=1)
     part["hi"] = part[["at_low", "at_high"]].max(axis=1)
-    part["range"] = [f"{_cell(a)} .. {_cell(b)}" for a, b in
+    part["range"] = [f"{cell(a)} .. {cell(b)}" for a, b in
                      zip(part["low_value"], part["high_value"], strict=True)]
     order = list(part["label"])
     title = OUTPUT_TITLES.get(output, output)
@@ -122,7 +112,7 @@ def table_html(frame: pd.DataFrame, columns: list[str] | None = None) -> str:
         return "<p>(none)</p>"
     columns = columns or list(frame.columns)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r[c]))}</td>" for c in columns)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(cell(r[c]))}</td>" for c in columns)
                    + "</tr>" for _, r in frame.iterrows())
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
@@ -184,14 +174,7 @@ def _sections(result: StudyResult) -> str:
 
 def page(result: StudyResult, facts: Mapping[str, Any],
          specs: Mapping[str, dict[str, Any]]) -> str:
-    import vl_convert
-
-    fact_html = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>"
-                        for k, v in facts.items())
-    divs = "".join(f'<div class="chart" id="chart-{html.escape(name)}"></div>'
-                   for name in specs)
-    bundle: str = vl_convert.javascript_bundle()  # type: ignore[call-arg]
-    bundle = bundle.replace("</script", "<\\/script")
+    fact_html, divs, bundle = page_parts(facts, specs)
     return PAGE.format(title=html.escape(f"Study: {result.study.spec.name}"), bundle=bundle,
                        facts=fact_html, sections=_sections(result), divs=divs,
                        specs=script_json(json_safe(dict(specs))))
@@ -225,6 +208,25 @@ def write_report(result: StudyResult, out: Path) -> list[Path]:
 __all__ = ["study_charts", "table_text", "write_report"]
 
 
+def _by_output(frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+    """*frame*'s rows by output (and by tier, where it has one), each group with its
+    label ("p99", or "small p99"), in the frame's order."""
+    keys = ["tier", "output"] if "tier" in frame else ["output"]
+    for key, part in frame.groupby(keys, sort=False):
+        yield " ".join(str(k) for k in key) if isinstance(key, tuple) else key, part
+
+
+def _ranked(frame: pd.DataFrame, by: str, values: Callable[[pd.Series], str]) -> list[str]:
+    """Per output, a heading and its parameters from the largest *by* down, each as
+    its label and *values*."""
+    lines = []
+    for output, part in _by_output(frame):
+        lines.append(f"  {output}:")
+        lines += [f"    {r['label']:<45} {values(r)}"
+                  for _, r in part.sort_values(by, ascending=False).iterrows()]
+    return lines
+
+
 def table_text(result: StudyResult) -> str:
     """The study's main table as terminal text: what decides the answer (Sobol),
     the ranking (Morris, tornado) or the bands and SLO probability (ensemble)."""
@@ -240,31 +242,20 @@ def table_text(result: StudyResult) -> str:
         if decides.empty:
             lines.append("  (no p99 or cost output analysed)")
         lines.append("Sobol indices, first order (S1) and total (ST), ± 95% CI:")
-        keys = ["tier", "output"] if "tier" in frames["sobol"] else ["output"]
-        for key, part in frames["sobol"].groupby(keys, sort=False):
-            output = " ".join(str(k) for k in key) if isinstance(key, tuple) else key
-            lines.append(f"  {output}:")
-            for _, r in part.sort_values("ST", ascending=False).iterrows():
-                lines.append(f"    {r['label']:<45} S1 {r['S1']:6.3f} ± {r['S1_conf']:.3f}"
-                             f"  ST {r['ST']:6.3f} ± {r['ST_conf']:.3f}")
+        lines += _ranked(frames["sobol"], "ST",
+                         lambda r: f"S1 {r['S1']:6.3f} ± {r['S1_conf']:.3f}  "
+                                   f"ST {r['ST']:6.3f} ± {r['ST_conf']:.3f}")
     if "morris" in frames and not frames["morris"].empty:
         lines.append("Morris mu* (per range) ± 95% CI, largest first:")
-        keys = ["tier", "output"] if "tier" in frames["morris"] else ["output"]
-        for key, part in frames["morris"].groupby(keys, sort=False):
-            output = " ".join(str(k) for k in key) if isinstance(key, tuple) else key
-            lines.append(f"  {output}:")
-            for _, r in part.sort_values("mu_star", ascending=False).iterrows():
-                lines.append(f"    {r['label']:<45} {r['mu_star']:.4g} "
-                             f"± {r['mu_star_conf']:.2g}")
+        lines += _ranked(frames["morris"], "mu_star",
+                         lambda r: f"{r['mu_star']:.4g} ± {r['mu_star_conf']:.2g}")
     if "tornado" in frames:
         lines.append("one at a time (output at the low .. high end), largest swing first:")
-        keys = ["tier", "output"] if "tier" in frames["tornado"] else ["output"]
-        for key, part in frames["tornado"].groupby(keys, sort=False):
-            output = " ".join(str(k) for k in key) if isinstance(key, tuple) else key
-            lines.append(f"  {output} (base {_cell(part['at_base'].iloc[0])}):")
+        for output, part in _by_output(frames["tornado"]):
+            lines.append(f"  {output} (base {cell(part['at_base'].iloc[0])}):")
             for _, r in part.iterrows():
-                lines.append(f"    {r['label']:<45} {_cell(r['at_low'])} .. "
-                             f"{_cell(r['at_high'])}")
+                lines.append(f"    {r['label']:<45} {cell(r['at_low'])} .. "
+                             f"{cell(r['at_high'])}")
     if "tiers" in frames:
         lines.append("per tier, the recommendation and P(it meets the SLOs at every load) "
                      "over the ensemble (95% CI):")
@@ -276,8 +267,8 @@ def table_text(result: StudyResult) -> str:
         lines.append("prediction bands over the ensemble (2.5% .. 50% .. 97.5%):")
         for _, r in frames["bands"].iterrows():
             where = f"[{r['tier']}] " if "tier" in r else ""
-            lines.append(f"  {where}{r['output']:<12} {_cell(r['p2_5'])} .. "
-                         f"{_cell(r['p50'])} .. {_cell(r['p97_5'])}")
+            lines.append(f"  {where}{r['output']:<12} {cell(r['p2_5'])} .. "
+                         f"{cell(r['p50'])} .. {cell(r['p97_5'])}")
     if "slo" in frames and not frames["slo"].empty:
         r = frames["slo"].iloc[0]
         lines.append(f"P(meets the SLOs) = {r['probability']:.2f} "

@@ -46,6 +46,25 @@ ROWS: list[tuple[str, str, str, int]] = [
 ]
 
 
+KIND_WORDS = {"requests": "requests", "input_tokens": "input tokens",
+              "output_tokens": "output tokens"}
+
+
+def _limit_rows(tree: dict[str, Any]) -> Any:
+    """``tools.search requests: 2,516 429s, 447 failed for good`` for each limit
+    that refused anything, most refusals first."""
+    rows = []
+    for scope, owners in tree.items():
+        for owner, kinds in owners.items():
+            for kind, counts in kinds.items():
+                refused, failed = counts.get("refused", 0), counts.get("failed", 0)
+                if refused or failed:
+                    rows.append((refused, f"{scope}.{owner} {KIND_WORDS.get(kind, kind)}: "
+                                 f"{refused:,.0f} 429s, {failed:,.0f} "
+                                 "failed for good"))
+    return [text for _, text in sorted(rows, key=lambda r: -r[0])]
+
+
 def run_table(summary: dict[str, Any], model: Model | None = None) -> str:
     """The summary as aligned 'metric  value' lines, with 95% CIs when present."""
     reps = summary.get("replications", 1)
@@ -66,6 +85,10 @@ def run_table(summary: dict[str, Any], model: Model | None = None) -> str:
     if errors:
         lines.append("  " + "errors by cause".ljust(width) + "  " +
                      ", ".join(f"{k} {_num(v, '', 1)}" for k, v in errors.items()))
+    limited = list(_limit_rows(summary.get("api", {}).get("limits", {})))
+    if limited:
+        lines.append("  " + "429s by limit".ljust(width) + "  " + limited[0])
+        lines += ["  " + "".ljust(width) + "  " + text for text in limited[1:]]
     if summary.get("unfinished"):
         lines.append(f"  warning: {summary['unfinished']} requests had not answered when the "
                      "run stopped: the offered load may exceed capacity")
@@ -74,40 +97,116 @@ def run_table(summary: dict[str, Any], model: Model | None = None) -> str:
     return "\n".join(lines)
 
 
-def recommendation_table(recommendations: Any) -> str:
-    """Per tier: the recommended configuration, its p99 and error rate (with 95%
-    upper bounds), cost, agents and binding bottleneck, as aligned text."""
-    headers = ["tier", "status", "load", "configuration", "agents", "p99 s (ub)",
-               "errors (ub)", "$/hour", "$/request", "bottleneck"]
+WIDTH = 100
+"""The terminal table fits this many columns; details go to the CSV and report."""
+
+
+def _wrap(text: str, width: int, sep: str = ", ") -> list[str]:
+    """*text* in lines of at most *width*, broken after *sep* (or spaces)."""
+    import textwrap
+
+    if len(text) <= width:
+        return [text]
+    lines: list[str] = []
+    current = ""
+    for piece in text.split(sep):
+        candidate = piece if not current else current + sep + piece
+        if len(candidate) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current + sep.rstrip())
+        current = piece
+    lines.append(current)
+    return [part for line in lines for part in (textwrap.wrap(line, width) or [""])]
+
+
+def decision_table(decisions: list[Any], limits: dict[str, float],
+                   width: int = WIDTH) -> str:
+    """The sweep's answer per tier in at most *width* columns: a row of numbers (at the
+    tier's highest load; p99 and errors are 95 % upper bounds, as the verdict uses),
+    then the verdict with headroom or the missed SLO, the binding limit, what the
+    grid suggests would lift it and any warnings."""
+    from tarsim.report.decision import SLO_NAMES, load_text, money, slo_text, slo_value
+
+    slo_heads = [SLO_NAMES.get(p, p) + "*" for p in limits]
+    headers = ["tier", "load", "SLOs", "configuration", *slo_heads, "$/hour", "$/month"]
     rows = []
-    for _, rec in recommendations.iterrows():
-        load = rec["load"]
-        rows.append([
-            str(rec["tier"]),
-            "ok" if rec["status"] == "ok" else "NONE MEETS SLO (closest)",
-            "-" if isinstance(load, float) and math.isnan(load) else f"{load:g}",
-            str(rec["config"]),
-            str(rec["agents_count"]),
-            f"{_num(rec['latency_p99'], '', 2)} ({_num(rec['latency_p99_ub'], '', 2)})",
-            f"{_num(rec['error_rate'], '', 4)} ({_num(rec['error_rate_ub'], '', 4)})",
-            _num(rec["cost_per_hour_usd"], "", 2),
-            _num(rec["cost_per_request_usd"], "", 5),
-            str(rec["bottleneck"]),
-        ])
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
+    for d in decisions:
+        rows.append([d.tier, load_text(d.load_kind, d.load).replace(" req/s", "/s"),
+                     "ok" if d.meets else "MISS",
+                     d.label + (", " + d.plans if d.plans else ""),
+                     *(slo_value(p, d.bounds.get(p, math.nan)) for p in limits),
+                     money(d.cost_per_hour), money(d.cost_per_month)])
+    fixed = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+             for i, h in enumerate(headers)]
+    config_col = 3
+    others = sum(w for i, w in enumerate(fixed) if i != config_col) + 2 * (len(headers) - 1)
+    fixed[config_col] = max(20, min(fixed[config_col], width - others))
+    right = set(range(4, len(headers)))
+
+    def line(cells: list[str]) -> str:
+        out = [c.rjust(w) if i in right else c.ljust(w)
+               for i, (c, w) in enumerate(zip(cells, fixed, strict=True))]
+        return "  ".join(out).rstrip()
+
+    lines = [f"Cheapest configuration per tier meeting {slo_text(limits)} at every load of "
+             "the tier", "", line(headers), line(["-" * w for w in fixed])]
+    indent = "    "
+    for d, cells in zip(decisions, rows, strict=True):
+        wrapped = _wrap(cells[config_col], fixed[config_col])
+        lines.append(line([*cells[:config_col], wrapped[0], *cells[config_col + 1:]]))
+        for more in wrapped[1:]:
+            lines.append(line(["", "", "", more, *([""] * (len(headers) - 4))]))
+        notes = [("", d.verdict), ("limit: ", d.binding)]
+        if d.lift:
+            notes.append(("lift: ", d.lift))
+        notes += [("! ", w) for w in d.warnings]
+        for prefix, text in notes:
+            body = _wrap(prefix + text, width - len(indent) - 2, sep=" ")
+            lines.append(indent + body[0])
+            lines += [indent + "  " + b for b in body[1:]]
+        lines.append("")
+    lines.append(f"* 95 % upper bounds at the tier's highest load; {load_text('rate', 1)} "
+                 "= requests a second; a month = 730 h")
+    return "\n".join(lines)
+
+
+COMPARE_LABELS = {"throughput": ("throughput", " req/s", 1.0), "latency.p50": ("p50", " s", 1.0),
+                  "latency.p99": ("p99", " s", 1.0), "error_rate": ("errors", " %", 100.0),
+                  "wait.mean": ("wait for an agent", " s", 1.0),
+                  "agents.utilization": ("agents busy", " %", 100.0),
+                  "cost.per_hour_usd": ("$/hour", "", 1.0),
+                  "cost.per_request_usd": ("$/request", "", 1.0)}
+
+
+def compare_table(result: dict[str, Any]) -> str:
+    """Variants side by side; each after the first with its paired difference from
+    the first and the difference's 95 % CI half-width (same seeds: common random
+    numbers)."""
+    variants = result["variants"]
+    base = variants[0]
+    headers = ["metric", base, *(f"{v} (vs {base})" for v in variants[1:])]
+    rows = []
+    for name, entries in result["metrics"].items():
+        label, unit, scale = COMPARE_LABELS.get(name, (name, "", 1.0))
+        cells = [label, _num(entries[base]["mean"] * scale, unit)]
+        for variant in variants[1:]:
+            entry = entries[variant]
+            diff = entry.get("diff", math.nan) * scale
+            half = entry.get("diff_ci95", math.nan) * scale
+            sign = "+" if isinstance(diff, float) and diff >= 0 else ""
+            text = f"{_num(entry['mean'] * scale, unit)} ({sign}{_num(diff, '')}"
+            if isinstance(half, float) and math.isfinite(half):
+                text += f" ± {_num(half, '')}"
+                if abs(diff) > half:
+                    text += " *"
+            cells.append(text + ")")
+        rows.append(cells)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
+             "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    runners = [f"  {rec['tier']}: runner-up {rec['runner_up']}"
-               for _, rec in recommendations.iterrows() if rec.get("runner_up")]
-    if runners:
-        lines += ["", *runners]
-    if "capacity" in recommendations:
-        capacities = [f"  {rec['tier']}: the recommended configuration sustains "
-                      f"{rec['capacity']:.4g} and fails at {rec['capacity_failed_at']:.4g}"
-                      for _, rec in recommendations.iterrows()
-                      if not math.isnan(rec["capacity"])]
-        if capacities:
-            lines += ["", *capacities]
+    lines += ["", "(vs: the paired difference ± its 95 % CI half-width, replication by",
+              " replication on the same seeds; * = the interval excludes 0)"]
     return "\n".join(lines)

@@ -29,7 +29,7 @@ from typing import Annotated, Any
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from tarsim.config.base import Frozen, NonNegSeconds, PosSeconds
+from tarsim.config.base import Frozen, NonNegSeconds, PosSeconds, repeated
 from tarsim.config.errors import ConfigError, Problem
 from tarsim.config.loader import (
     PathKey,
@@ -104,10 +104,9 @@ class ScenarioFile(Frozen):
 
     @model_validator(mode="after")
     def _unique_names(self) -> ScenarioFile:
-        names = [s.name for s in self.scenarios]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"scenario names must be unique, got {repeated} more than once")
+        twice = repeated([s.name for s in self.scenarios])
+        if twice:
+            raise ValueError(f"scenario names must be unique, got {twice} more than once")
         return self
 
 

@@ -133,11 +133,13 @@ def search(
         low, high = _bracket(probe, start, kind)
         while (math.isfinite(low) and math.isfinite(high) and len(probes) < MAX_PROBES
                and high - low > tolerance * high and not (kind == USERS and high - low <= 1)):
-            middle = (low + high) / 2
-            if probe(middle).sustained:
-                low = probes[-1].load if kind == USERS else middle
+            # the load the probe ran (users are whole): a probe answered from an
+            # earlier one is not the last of *probes*
+            tried = probe((low + high) / 2)
+            if tried.sustained:
+                low = tried.load
             else:
-                high = probes[-1].load if kind == USERS else middle
+                high = tried.load
     finally:
         if executor is None:
             runner.close()
@@ -148,21 +150,20 @@ def _bracket(probe: Callable[[float], Probe], start: float, kind: str) -> tuple[
     """(sustained load, failing load) around the answer, from *start* by doubling or
     halving; NaN on a side that could not be found within the probe budget."""
     first = probe(start)
-    low, high = (start, math.nan) if first.sustained else (math.nan, start)
+    low, high = (first.load, math.nan) if first.sustained else (math.nan, first.load)
     for _ in range(MAX_PROBES // 3):
         if first.sustained:
-            load = low * 2
-            if probe(load).sustained:
-                low = load
-            else:
-                return low, load
+            tried = probe(low * 2)
+            if not tried.sustained:
+                return low, tried.load
+            low = tried.load
         else:
-            load = high / 2
-            if kind == USERS and load < 1:
+            if kind == USERS and high / 2 < 1:
                 return math.nan, high
-            if probe(load).sustained:
-                return load, high
-            high = load
+            tried = probe(high / 2)
+            if tried.sustained:
+                return tried.load, high
+            high = tried.load
     return low, high
 
 

@@ -70,10 +70,12 @@ METRIC_OF_SLO: dict[str, Metric] = {
 
 
 class AdaptiveReplications(Frozen):
-    """Replicate until the p99's relative 95% CI half-width is below *target*:
-    *min* replications first, then *step* more at a time, up to *max*."""
+    """Replicate until the point's SLO verdict is decided (every 95% upper bound
+    within its SLO, or one lower bound above it), or, with *target*, until p99's
+    relative 95% CI half-width is below it: *min* replications first, then *step*
+    more at a time, up to *max* (the verdict then stays ``uncertain``)."""
 
-    target: Annotated[float, Field(gt=0, lt=1)]
+    target: Annotated[float, Field(gt=0, lt=1)] | None = None
     min: Annotated[int, Field(ge=2)] = 3
     max: Annotated[int, Field(ge=2)] = 20
     step: Annotated[int, Field(ge=1)] = 2
@@ -147,6 +149,9 @@ class ExperimentSpec(Frozen):
     tiers: list[TierSpec] = Field(default_factory=list)
     grid: dict[str, AxisValues] = Field(default_factory=dict)
     zip: list[dict[str, AxisValues]] = Field(default_factory=list)
+    calibrated_up_to: PerSecond | None = None
+    """The highest rate the model was checked against measurements at; a tier's
+    answer past it is flagged as an extrapolation."""
     capacity: bool = False
     """Also search, for each tier's recommended configuration, the highest rate (or
     users) it sustains within the SLOs, as ``tarsim capacity`` does."""

@@ -16,7 +16,7 @@ import json
 import math
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -27,12 +27,21 @@ import pandas as pd
 from tarsim.config import ConfigError, Model, Problem
 from tarsim.config.outputs import LOCK_FILE, atomic_write, atomic_write_text
 from tarsim.executors import SERIAL, Executor, RunTask, make_executor
+from tarsim.intervals import SKETCH
 from tarsim.metrics import json_safe
+from tarsim.steady import reason as steady_reason
 from tarsim.sweep.budget import offered_rate
 from tarsim.sweep.loader import Experiment
 from tarsim.sweep.points import RATE, USERS, Point, point_key, show_value
-from tarsim.sweep.recommend import recommend, total_costs
-from tarsim.sweep.stats import aggregate, flat_row, replications_needed
+from tarsim.sweep.recommend import paired, recommend, total_costs
+from tarsim.sweep.screen import (
+    SAMPLES_PER_RUN,
+    Screen,
+    Screener,
+    drained_model,
+    horizon_for,
+)
+from tarsim.sweep.stats import SCREENED, aggregate, flat_row, replications_needed, verdict
 from tarsim.sweep.store import OLD_RUNS_FILE, RUNS_FILE, RunStore
 
 Progress = Callable[[int, int], None]
@@ -77,6 +86,7 @@ def run_sweep(
     resume: bool = False,
     retry_failed: bool = False,
     progress: Progress | None = None,
+    screen: bool = True,
 ) -> SweepResult:
     """Run every missing (point, replication) of *experiment* and build its tables.
 
@@ -87,14 +97,32 @@ def run_sweep(
 
     A run that raises, or whose worker dies, is stored as failed with its error;
     the sweep goes on and its point is marked failed in the tables. *executor*
-    is left open for its owner to close (a serial one is made when None)."""
+    is left open for its owner to close (a serial one is made when None).
+
+    Each point is screened first (:mod:`tarsim.sweep.screen`): with *screen*, a
+    point that cannot meet the SLOs is not simulated; either way every limit a
+    point demands beyond its rate starts empty. Replications are added to a point
+    until its SLO verdict is decided or the experiment's maximum is reached
+    (:func:`tarsim.sweep.stats.replications_needed`)."""
     started = time.perf_counter()
     spec = experiment.spec
     store = _open_store(out, resume, retry_failed)
     runner = executor or make_executor(SERIAL)
+    slo = experiment.slo.limits()
+    screener = Screener(slo)
+    screens: dict[str, Screen] = {}
     by_key: dict[str, Point] = {}
+    models: dict[str, Model] = {}
+    horizons: dict[str, float] = {}
     for point in experiment.points:
-        by_key.setdefault(point.key, point)
+        if point.key in by_key:
+            continue
+        found = screens[point.key] = screener.screen(point.model)
+        if screen and found.screened:
+            continue
+        by_key[point.key] = point
+        models[point.key] = drained_model(point.model, found)
+        horizons[point.key] = horizon_for(spec.horizon, spec.warmup_s, found)
     submitted: set[tuple[str, int]] = set()
     executed = 0
     reused = sum(len(store.runs_of(k)) for k in by_key)
@@ -104,12 +132,12 @@ def run_sweep(
             return  # a failed point: no more replications
         have = store.runs_of(point.key)
         needed, _final = replications_needed(
-            {r: flat_row(m) for r, m in have.items()}, spec.replications)
+            {r: flat_row(m) for r, m in have.items()}, spec.replications, slo)
         for r in range(needed):
             if r not in have and (point.key, r) not in submitted:
                 submitted.add((point.key, r))
-                runner.submit(RunTask.of(point.key, r, point.model, spec.horizon,
-                                         spec.warmup_s, spec.seed))
+                runner.submit(RunTask.of(point.key, r, models[point.key],
+                                         horizons[point.key], spec.warmup_s, spec.seed))
 
     try:
         for point in by_key.values():
@@ -125,10 +153,11 @@ def run_sweep(
             submit_missing(by_key[task.key])
             if progress is not None:
                 progress(executed, len(submitted))
-        runs, summary = tables(experiment, store)
+        runs, summary = tables(experiment, store, screens if screen else
+                               {k: s for k, s in screens.items() if not s.screened})
         summary = total_costs(summary, spec.costs.agent_per_hour_usd)
-        recommendations = recommend(summary, experiment.slo.limits(),
-                                    spec.costs.agent_per_hour_usd)
+        recommendations = paired(recommend(summary, experiment.slo.limits(),
+                                           spec.costs.agent_per_hour_usd), runs)
         if spec.capacity:
             recommendations = with_capacity(experiment, recommendations, runner)
     finally:
@@ -158,7 +187,8 @@ def with_capacity(experiment: Experiment, recommendations: pd.DataFrame,
 
     spec = experiment.spec
     reps = spec.replications
-    replications = max(2, reps if isinstance(reps, int) else reps.min)
+    # three at least: with two, p99's interval rests on one degree of freedom
+    replications = max(3, reps if isinstance(reps, int) else reps.min)
     found, failed = [], []
     for _, row in recommendations.iterrows():
         if row["status"] != "ok":
@@ -166,7 +196,10 @@ def with_capacity(experiment: Experiment, recommendations: pd.DataFrame,
             failed.append(math.nan)
             continue
         point = experiment.points[int(row["point"])]
-        result = search(point.model, experiment.slo.limits(), duration=spec.horizon,
+        # long enough for p99's interval down to half the tier's load (screen.horizon_for)
+        duration = max(spec.horizon, spec.warmup_s + 2 * SAMPLES_PER_RUN / float(row["load"])) \
+            if row["load_kind"] == RATE and float(row["load"]) > 0 else spec.horizon
+        result = search(point.model, experiment.slo.limits(), duration=duration,
                         warmup=spec.warmup_s, seed=spec.seed, replications=replications,
                         start=float(row["load"]), executor=executor)
         found.append(result.load)
@@ -220,6 +253,10 @@ def _axis_columns(points: Sequence[Point]) -> dict[str, list[Any]]:
     return columns
 
 
+def _hosts(model: Any) -> int:
+    return 1 if model.deployment is None else model.deployment.host_count
+
+
 def _point_columns(points: Sequence[Point]) -> pd.DataFrame:
     frame = pd.DataFrame({
         "point": [p.index for p in points],
@@ -228,39 +265,63 @@ def _point_columns(points: Sequence[Point]) -> pd.DataFrame:
         "load": [p.load for p in points],
         "config": [p.config for p in points],
         **_axis_columns(points),
-        "agents_count": [p.model.agents.count for p in points],
-        "slots": [p.model.agents.count * p.model.agents.concurrency for p in points],
+        # agents.count is per host: the columns count the whole deployment
+        "hosts": [_hosts(p.model) for p in points],
+        "agents_count": [p.model.agents.count * _hosts(p.model) for p in points],
+        "slots": [p.model.agents.count * p.model.agents.concurrency * _hosts(p.model)
+                  for p in points],
         "key": [p.key for p in points],
     })
     return frame
 
 
-def tables(experiment: Experiment, store: RunStore) -> tuple[pd.DataFrame, pd.DataFrame]:
+def tables(experiment: Experiment, store: RunStore,
+           screens: Mapping[str, Screen] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs, summary) from the stored runs of *experiment*'s points: one row per
-    point and replication; one row per point with each metric's mean and CI. A
-    point with a failed run keeps its row, with the run's ``error`` and NaN
-    metrics (the ``error`` column is there only when some run failed)."""
+    point and replication; one row per point with each metric's mean and CI, its
+    verdict (``meets``, ``fails``, ``uncertain`` or ``screened``) and its screening
+    (demand on each limit, zero-load p99, the reason when screened). A point with a
+    failed run keeps its row, with the run's ``error`` and NaN metrics (the
+    ``error`` column is there only when some run failed)."""
     points = experiment.points
+    screens = screens or {}
+    slo = experiment.slo.limits()
     base = _point_columns(points)
     run_rows, summary_rows, missing = [], [], []
     for i, point in enumerate(points):
+        found = screens.get(point.key)
+        screened = {} if found is None else {
+            "floor_p99": found.floor_p99, "screen_reason": found.reason,
+            **{f"demand_{k}": v for k, v in found.demand.items()}}
+        if found is not None and found.screened:
+            summary_rows.append({"_row": i, "replications": 0, "verdict": SCREENED,
+                                 **screened})
+            continue
         failed = store.failures_of(point.key)
         have = {r: flat_row(m) for r, m in store.runs_of(point.key).items()}
         if failed:
             error = "; ".join(f"replication {r}: {e}" for r, e in sorted(failed.items()))
             for r in sorted(set(have) | set(failed)):
-                run_rows.append({"_row": i, "replication": r, **have.get(r, {}),
+                run_rows.append({"_row": i, "replication": r,
+                                 **{k: v for k, v in have.get(r, {}).items()
+                                    if not k.startswith(SKETCH)},
                                  "error": failed.get(r, "")})
-            summary_rows.append({"_row": i, "replications": len(have), "error": error})
+            summary_rows.append({"_row": i, "replications": len(have), "error": error,
+                                 **screened})
             continue
-        n, final = replications_needed(have, experiment.spec.replications)
+        n, final = replications_needed(have, experiment.spec.replications, slo)
         if not final or any(r not in have for r in range(n)):
             missing.append(point.label)
             continue
         chosen = [have[r] for r in range(n)]
         for r, row in enumerate(chosen):
-            run_rows.append({"_row": i, "replication": r, **row})
-        summary_rows.append({"_row": i, "replications": n, **aggregate(chosen)})
+            run_rows.append({"_row": i, "replication": r,
+                             **{k: v for k, v in row.items() if not k.startswith(SKETCH)}})
+        row = aggregate(chosen)
+        unsteady = steady_reason(row, experiment.spec.warmup_s)
+        summary_rows.append({"_row": i, "replications": n, **row,
+                             "verdict": verdict(row, slo), "steady": not unsteady,
+                             "steady_reason": unsteady, **screened})
     if missing:
         raise ConfigError([Problem("--out", f"runs are missing for {len(missing)} points, "
                                    f"e.g. {missing[0]}", has_value=False)])
@@ -269,7 +330,8 @@ def tables(experiment: Experiment, store: RunStore) -> tuple[pd.DataFrame, pd.Da
         runs_frame["error"] = runs_frame["error"].fillna("")
         summary_frame["error"] = summary_frame["error"].fillna("")
     index = base.reset_index(drop=True)
-    runs = index.merge(runs_frame, left_index=True, right_on="_row")
+    runs = index.merge(runs_frame if run_rows else pd.DataFrame(columns=["_row"]),
+                       left_index=True, right_on="_row")
     summary = index.merge(summary_frame, left_index=True, right_on="_row")
     return (runs.drop(columns="_row").reset_index(drop=True),
             summary.drop(columns="_row").reset_index(drop=True))
@@ -313,8 +375,12 @@ def manifest(result: SweepResult, command: Sequence[str] | None = None) -> dict[
                                       if v is not None},
         "slo_metrics": exp.slo.limits(),
         "agent_per_hour_usd": spec.costs.agent_per_hour_usd,
+        "calibrated_up_to": spec.calibrated_up_to,
+        "set": spec.overrides,
         "points": len(exp.points),
-        "runs": len(result.runs),
+        # simulations, as the CLI counts them: a point two tiers share runs once
+        "runs": result.executed + result.reused,
+        "run_rows": len(result.runs),
         "executed": result.executed,
         "reused": result.reused,
         "repaired": result.repaired,

@@ -14,11 +14,15 @@ from typing import Any
 
 import numpy as np
 
+from tarsim.intervals import SKETCH, pooled_bounds
 from tarsim.metrics import t_halfwidth
 from tarsim.sweep.experiment import AdaptiveReplications
 from tarsim.vocabulary import ERROR_CAUSES, Metric, error_metric
 
 CI = "_ci95"
+LOW, HIGH = "_lo", "_hi"
+"""Suffixes of a metric's 95% bounds, for the metrics with their own intervals
+(latency quantiles and the error rate, :mod:`tarsim.intervals`)."""
 NOT_AVERAGED = ("events",)
 
 
@@ -33,10 +37,13 @@ ERROR_COLUMNS = {str(cause): column(error_metric(cause)) for cause in ERROR_CAUS
 ERROR_NAMES = frozenset(ERROR_COLUMNS.values())
 
 
-def flat_row(metrics: Mapping[str, Any]) -> dict[str, float]:
+def flat_row(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """A run's metrics under column names, in name order (so that a row read back
-    from the store and one fresh from a worker are alike)."""
-    return {column(k): _number(metrics[k]) for k in sorted(metrics)}
+    from the store and one fresh from a worker are alike). The latency sketch
+    (``samples.*``) keeps its dotted names and lists."""
+    return {k if k.startswith(SKETCH + ".") else column(k):
+            metrics[k] if k.startswith(SKETCH + ".") else _number(metrics[k])
+            for k in sorted(metrics)}
 
 
 def _number(value: Any) -> float:
@@ -49,7 +56,8 @@ def aggregate(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Mean and 95% CI half-width of every metric over *runs* (flat rows).
 
     A cause of error missing from a run did not happen in it: it counts as 0."""
-    names = sorted({k for run in runs for k in run if k not in NOT_AVERAGED})
+    names = sorted({k for run in runs for k in run
+                    if k not in NOT_AVERAGED and not k.startswith(SKETCH + ".")})
     out: dict[str, float] = {}
     for name in names:
         fill = 0.0 if name in ERROR_NAMES else math.nan
@@ -57,6 +65,10 @@ def aggregate(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         finite = values[~np.isnan(values)]
         out[name] = float(finite.mean()) if len(finite) else math.nan
         out[name + CI] = t_halfwidth(values) if len(runs) > 1 else math.nan
+    for path, (estimate, low, high) in pooled_bounds(runs).items():
+        name = column(path)
+        out[name], out[name + LOW], out[name + HIGH] = estimate, low, high
+        out[name + CI] = max(estimate - low, high - estimate)
     return out
 
 
@@ -80,12 +92,17 @@ def relative_halfwidth(runs: Sequence[Mapping[str, Any]], name: str = P99) -> fl
 
 
 def replications_needed(runs: Mapping[int, Mapping[str, Any]],
-                        replications: int | AdaptiveReplications) -> tuple[int, bool]:
+                        replications: int | AdaptiveReplications,
+                        limits: Mapping[str, float] | None = None) -> tuple[int, bool]:
     """How many replications a point needs, given the *runs* done so far
     (replication index -> flat row), and whether that number is final.
 
-    The decision at each stage uses exactly the first n replications, so it is the
-    same whichever runs happen to be done already (after a resume, say)."""
+    Adaptive: a point stops at the first stage where its SLO verdict against
+    *limits* is decided (every upper bound within its limit, or one lower bound
+    above it), or, with a ``target``, where p99's relative half-width is below it;
+    else at ``max`` (its verdict then stays ``uncertain``). The decision at each
+    stage uses exactly the first n replications, so it is the same whichever runs
+    happen to be done already (after a resume, say)."""
     sizes = stages(replications)
     for n in sizes:
         if any(r not in runs for r in range(n)):
@@ -93,14 +110,21 @@ def replications_needed(runs: Mapping[int, Mapping[str, Any]],
         if n == sizes[-1]:
             return n, True
         assert isinstance(replications, AdaptiveReplications)
-        if relative_halfwidth([runs[r] for r in range(n)]) < replications.target:
+        first = [runs[r] for r in range(n)]
+        if limits and verdict(aggregate(first), limits) != UNCERTAIN:
+            return n, True
+        if replications.target is not None and relative_halfwidth(first) < replications.target:
             return n, True
     return sizes[-1], True  # not reached: the last stage returns above
 
 
 # ---------------------------------------------------------------- SLOs
 def upper_bound(row: Mapping[str, Any], name: str) -> float:
-    """The upper end of a metric's 95% CI (the mean itself with one replication)."""
+    """The upper end of a metric's 95% CI: its own bound where it has one (latency
+    quantiles, error rate), else mean + t half-width (the mean itself with one
+    replication)."""
+    if name + HIGH in row:
+        return _number(row.get(name + HIGH))
     mean = _number(row.get(name))
     half = _number(row.get(name + CI))
     return mean + (half if math.isfinite(half) else 0.0)
@@ -119,6 +143,28 @@ def slo_ratios(row: Mapping[str, Any], limits: Mapping[str, float]) -> dict[str,
         else:
             ratios[path] = bound / limit
     return ratios
+
+
+MEETS, FAILS, UNCERTAIN, SCREENED = "meets", "fails", "uncertain", "screened"
+"""A point's verdict: every SLO's upper bound within its limit; one SLO's lower
+bound above its limit; neither (more replications could decide it); or not
+simulated, since screening showed it cannot meet the SLOs."""
+
+
+def lower_bound(row: Mapping[str, Any], name: str) -> float:
+    """The lower end of a metric's 95% CI (see :func:`upper_bound`)."""
+    if name + LOW in row:
+        return _number(row.get(name + LOW))
+    mean = _number(row.get(name))
+    half = _number(row.get(name + CI))
+    return mean - (half if math.isfinite(half) else 0.0)
+
+
+def verdict(row: Mapping[str, Any], limits: Mapping[str, float]) -> str:
+    """``meets``, ``fails`` or ``uncertain`` (see ``MEETS``)."""
+    if any(lower_bound(row, column(path)) > limit for path, limit in limits.items()):
+        return FAILS
+    return MEETS if meets(row, limits) else UNCERTAIN
 
 
 def meets(row: Mapping[str, Any], limits: Mapping[str, float]) -> bool:

@@ -1,5 +1,6 @@
-"""Regression against the recorded baseline: models/tars.yaml, calibrated, reproduces
-every row of the seed's load test (models/baselines/load_test_results.csv).
+"""Regression against the recorded baseline: models/tars.yaml (congestion on the
+host) and models/tars_provider.yaml (congestion at the provider), both calibrated,
+reproduce every row of the seed's load test (models/baselines/load_test_results.csv).
 
 Each row is simulated as its load test ran it: `load` closed-loop users with no think
 time, `agents` agents. Tolerances (issue 5): throughput within 5 %, p99 within 10 %,
@@ -19,18 +20,20 @@ from tarsim import api
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = api.read_baseline(ROOT / "models" / "baselines" / "load_test_results.csv")
-MODEL = api.load_model(ROOT / "models" / "tars.yaml")
+MODELS = {name: api.load_model(ROOT / "models" / f"{name}.yaml")
+          for name in ("tars", "tars_provider")}
 
 TOLERANCE = {"throughput": 0.05, "p99": 0.10, "error_rate": 0.015, "memory_mb": 0.10}
 """Relative for throughput, p99 and memory; absolute (a share) for the error rate."""
 
 
+@pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("row", BASELINE.rows, ids=lambda r: f"{r.load:g}users-{r.agents}agents")
-def test_row_is_reproduced(row) -> None:  # type: ignore[no-untyped-def]
-    """The calibrated model gives the row's throughput, p99, error rate and memory
-    within the stated tolerances."""
+def test_row_is_reproduced(row, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Each calibrated model (each hypothesis of where congestion lives) gives the
+    row's throughput, p99, error rate and memory within the stated tolerances."""
     assert row.load_kind == "concurrency"
-    model = api.with_overrides(MODEL, {
+    model = api.with_overrides(MODELS[name], {
         "workload.arrivals": {"kind": "closed", "users": int(row.load), "think_time": 0},
         "agents.count": row.agents,
     })
@@ -45,7 +48,7 @@ def test_row_is_reproduced(row) -> None:  # type: ignore[no-untyped-def]
     }
     report = ", ".join(f"{k} {v:.4g} ± {h:.2g} (measured {getattr(row, k):.4g})"
                        for k, (v, h) in simulated.items())
-    print(f"\n{row.load:g} users, {row.agents} agents: {report}")
+    print(f"\n{name}: {row.load:g} users, {row.agents} agents: {report}")
     for metric, (value, _half) in simulated.items():
         measured = getattr(row, metric)
         if metric == "error_rate":

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from tarsim.config.base import Probability
+from tarsim.config.base import Probability, repeated
 from tarsim.config.model import Model
 from tarsim.config.units import parse_rate
 from tarsim.scenarios.analyses.common import (
@@ -40,10 +40,9 @@ class Sweep(Analysis):
 
     @model_validator(mode="after")
     def _distinct(self) -> Sweep:
-        labels = [_label(v) for v in self.values]
-        repeated = sorted({x for x in labels if labels.count(x) > 1})
-        if repeated:
-            raise ValueError(f"values must be distinct, got {repeated} more than once")
+        twice = repeated([_label(v) for v in self.values])
+        if twice:
+            raise ValueError(f"values must be distinct, got {twice} more than once")
         return self
 
     def variants(self) -> dict[str, dict[str, Any]]:
