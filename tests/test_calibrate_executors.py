@@ -4,11 +4,11 @@ run that fails is a penalised trial, never a crash."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from conftest import Synthetic, simulated_baseline
 
 from tarsim.calibrate.baseline import Baseline, BaselineRow
 from tarsim.calibrate.calibration import calibrate
@@ -18,7 +18,6 @@ from tarsim.calibrate.fit import (
     Simulator,
     calibration_runner,
     fit,
-    predict,
     residuals,
     row_run,
 )
@@ -27,7 +26,6 @@ from tarsim.config.loader import model_from_data
 from tarsim.executors import Runner, RunTask, SerialExecutor
 from tarsim.metrics import json_safe
 
-Synthetic = Callable[..., dict[str, Any]]
 TINY = FitSettings(duration_s=20, warmup_s=2, replications=3, seed=3, max_iterations=2,
                    noise_replications=3, scan_points=2)
 FAILS_ABOVE = 0.25
@@ -36,14 +34,8 @@ FAILS_ABOVE = 0.25
 
 def baseline_of(model: Any, loads: tuple[int, ...] = (2, 6)) -> Baseline:
     """Rows simulated from *model* on another seed (a baseline it fits)."""
-    shape = Baseline(rows=tuple(BaselineRow(load=n, load_kind="concurrency", throughput=1,
-                                            p99=1) for n in loads))
-    measured = predict(model, shape, FitSettings(duration_s=30, warmup_s=3, replications=1,
-                                                 seed=99))
-    return Baseline(rows=tuple(
-        BaselineRow(load=n, load_kind="concurrency", throughput=m.simulated["throughput"],
-                    p99=m.simulated["p99"], error_rate=m.simulated["error_rate"])
-        for n, m in zip(loads, measured, strict=True)))
+    return simulated_baseline(model, [(n, None) for n in loads],
+                              FitSettings(duration_s=30, warmup_s=3, replications=1, seed=99))
 
 
 def test_a_two_process_pool_calibrates_exactly_as_serial(synthetic: Synthetic) -> None:
