@@ -168,7 +168,8 @@ class Simulator:
 
     def remember(self, key: tuple[Any, ...], summary: dict[str, Any] | None,
                  batch: int) -> None:
-        """Keep *summary*; the cache holds at least two batches of *batch* runs."""
+        """Keep *summary*; the cache holds at least two batches of *batch* requests
+        (so that scipy's finite-difference map finds the batch it just simulated)."""
         self.runs[key] = summary
         while len(self.runs) > max(self.cache_size, 2 * batch):
             self.runs.popitem(last=False)
