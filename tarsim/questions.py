@@ -16,7 +16,7 @@ from tarsim.sweep.loader import load_experiment as _load_experiment
 from tarsim.sweep.points import Point
 
 if TYPE_CHECKING:
-    from tarsim.api import RunResult
+    from tarsim.replications import RunResult
     from tarsim.sweep.runner import SweepResult
 
 DEFAULT_DURATION_S = 300.0
@@ -48,7 +48,7 @@ def run_point(experiment: Experiment | str | Path, tier: str | None = None,
     """A point of an experiment run as its sweep runs it (its ``set:``, horizon,
     warm-up, seed and replications), unless changed by ``--set`` *overrides*, a
     *rate*, an *agents* count or the run settings given (*workers*: a local pool)."""
-    from tarsim.api import run  # the API's run (executors, work budget): imported late
+    from tarsim.replications import run
 
     if not isinstance(experiment, Experiment):
         experiment = _load_experiment(experiment)
@@ -75,7 +75,8 @@ def compare(model: Model | str | Path, variants: Mapping[str, Mapping[str, Any]]
     """Each variant (name -> ``--set`` overrides on *model*) run on the same seeds:
     per metric, each variant's mean and its paired difference from the first
     variant with a 95 % CI (common random numbers make the pairs)."""
-    from tarsim.api import run, with_overrides  # the API's run (checks, executors)
+    from tarsim.config import with_overrides
+    from tarsim.replications import run
 
     model = model if isinstance(model, Model) else load_model(model)
     if len(variants) < 2:

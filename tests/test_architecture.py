@@ -11,8 +11,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "tarsim"
 
 LAYERS = ["vocabulary", "config", "components", "run", "summary", "metrics", "executors", "sweep",
-          "calibrate", "sensitivity", "scenarios", "report", "api_studies", "api", "cli_options",
-          "cli"]
+          "replications", "calibrate", "sensitivity", "scenarios", "report", "questions",
+          "api_studies", "api", "cli_options", "cli"]
 """Lowest first. `tarsim/__init__.py` and `__main__.py` stand outside the layers."""
 
 
