@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +106,10 @@ def calibrate(
     seed: int | None = None,
     max_iterations: int | None = None,
     progress: Callable[[str], None] | None = None,
+    executor: str = executors.SERIAL,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
 ) -> Calibration:
     """Check a baseline, fit *fit* paths of *model* to it (when None: the usual
     unknowns the baseline measures, plus the rate of every limit that binds), and
@@ -112,32 +117,31 @@ def calibrate(
     Returns a ``Calibration``: ``.as_dict()`` is the ``tarsim calibrate`` JSON;
     ``.result.model`` the calibrated model.
 
-    Runtime: every evaluation simulates each row for *duration* seconds (default 60)
-    per replication (default 2); the main fit is a global scan of 4 + 2 points per
-    continuous parameter, then at most *max_iterations* (default 20) least-squares
-    evaluations plus their finite differences; each hold-out refit is the same fit
-    again from the same start values.
+    Runtime: each evaluation simulates every row for *duration* s (default 60) x
+    *replications* (default 2), on *executor* (as :func:`sweep`; the result is the same
+    on any); the fit scans 8 points per continuous parameter (at most 64), then runs at
+    most *max_iterations* (default 20) least-squares evaluations plus their finite
+    differences from each of 3 starts; each hold-out refit repeats the fit.
     """
-    from dataclasses import replace
-
     from tarsim.calibrate.baseline import Baseline
     from tarsim.calibrate.calibration import calibrate as _calibrate
-    from tarsim.calibrate.fit import FitSettings
+    from tarsim.calibrate.fit import FitSettings, calibration_runner
 
     if not isinstance(model, Model):
         model = load_model(model)
     if not isinstance(baseline, Baseline):
         baseline = read_baseline(baseline)
-    settings = FitSettings()
-    given: dict[str, Any] = {"duration_s": duration, "warmup_s": warmup,
-                             "replications": replications, "seed": seed,
-                             "max_iterations": max_iterations}
-    settings = replace(settings, **{k: v for k, v in given.items() if v is not None})
+    given: dict[str, Any] = {"duration_s": duration, "warmup_s": warmup, "seed": seed,
+                             "replications": replications, "max_iterations": max_iterations}
+    settings = replace(FitSettings(), **{k: v for k, v in given.items() if v is not None})
     if duration is not None and warmup is None:
         settings = replace(settings, warmup_s=duration * DEFAULT_WARMUP_FRACTION)
     check_run_args(settings.duration_s, settings.warmup_s, settings.seed,
                     settings.replications)
-    return _calibrate(model, baseline, fit, holdout, leave_one_out, settings, progress)
+    with calibration_runner(executor, workers=workers, scheduler=scheduler,
+                            client=client) as runner:
+        return _calibrate(model, baseline, fit, holdout, leave_one_out, settings, progress,
+                          runner)
 
 
 # ---------------------------------------------------------------- sweeps

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from tarsim.cli_options import executor_options, where
 from tarsim.config.errors import ConfigError, Problem
 from tarsim.config.units import parse_duration
 from tarsim.metrics import json_safe
@@ -54,6 +55,7 @@ class DurationType(click.ParamType):
 
 
 DURATION = DurationType()
+
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -318,11 +320,13 @@ def scenarios(file: str, only: tuple[str, ...], fmt: str, workers: int | None) -
                    "*_stats.csv without its history, a raw per-request CSV).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
+@executor_options(default=None)
 @user_errors
 def calibrate(model_file: str, baseline_files: tuple[str, ...], paths: tuple[str, ...],
               holdout: tuple[int, ...], no_holdout: bool, out: str | None, duration: float,
               warmup: float | None, replications: int, seed: int, iterations: int,
-              agents: int | None, load: float | None, fmt: str) -> None:
+              agents: int | None, load: float | None, fmt: str, workers: int | None,
+              executor: str | None, scheduler: str | None) -> None:
     """Check a measured BASELINE, fit MODEL to it and say how well it fits and predicts."""
 
     from tarsim import api
@@ -340,7 +344,9 @@ def calibrate(model_file: str, baseline_files: tuple[str, ...], paths: tuple[str
     result = api.calibrate(model, baseline, fit=list(paths) or None,
                            holdout=list(holdout) or None, leave_one_out=not no_holdout,
                            duration=duration, warmup=warmup, replications=replications,
-                           seed=seed, max_iterations=iterations)
+                           seed=seed, max_iterations=iterations,
+                           executor=where(executor, workers), workers=workers,
+                           scheduler=scheduler)
     data = result.as_dict()
     notes: list[str] = []
     if out is not None:
@@ -372,12 +378,7 @@ def schema() -> None:
 @click.argument("experiment_file", metavar="EXPERIMENT", type=click.Path(dir_okay=False))
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Folder for the results [default: results/<experiment name>].")
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
-              help="Processes of the local pool [default: one per core].")
-@click.option("--executor", type=click.Choice(["local", "dask", "serial"]), default="local",
-              show_default=True)
-@click.option("--scheduler", metavar="ADDRESS", default=None,
-              help="Dask scheduler address (tcp://host:8786), with --executor dask.")
+@executor_options()
 @click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest.")
 @click.option("--retry-failed", is_flag=True,
               help="With --resume: run the runs that failed before again.")
@@ -459,12 +460,7 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
 @click.argument("study_file", metavar="STUDY", type=click.Path(dir_okay=False))
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Folder for the results [default: results/<study name>].")
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
-              help="Processes of the local pool [default: one per core].")
-@click.option("--executor", type=click.Choice(["local", "dask", "serial"]), default="local",
-              show_default=True)
-@click.option("--scheduler", metavar="ADDRESS", default=None,
-              help="Dask scheduler address (tcp://host:8786), with --executor dask.")
+@executor_options()
 @click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest.")
 @click.option("--retry-failed", is_flag=True,
               help="With --resume: run the runs that failed before again.")
@@ -507,12 +503,7 @@ def sensitivity(study_file: str, out: str | None, workers: int | None, executor:
 @click.argument("experiment_file", metavar="EXPERIMENT", type=click.Path(dir_okay=False))
 @click.argument("model_files", metavar="MODEL...", nargs=-1, required=True,
                 type=click.Path(dir_okay=False))
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
-              help="Processes of the local pool [default: one per core].")
-@click.option("--executor", type=click.Choice(["local", "dask", "serial"]), default="local",
-              show_default=True)
-@click.option("--scheduler", metavar="ADDRESS", default=None,
-              help="Dask scheduler address (tcp://host:8786), with --executor dask.")
+@executor_options()
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
               help="Write the point-by-point comparison here (CSV).")
 @user_errors

@@ -15,6 +15,7 @@ from tarsim.calibrate.holdout import Holdout, holdout
 from tarsim.calibrate.params import Parameter, default_fit, resolve
 from tarsim.config.errors import ConfigError, Problem
 from tarsim.config.model import Model
+from tarsim.executors import Runner
 
 
 @dataclass
@@ -87,9 +88,12 @@ def parse_holdout(rows: Sequence[int], count: int) -> list[int]:
 def calibrate(model: Model, baseline: Baseline, paths: Sequence[str] | None = None,
               holdout_rows: Sequence[int] | None = None, loo: bool = True,
               settings: FitSettings | None = None,
-              progress: Callable[[str], None] | None = None) -> Calibration:
+              progress: Callable[[str], None] | None = None,
+              runner: Runner | None = None) -> Calibration:
     """Check *baseline*, fit *paths* of *model* to it and measure the prediction
-    error on held-out rows (1-based *holdout_rows*, or leave-one-out if *loo*)."""
+    error on held-out rows (1-based *holdout_rows*, or leave-one-out if *loo*).
+    Every simulation runs on *runner* (made by
+    :func:`~tarsim.calibrate.fit.calibration_runner`, left open; None: serially)."""
     settings = settings or FitSettings()
     findings = check_baseline(baseline, model, _think_time(model))
     if paths:
@@ -101,14 +105,14 @@ def calibrate(model: Model, baseline: Baseline, paths: Sequence[str] | None = No
         chosen, fit_set = default_fit(model, baseline, binding, quiet)
     params = [_from_the_data(p, findings) for p in resolve(model, chosen)]
     held = parse_holdout(holdout_rows, len(baseline.rows)) if holdout_rows else None
-    result = fit(model, baseline, params, settings)
+    result = fit(model, baseline, params, settings, runner=runner)
     if progress is not None:
         progress(f"fit done: {result.simulations} simulations, cost {result.cost:.4g}")
     hold = None
     if held is not None:
-        hold = holdout(model, baseline, params, settings, held, progress)
+        hold = holdout(model, baseline, params, settings, held, progress, runner)
     elif loo and len(baseline.rows) >= 2:
-        hold = holdout(model, baseline, params, settings, None, progress)
+        hold = holdout(model, baseline, params, settings, None, progress, runner)
     return Calibration(baseline, findings, result, hold, settings, fit_set)
 
 

@@ -34,20 +34,22 @@ change moves the sum of squares by less than that noise allowance (s^2 t^2) is
 **not identified**: the data cannot tell its value, and its interval is its whole
 search range. An integer parameter's interval is the set of integers whose profile
 sum of squares exceeds the best by at most the same allowance.
+
+Where the search allows, runs are submitted together to one runner
+(:mod:`tarsim.calibrate.simulator`): the rows of an evaluation, the scan's points, the
+points of each finite-difference Jacobian (scipy's ``workers`` map) and the noise
+replications; the least-squares steps and the integer search stay in order.
 """
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
 
-from tarsim import metrics
 from tarsim.calibrate.baseline import Baseline, BaselineRow
 from tarsim.calibrate.params import Parameter, default_fit, resolve, values
 from tarsim.calibrate.search import (
@@ -57,192 +59,45 @@ from tarsim.calibrate.search import (
     integer_interval,
     integer_search,
 )
-from tarsim.config.errors import ConfigError, Problem
-from tarsim.config.loader import with_overrides
+from tarsim.calibrate.simulator import (
+    METRICS,
+    MISSING_PENALTY,
+    FitSettings,
+    RowResult,
+    Simulator,
+    calibration_runner,
+    check_rows,
+    evaluate,
+    relative_errors,
+    residuals,
+    row_overrides,
+    row_run,
+)
 from tarsim.config.model import Model
-from tarsim.run import RunRecords, simulate
-from tarsim.vocabulary import Outcome
+from tarsim.executors import Runner
 
 __all__ = [
+    "METRICS",
+    "MISSING_PENALTY",
     "FitResult",
     "FitSettings",
     "Parameter",
+    "RowResult",
+    "Simulator",
+    "calibration_runner",
+    "check_rows",
     "default_fit",
     "fit",
     "predict",
     "relative_errors",
     "residuals",
     "resolve",
+    "row_overrides",
+    "row_run",
 ]
 
-METRICS = ("throughput", "p99", "error_rate", "memory_mb")
-SUMMARY_PATH = {"throughput": "throughput", "p99": "latency.p99", "error_rate": "error_rate",
-                "memory_mb": "memory.mean_mb"}
-TOLERANCE = {"throughput": 0.05, "p99": 0.10, "error_rate": 0.015, "memory_mb": 0.10}
-RELATIVE = {"throughput": True, "p99": True, "error_rate": False, "memory_mb": True}
-MISSING_PENALTY = 100.0
-"""Residual of a metric the simulation could not produce (no successful request, or a
-trial point the model refuses)."""
 SCAN_HALF_WIDTH = math.log(4.0)
 """The global stage scans start / 4 .. start x 4 of every continuous parameter."""
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    duration_s: float = 60.0
-    warmup_s: float = 10.0
-    replications: int = 2
-    seed: int = 1
-    max_iterations: int = 20
-    """Budget of the local stage, in least-squares evaluations (each costs about one
-    simulation of every row per parameter); 0 moves nothing."""
-    scan_points: int | None = None
-    """Points of the global stage; None: 8 per continuous parameter, at most 64."""
-    starts: int = 3
-    """The local stage runs from this many of the best points of the global stage
-    (the start among them) and keeps the best end."""
-    noise_replications: int = 8
-    """Independent replications at the optimum that estimate the noise behind the
-    parameter CIs."""
-    profile_iterations: int = 3
-    """Budget of the refit of the continuous parameters at each integer value tried."""
-
-
-# ---------------------------------------------------------------- simulating rows
-def row_overrides(model: Model, row: BaselineRow) -> dict[str, Any]:
-    arrivals = model.workload.arrivals
-    overrides: dict[str, Any] = {}
-    if row.load_kind == "concurrency":
-        think = getattr(arrivals, "think_time", 0.0)
-        think_data = think.model_dump(by_alias=True, exclude_none=True) \
-            if isinstance(think, BaseModel) else think
-        overrides["workload.arrivals"] = {"kind": "closed", "users": max(1, round(row.load)),
-                                          "think_time": think_data}
-    else:
-        overrides["workload.arrivals"] = {"kind": "poisson", "rate": row.load}
-    if row.agents is not None:
-        overrides["agents.count"] = row.agents
-        overrides["agents.warm"] = row.agents
-    return overrides
-
-
-def check_rows(model: Model, baseline: Baseline) -> None:
-    """Every row as a run of *model* (its users, rate, agents within the model's own
-    bounds), or a ConfigError naming the row: a trial point that fails later is then
-    the parameters' fault, and is penalised rather than reported."""
-    problems = []
-    for i, row in enumerate(baseline.rows):
-        try:
-            with_overrides(model, row_overrides(model, row))
-        except ConfigError as exc:
-            problems += [Problem(f"baseline row {i + 1} (load {row.load:g})", str(p),
-                                 has_value=False) for p in exc.problems]
-    if problems:
-        raise ConfigError(problems, baseline.source or None)
-
-
-@dataclass
-class RowResult:
-    measured: dict[str, float]
-    simulated: dict[str, float]
-    ci95: dict[str, float]
-
-
-def _p99_all(rec: RunRecords) -> float:
-    """p99 of every request that arrived in the window and finished, failed or not."""
-    req = rec.request_columns
-    arrival, end, outcome = req["arrival"], req["end"], req["outcome"]
-    done = (arrival >= rec.warmup_s) & (arrival < rec.duration_s) & (outcome != Outcome.UNFINISHED)
-    latency = end[done] - arrival[done]
-    return float(np.quantile(latency, 0.99)) if len(latency) else math.nan
-
-
-class Simulator:
-    """Simulates baseline rows for parameter values, on fixed seeds, keeping the
-    latest runs so that a parameter vector seen again is not simulated twice."""
-
-    def __init__(self, model: Model, params: Sequence[Parameter], settings: FitSettings,
-                 cache_size: int = 48) -> None:
-        self.model = model
-        self.params = list(params)
-        self.settings = settings
-        self.runs: OrderedDict[Any, dict[str, Any] | None] = OrderedDict()
-        self.cache_size = cache_size
-        self.simulations = 0
-        self.invalid = 0
-        """Trial points the model refused (penalised)."""
-
-    def model_at(self, theta: Sequence[float] | np.ndarray) -> Model:
-        given = values(self.params, theta)
-        return with_overrides(self.model, given) if given else self.model
-
-    def row(self, theta: Sequence[float] | np.ndarray, index: int, row: BaselineRow) -> RowResult:
-        summary = self._summary(np.asarray(theta, dtype=float), index, row)
-        if summary is None:
-            nan = dict.fromkeys(METRICS, math.nan)
-            return RowResult(row.metrics(), nan, dict(nan))
-        simulated = {name: _get(summary, SUMMARY_PATH[name]) for name in METRICS}
-        half = {name: summary.get("ci95", {}).get(SUMMARY_PATH[name], math.nan)
-                for name in METRICS}
-        if row.p99_of == "all":
-            simulated["p99"] = summary["p99_all"]
-            half["p99"] = math.nan
-        return RowResult(row.metrics(), simulated, half)
-
-    def _summary(self, theta: np.ndarray, index: int, row: BaselineRow) -> dict[str, Any] | None:
-        key = (index, tuple(round(float(t), 12) for t in theta))
-        if key in self.runs:
-            self.runs.move_to_end(key)
-            return self.runs[key]
-        summary: dict[str, Any] | None
-        try:
-            model = self.model_at(theta)
-            row_model = with_overrides(model, row_overrides(model, row))
-        except (ConfigError, ValueError):
-            self.invalid += 1
-            summary = None
-        else:
-            s = self.settings
-            records = [simulate(row_model, duration=s.duration_s, warmup=s.warmup_s,
-                                seed=s.seed, replication=r) for r in range(s.replications)]
-            self.simulations += len(records)
-            summary = metrics.aggregate([metrics.summarize(rec) for rec in records])
-            summary["p99_all"] = float(np.nanmean([_p99_all(rec) for rec in records]))
-        self.runs[key] = summary
-        if len(self.runs) > self.cache_size:
-            self.runs.popitem(last=False)
-        return summary
-
-
-def _get(summary: dict[str, Any], path: str) -> float:
-    node: Any = summary
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return float(node) if isinstance(node, int | float) else math.nan
-
-
-def residuals(results: Sequence[RowResult]) -> np.ndarray:
-    out = []
-    for res in results:
-        for name, measured in res.measured.items():
-            sim = res.simulated[name]
-            scale = TOLERANCE[name] * (abs(measured) if RELATIVE[name] else 1.0)
-            scale = scale if scale > 0 else TOLERANCE[name]
-            out.append(MISSING_PENALTY if math.isnan(sim) else (sim - measured) / scale)
-    return np.array(out, dtype=float)
-
-
-def relative_errors(res: RowResult) -> dict[str, float]:
-    """Throughput, p99, memory: (simulated - measured) / measured; error rate: the
-    difference in points (percentage points)."""
-    out = {}
-    for name, measured in res.measured.items():
-        sim = res.simulated[name]
-        if RELATIVE[name]:
-            out[name] = (sim - measured) / measured if measured else math.nan
-        else:
-            out[name] = 100.0 * (sim - measured)
-    return out
 
 
 # ---------------------------------------------------------------- fitting
@@ -285,10 +140,11 @@ Objective = Callable[[np.ndarray], np.ndarray]
 def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
         settings: FitSettings, start: Sequence[float] | np.ndarray | None = None,
         iterations: int | None = None, with_ci: bool = True,
-        fixed_integers: bool = False) -> FitResult:
-    """Fit *params* of *model* to every row of *baseline* (see the module docstring)."""
+        fixed_integers: bool = False, runner: Runner | None = None) -> FitResult:
+    """Fit *params* of *model* to every row of *baseline* (see the module docstring),
+    simulating on *runner* (made by :func:`calibration_runner`; None: serially)."""
     params = list(params)
-    sim = Simulator(model, params, settings)
+    sim = Simulator(model, params, settings, runner=runner)
     rows = list(enumerate(baseline.rows))
     check_rows(model, baseline)
     theta = np.array(start if start is not None else [p.start for p in params], dtype=float)
@@ -302,9 +158,12 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
     ints = [] if fixed_integers or budget <= 0 else [k for k, p in enumerate(params)
                                                      if p.integer]
 
+    def costs_at(points: Iterable[np.ndarray]) -> list[float]:
+        """The cost at each point, all simulated together."""
+        return [float(res @ res) for res in map(residuals, sim.rows(points, rows))]
+
     def cost_at(point: np.ndarray) -> float:
-        res = residuals([sim.row(point, i, r) for i, r in rows])
-        return float(res @ res)
+        return costs_at([point])[0]
 
     def profile(point: np.ndarray) -> tuple[float, np.ndarray]:
         """The best cost with the integer parameters as in *point*: the continuous
@@ -318,7 +177,7 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
     jac = np.zeros((0, len(cont)))
     message = "no fit: the budget is 0 evaluations, the model is simulated as it is"
     if budget > 0:
-        candidates, scanned = _scan(cost_at, params, cont, theta, settings, start_cost)
+        candidates, scanned = _scan(costs_at, params, cont, theta, settings, start_cost)
         nfev += scanned
         best_cost = math.inf
         for candidate in candidates:
@@ -336,7 +195,7 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
             theta, jac, message, more = _least_squares(sim, rows, params, cont, theta,
                                                         max(1, budget // 2))
             nfev += more
-    final = [sim.row(theta, i, r) for i, r in rows]
+    final = sim.rows([theta], rows)[0]
     res = residuals(final)
     m, n = len(res), len(params)
     dof = m - n
@@ -346,7 +205,7 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
     if with_ci and n and dof >= 1 and budget > 0:
         from scipy.stats import t as student_t
 
-        noise = _noise_covariance(model, params, settings, theta, rows)
+        noise = _noise_covariance(sim, theta, rows)
         # lack of fit: a residual larger than its noise explains counts as variance
         # of that residual (heteroscedasticity-consistent, as White's HC0)
         noise = noise + np.diag(np.clip(res**2 - np.diag(noise), 0.0, None))
@@ -358,17 +217,18 @@ def fit(model: Model, baseline: Baseline, params: Sequence[Parameter],
             ci[k] = integer_interval(profile, theta, k, params[k], float(res @ res),
                                       allowance)
     warnings = fit_warnings(params, first, theta, start_cost, float(res @ res), identified,
-                         sim.invalid, budget, message)
+                         sim.invalid, budget, message, sim.errors)
     return FitResult(params, theta, ci, final, float(res @ res), dof, nfev,
                      sim.simulations, str(message), sim.model_at(theta), corr, identified,
                      warnings, start_cost)
 
 
-def _scan(cost_at: Callable[[np.ndarray], float], params: list[Parameter], cont: list[int],
-          theta: np.ndarray, settings: FitSettings, start_cost: float
+def _scan(costs_at: Callable[[Iterable[np.ndarray]], list[float]], params: list[Parameter],
+          cont: list[int], theta: np.ndarray, settings: FitSettings, start_cost: float
           ) -> tuple[list[np.ndarray], int]:
     """The global stage: a Latin-hypercube scan in log space; the ``starts`` best of
-    it and the start, best first (the local stage runs from each)."""
+    it and the start, best first (the local stage runs from each). The points are
+    simulated together."""
     if not cont:
         return [theta], 0
     from scipy.stats import qmc
@@ -380,29 +240,32 @@ def _scan(cost_at: Callable[[np.ndarray], float], params: list[Parameter], cont:
     u0 = np.log(theta[cont])
     low = np.maximum(u0 - SCAN_HALF_WIDTH, np.log([params[k].lower for k in cont]))
     high = np.minimum(u0 + SCAN_HALF_WIDTH, np.log([params[k].upper for k in cont]))
-    scored = [(start_cost, 0, theta)]
-    for n, unit in enumerate(qmc.LatinHypercube(len(cont), seed=settings.seed).random(count)):
+    trials = []
+    for unit in qmc.LatinHypercube(len(cont), seed=settings.seed).random(count):
         trial = theta.copy()
         trial[cont] = np.exp(low + unit * (high - low))
-        scored.append((cost_at(trial), n + 1, trial))
+        trials.append(trial)
+    scored = [(start_cost, 0, theta)]
+    scored += [(cost, n + 1, trial)
+               for n, (cost, trial) in enumerate(zip(costs_at(trials), trials, strict=True))]
     scored.sort(key=lambda item: (item[0], item[1]))
     return [point for _, _, point in scored[:max(1, settings.starts)]], count
 
 
-def _noise_covariance(model: Model, params: list[Parameter], settings: FitSettings,
-                      theta: np.ndarray, rows: list[tuple[int, BaselineRow]]) -> np.ndarray:
+def _noise_covariance(fitting: Simulator, theta: np.ndarray,
+                      rows: list[tuple[int, BaselineRow]]) -> np.ndarray:
     """Covariance of the residual vector's noise at *theta*: from
     ``noise_replications`` single replications on seeds the fit never used (one
     residual vector each, all rows of a replication sharing its streams, so the
     cross-row correlation common random numbers create is kept), divided by the
     fit's replications, and doubled on the assumption that the baseline is as
-    noisy as the fit's own simulated average."""
+    noisy as the fit's own simulated average. All replications run together."""
+    settings = fitting.settings
     single = replace(settings, replications=1)
-    vectors = []
-    for k in range(settings.noise_replications):
-        sim = Simulator(model, params, replace(single, seed=settings.seed + 1_000_003 * (k + 1)))
-        vectors.append(residuals([sim.row(theta, i, r) for i, r in rows]))
-    stacked = np.array(vectors)
+    sims = [Simulator(fitting.model, fitting.params,
+                      replace(single, seed=settings.seed + 1_000_003 * (k + 1)),
+                      runner=fitting.runner) for k in range(settings.noise_replications)]
+    stacked = np.array([residuals(found) for found in evaluate(sims, [theta], rows)])
     return 2.0 * np.cov(stacked, rowvar=False) / settings.replications
 
 
@@ -419,19 +282,33 @@ def _least_squares(sim: Simulator, rows: list[tuple[int, BaselineRow]],
     upper = np.log([params[k].upper for k in cont])
     u0 = np.clip(np.log(theta[cont]), lower, upper)
 
-    def objective(u: np.ndarray) -> np.ndarray:
+    def at(u: np.ndarray) -> np.ndarray:
         point = theta.copy()
         point[cont] = np.exp(u)
-        return residuals([sim.row(point, i, r) for i, r in rows])
+        return point
+
+    def objective(u: np.ndarray) -> np.ndarray:
+        return residuals(sim.rows([at(u)], rows)[0])
+
+    def together(function: Callable[[np.ndarray], Any], steps: Iterable[np.ndarray]
+                 ) -> list[Any]:
+        """scipy's map over the finite-difference points: all simulated at once
+        first, then *function* (its own wrapper of the objective) at each, cached."""
+        points = list(steps)
+        sim.rows([at(u) for u in points], rows)
+        return [function(u) for u in points]
 
     result = least_squares(objective, u0, bounds=(lower, upper), method="trf",
-                           diff_step=0.05, max_nfev=budget, xtol=OPTIMISER_XTOL, ftol=1e-4)
+                           diff_step=0.05, max_nfev=budget, xtol=OPTIMISER_XTOL, ftol=1e-4,
+                           workers=together)
     out = theta.copy()
     out[cont] = np.exp(result.x)
     return out, result.jac, str(result.message), int(result.nfev)
 
 
-def predict(model: Model, baseline: Baseline, settings: FitSettings) -> list[RowResult]:
-    """Simulate every row of *baseline* with *model* as it is."""
-    sim = Simulator(model, [], settings)
-    return [sim.row([], i, r) for i, r in enumerate(baseline.rows)]
+def predict(model: Model, baseline: Baseline, settings: FitSettings,
+            runner: Runner | None = None) -> list[RowResult]:
+    """Simulate every row of *baseline* with *model* as it is (on *runner*, made by
+    :func:`calibration_runner`; None: serially), all rows together."""
+    return Simulator(model, [], settings, runner=runner).rows([[]], list(
+        enumerate(baseline.rows)))[0]

@@ -17,6 +17,7 @@ from tarsim.calibrate.baseline import Baseline
 from tarsim.calibrate.fit import METRICS, FitSettings, RowResult, fit, predict, relative_errors
 from tarsim.calibrate.params import Parameter
 from tarsim.config.model import Model
+from tarsim.executors import Runner
 
 
 @dataclass
@@ -40,9 +41,11 @@ class Holdout:
 
 def holdout(model: Model, baseline: Baseline, params: Sequence[Parameter],
             settings: FitSettings, rows: Sequence[int] | None,
-            progress: Callable[[str], None] | None = None) -> Holdout:
+            progress: Callable[[str], None] | None = None,
+            runner: Runner | None = None) -> Holdout:
     """Refit without some rows (each row in turn when *rows* is None) from the
-    parameters' start values, and predict the rows left out."""
+    parameters' start values, and predict the rows left out (simulating on *runner*,
+    as :func:`~tarsim.calibrate.fit.fit`)."""
     groups = [[i] for i in range(len(baseline.rows))] if rows is None else [list(rows)]
     kind = "leave-one-out" if rows is None else "holdout"
     seen, predictions, errors = [], [], []
@@ -50,9 +53,9 @@ def holdout(model: Model, baseline: Baseline, params: Sequence[Parameter],
         rest = baseline.without(group)
         if not rest.rows:
             continue
-        refit = fit(model, rest, params, settings, with_ci=False)
+        refit = fit(model, rest, params, settings, with_ci=False, runner=runner)
         held = Baseline(rows=tuple(baseline.rows[i] for i in group))
-        for i, res in zip(group, predict(refit.model, held, settings), strict=True):
+        for i, res in zip(group, predict(refit.model, held, settings, runner), strict=True):
             seen.append(i)
             predictions.append(res)
             errors.append(relative_errors(res))

@@ -6,7 +6,7 @@ parameter is identified, and the warnings a fit ends with (see :mod:`tarsim.cali
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -44,7 +44,7 @@ def continuous_ci(jac: np.ndarray, noise: np.ndarray, q: float, allowance: float
 
 def fit_warnings(params: list[Parameter], first: np.ndarray, theta: np.ndarray,
               start_cost: float, cost: float, identified: list[bool], invalid: int,
-              budget: int, message: str) -> list[str]:
+              budget: int, message: str, errors: Sequence[str] = ()) -> list[str]:
     out = []
     if budget <= 0:
         return ["no fit (0 evaluations): the parameters are the model's own"]
@@ -61,9 +61,12 @@ def fit_warnings(params: list[Parameter], first: np.ndarray, theta: np.ndarray,
     elif flat:
         out.append("not identified (a factor-2 change moves the fit less than its noise): "
                    + ", ".join(flat))
-    if invalid:
-        out.append(f"{invalid} trial simulations had parameter values the model refuses; "
-                   "they were penalised")
+    if invalid > len(errors):
+        out.append(f"{invalid - len(errors)} trial simulations had parameter values the "
+                   "model refuses; they were penalised")
+    if errors:
+        out.append(f"{len(errors)} trial simulations failed (first: {errors[0]}); they were "
+                   "penalised")
     return out
 
 
