@@ -1,7 +1,9 @@
 """The command line: parse arguments, call :mod:`tarsim.api`, print.
 
 Bad input (a file, a key, a value, a unit) is a ``ConfigError``: it is printed
-as a list of problems and the exit status is 2, with no traceback.
+as a list of problems and the exit status is 2, with no traceback (see
+:mod:`tarsim.cli_input`). The study commands are in :mod:`tarsim.cli_studies`,
+``calibrate`` in :mod:`tarsim.cli_calibrate`; all are commands of :func:`main`.
 """
 
 from __future__ import annotations
@@ -9,59 +11,27 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from tarsim.cli_options import executor_options, where
+from tarsim.cli_calibrate import calibrate
+from tarsim.cli_input import DURATION, problem, user_errors
+from tarsim.cli_options import executor_options
+from tarsim.cli_studies import hypotheses, run_ensemble, sensitivity
 from tarsim.config.errors import ConfigError, Problem
-from tarsim.config.units import parse_duration
 from tarsim.metrics import json_safe
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def user_errors(func: F) -> F:
-    """Turn a ConfigError into its message on stderr and exit status 2."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            click.echo(f"error: {exc.describe()}", err=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
-
-
-class DurationType(click.ParamType):
-    name = "duration"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        if isinstance(value, float):
-            return value
-        try:
-            seconds = parse_duration(value)
-        except ValueError as exc:
-            self.fail(f"{exc}, got {value!r}", param, ctx)
-        if seconds < 0:
-            self.fail(f"must be >= 0, got {value!r}", param, ctx)
-        return seconds
-
-
-DURATION = DurationType()
-
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tarsim")
 def main() -> None:
     """tarsim: capacity planning for multi-agent LLM applications, by simulation."""
+
+
+main.add_command(calibrate)
+main.add_command(sensitivity)
+main.add_command(hypotheses)
 
 
 @main.command()
@@ -116,18 +86,18 @@ def run(model_file: str | None, experiment_file: str | None, tier: str | None,
     parsed = dict(parse_override(text) for text in overrides)
     if ensemble is not None:
         if model_file is None:
-            raise _problem("--ensemble", "needs a MODEL (not --experiment)", ensemble)
-        _ensemble(ensemble, {"model": str(Path(model_file).resolve()), "experiment": None,
-                             "tier": None, "set": parsed,
-                             "horizon": 300.0 if duration is None else duration,
-                             "warmup": warmup, "seed": 1 if seed is None else seed,
-                             "replications": replications or 1},
-                  None, "local" if workers else "serial", workers, None, False)
+            raise problem("--ensemble", "needs a MODEL (not --experiment)", ensemble)
+        run_ensemble(ensemble, {"model": str(Path(model_file).resolve()), "experiment": None,
+                                "tier": None, "set": parsed,
+                                "horizon": 300.0 if duration is None else duration,
+                                "warmup": warmup, "seed": 1 if seed is None else seed,
+                                "replications": replications or 1},
+                     None, "local" if workers else "serial", workers, None, False)
         return
     heading = ""
     if experiment_file is not None:
         if model_file is not None:
-            raise _problem("MODEL", "give a model or --experiment, not both", model_file)
+            raise problem("MODEL", "give a model or --experiment, not both", model_file)
         experiment = api.load_experiment(experiment_file)
         chosen = api.point(experiment, tier, point_number)
         result = api.run_point(experiment, tier, chosen.index, replications=replications,
@@ -148,7 +118,7 @@ def run(model_file: str | None, experiment_file: str | None, tier: str | None,
             raise ConfigError([Problem("MODEL", "is required (or --experiment EXP --tier NAME)",
                                        has_value=False)])
         if tier is not None or point_number is not None:
-            raise _problem("--tier/--point", "need --experiment", tier or point_number)
+            raise problem("--tier/--point", "need --experiment", tier or point_number)
         model = api.adjusted(api.load_model(model_file, parsed), rate=rate, agents=agents)
         result = api.run(model, duration=300.0 if duration is None else duration,
                          warmup=warmup, seed=1 if seed is None else seed,
@@ -173,7 +143,7 @@ def _variant(text: str) -> tuple[str, dict[str, Any]]:
 
     name, sep, rest = text.partition(":")
     if not sep or not name.strip():
-        raise _problem("--variant", "must look like NAME:PATH=VALUE[;PATH=VALUE]", text)
+        raise problem("--variant", "must look like NAME:PATH=VALUE[;PATH=VALUE]", text)
     changes = dict(parse_override(part.strip()) for part in rest.split(";") if part.strip())
     return name.strip(), changes
 
@@ -205,7 +175,7 @@ def compare(model_file: str | None, variants: tuple[str, ...], experiment_file: 
 
     parsed = dict(_variant(text) for text in variants)
     if len(parsed) != len(variants):
-        raise _problem("--variant", "names must be unique", [v.split(":")[0] for v in variants])
+        raise problem("--variant", "names must be unique", [v.split(":")[0] for v in variants])
     if experiment_file is not None:
         experiment = api.load_experiment(experiment_file)
         model = api.point(experiment, tier, point_number).model
@@ -287,86 +257,6 @@ def scenarios(file: str, only: tuple[str, ...], fmt: str, workers: int | None) -
 
 
 @main.command()
-@click.argument("model_file", metavar="MODEL", type=click.Path(dir_okay=False))
-@click.option("--baseline", "baseline_files", required=True, multiple=True, metavar="FILE",
-              help="Measured results, repeatable, globs allowed: the baseline CSV, a Locust "
-                   "run's *_stats.csv / *_stats_history.csv / *_failures.csv (read together), "
-                   "a raw per-request CSV (timestamp,latency,ok,name), or a k6 summary JSON.")
-@click.option("--fit", "paths", multiple=True, metavar="PATH",
-              help="A model path to fit (a number, a distribution, or with *); repeatable. "
-                   "Default: role work, first-token time, output rate, provider error "
-                   "rates and memory where the baseline measures them, and the rate of "
-                   "every limit that binds; agents and slots stay fixed (the output says "
-                   "which and why).")
-@click.option("--holdout", "holdout", multiple=True, type=int, metavar="N",
-              help="Row number (1-based) to leave out of a second fit and predict; "
-                   "repeatable. Default: leave each row out in turn.")
-@click.option("--no-holdout", is_flag=True, help="Skip the hold-out refits (faster).")
-@click.option("--write", "out", type=click.Path(dir_okay=False), default=None,
-              help="Write the calibrated model YAML here.")
-@click.option("--duration", type=DURATION, default="60s", show_default=True,
-              help="Simulated horizon of each row.")
-@click.option("--warmup", type=DURATION, default=None,
-              help="Initial part not measured [default: 10s, or 10% of --duration].")
-@click.option("--replications", "-r", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
-@click.option("--iterations", type=click.IntRange(min=0), default=20, show_default=True,
-              help="Budget of the main fit, in least-squares evaluations (0: no fit, the "
-                   "model as it is).")
-@click.option("--agents", type=click.IntRange(min=1), default=None,
-              help="Agents of an imported Locust/k6 baseline (not in their output).")
-@click.option("--load", type=float, default=None,
-              help="Users of one imported run whose files do not record them (a Locust "
-                   "*_stats.csv without its history, a raw per-request CSV).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
-@executor_options(default=None)
-@user_errors
-def calibrate(model_file: str, baseline_files: tuple[str, ...], paths: tuple[str, ...],
-              holdout: tuple[int, ...], no_holdout: bool, out: str | None, duration: float,
-              warmup: float | None, replications: int, seed: int, iterations: int,
-              agents: int | None, load: float | None, fmt: str, workers: int | None,
-              executor: str | None, scheduler: str | None) -> None:
-    """Check a measured BASELINE, fit MODEL to it and say how well it fits and predicts."""
-
-    from tarsim import api
-    from tarsim.calibrate.writer import write_calibrated
-    from tarsim.config.outputs import check_output_file
-    from tarsim.report.calibration import calibration_report
-
-    if out is not None:
-        check_output_file(out, "--write")  # before any work
-    model = api.load_model(model_file)
-    options = {k: v for k, v in (("agents", agents), ("load", load)) if v is not None}
-    baseline = api.read_baseline(list(baseline_files), **options)
-    if warmup is None:
-        warmup = 10.0 if duration == 60.0 else duration * 0.1
-    result = api.calibrate(model, baseline, fit=list(paths) or None,
-                           holdout=list(holdout) or None, leave_one_out=not no_holdout,
-                           duration=duration, warmup=warmup, replications=replications,
-                           seed=seed, max_iterations=iterations,
-                           executor=where(executor, workers), workers=workers,
-                           scheduler=scheduler)
-    data = result.as_dict()
-    notes: list[str] = []
-    if out is not None:
-        try:
-            notes = write_calibrated(result, model_file, ", ".join(baseline_files), out)
-        except OSError as exc:
-            raise _problem("--write", f"cannot be written ({exc.strerror})", out) from None
-        data["written"] = out
-        data["write_notes"] = notes
-    if fmt == "json":
-        click.echo(json.dumps(json_safe(data), indent=2))
-    else:
-        click.echo(calibration_report(data))
-        if out is not None:
-            click.echo(f"\ncalibrated model written to {out}")
-    for note in notes:
-        click.echo(f"note: {note}", err=True)
-
-
-@main.command()
 def schema() -> None:
     """Print the JSON Schema of the model format (for editors)."""
     from tarsim.config.model import Model
@@ -405,9 +295,9 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
     from tarsim.report.table import decision_table
 
     if ensemble is not None and not dry_run:
-        _ensemble(ensemble, {"experiment": str(Path(experiment_file).resolve()),
-                             "model": None, "tier": None, "set": {}}, out, executor, workers,
-                  scheduler, resume)
+        run_ensemble(ensemble, {"experiment": str(Path(experiment_file).resolve()),
+                                "model": None, "tier": None, "set": {}}, out, executor, workers,
+                     scheduler, resume)
         return
 
     experiment = api.load_experiment(experiment_file)
@@ -423,7 +313,7 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
                    f"estimated {total / 60:.1f} min on {cores} worker(s)")
         return
     if retry_failed and not resume:
-        raise _problem("--retry-failed", "needs --resume", True)
+        raise problem("--retry-failed", "needs --resume", True)
     folder = Path(out) if out else Path("results") / safe_name(experiment.spec.name)
     clock = TimeLeft(run_weights(experiment))
     with click.progressbar(length=1, label="runs", show_eta=False, show_pos=True,
@@ -456,92 +346,6 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
         sys.exit(1)
 
 
-@main.command()
-@click.argument("study_file", metavar="STUDY", type=click.Path(dir_okay=False))
-@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
-              help="Folder for the results [default: results/<study name>].")
-@executor_options()
-@click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest.")
-@click.option("--retry-failed", is_flag=True,
-              help="With --resume: run the runs that failed before again.")
-@click.option("--method", type=click.Choice(["oat", "morris", "sobol", "ensemble"]),
-              default=None, help="Use this method instead of the file's.")
-@click.option("--samples", type=click.IntRange(min=1), default=None,
-              help="Use this many samples instead of the file's.")
-@user_errors
-def sensitivity(study_file: str, out: str | None, workers: int | None, executor: str,
-                scheduler: str | None, resume: bool, retry_failed: bool, method: str | None,
-                samples: int | None) -> None:
-    """Which assumptions decide the answer: a study's tornado, Morris, Sobol or ensemble."""
-    from pathlib import Path
-
-    from tarsim import api
-    from tarsim.report.sensitivity import table_text
-
-    replace = {k: v for k, v in (("method", method), ("samples", samples)) if v is not None}
-    study = api.load_study(study_file, replace)
-    folder = Path(out) if out else Path("results") / study.spec.name
-    with click.progressbar(length=1, label="runs", show_eta=True, show_pos=True,
-                           file=sys.stderr) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
-
-        result = api.sensitivity(study, out=folder, executor=executor, workers=workers,
-                                 scheduler=scheduler, resume=resume, retry_failed=retry_failed,
-                                 progress=progress, command=["tarsim", *sys.argv[1:]])
-    click.echo(table_text(result))
-    click.echo(f"\n{result.executed} runs simulated, {result.reused} reused, "
-               f"in {result.wall_s:.1f}s; results in {folder}/ (report.html)")
-    if result.failed:
-        click.echo(f"error: {result.failed} run(s) failed (see the notes above); after "
-                   "fixing the cause: --resume --retry-failed", err=True)
-        sys.exit(1)
-
-
-@main.command()
-@click.argument("experiment_file", metavar="EXPERIMENT", type=click.Path(dir_okay=False))
-@click.argument("model_files", metavar="MODEL...", nargs=-1, required=True,
-                type=click.Path(dir_okay=False))
-@executor_options()
-@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
-              help="Write the point-by-point comparison here (CSV).")
-@user_errors
-def hypotheses(experiment_file: str, model_files: tuple[str, ...], workers: int | None,
-               executor: str, scheduler: str | None, out: str | None) -> None:
-    """Competing models side by side: where recommendations differ, what to measure."""
-    from tarsim import api
-    from tarsim.sensitivity.hypotheses import describe
-
-    result = api.hypotheses(experiment_file, list(model_files), executor=executor,
-                            workers=workers, scheduler=scheduler, out=out)
-    click.echo(describe(result))
-    if out is not None:
-        click.echo(f"comparison written to {out}")
-
-
-def _ensemble(study_file: str, replace: dict[str, Any], out: str | None, executor: str,
-              workers: int | None, scheduler: str | None, resume: bool) -> None:
-    """An ensemble study with its target (model or experiment) replaced, run and shown."""
-    from pathlib import Path
-
-    from tarsim import api
-    from tarsim.report.sensitivity import table_text
-
-    study = api.load_study(study_file, {**replace, "method": "ensemble"})
-    folder = Path(out) if out else None
-    result = api.sensitivity(study, out=folder, executor=executor, workers=workers,
-                             scheduler=scheduler, resume=resume,
-                             command=["tarsim", *sys.argv[1:]])
-    click.echo(table_text(result))
-    where = f"; results in {folder}/" if folder else ""
-    click.echo(f"\n{result.executed} runs simulated, {result.reused} reused, "
-               f"in {result.wall_s:.1f}s{where}")
-    if result.failed:
-        click.echo(f"error: {result.failed} run(s) failed (see the notes above)", err=True)
-        sys.exit(1)
-
-
 def _parse_slo(texts: tuple[str, ...]) -> dict[str, Any]:
     import yaml
 
@@ -549,7 +353,7 @@ def _parse_slo(texts: tuple[str, ...]) -> dict[str, Any]:
     for text in texts:
         name, sep, value = text.partition("=")
         if not sep or not name.strip():
-            raise _problem("--slo", "must look like NAME=VALUE (p99=3s, error_rate=0.01)", text)
+            raise problem("--slo", "must look like NAME=VALUE (p99=3s, error_rate=0.01)", text)
         slo[name.strip()] = yaml.safe_load(value)
     return slo
 
@@ -602,7 +406,3 @@ def capacity(model_file: str, slos: tuple[str, ...], overrides: tuple[str, ...],
         click.echo(f"capacity: below {result.failed_at:.4g} {unit}: no load tried met the SLOs")
     else:
         click.echo(f"capacity: at least {result.load:.4g} {unit}: no load tried failed")
-
-
-def _problem(path: str, rule: str, value: Any) -> ConfigError:
-    return ConfigError([Problem(path, rule, value)])
