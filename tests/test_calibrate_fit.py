@@ -73,3 +73,30 @@ def test_paths_resolve_to_values_scales_and_integers(synthetic: Synthetic) -> No
     assert values([tail], [0.5]) == {"llms.m.first_token.p99": pytest.approx(0.15)}
     with pytest.raises(ConfigError, match="names no number"):
         resolve(model, ["agents.colour"])
+
+
+def test_a_rows_simulated_metrics_are_the_means_of_its_replications(synthetic: Synthetic
+                                                                     ) -> None:
+    """The fit compares a row's p99 and error rate as the mean of its replications'
+    own values, the estimator whose noise the fit's allowance takes as one
+    replication's variance over the replications (not the replications pooled, which
+    is a different estimator of a p99: the quantile of the mixture). Each replication
+    is simulated here on its own with the fit's seed and summarised alone."""
+    from tarsim import metrics
+    from tarsim.calibrate.baseline import BaselineRow
+    from tarsim.calibrate.simulator import Simulator, row_overrides
+    from tarsim.config.loader import with_overrides
+    from tarsim.run import simulate
+
+    model = model_from_data(synthetic(error=0.1), base_dir=Path("."))
+    settings = FitSettings(duration_s=60, warmup_s=5, replications=3, seed=11)
+    row = BaselineRow(load=6, load_kind="concurrency", throughput=1, p99=1, error_rate=0.1)
+    result = Simulator(model, [], settings).row([], 0, row)
+    row_model = with_overrides(model, row_overrides(model, row))
+    runs = [metrics.summarize(simulate(row_model, duration=60, warmup=5, seed=11,
+                                       replication=r)) for r in range(3)]
+    p99s = [run["latency"]["p99"] for run in runs]
+    errors = [run["error_rate"] for run in runs]
+    assert len(set(p99s)) == 3  # replications that differ: a mean is not a pooled value
+    assert result.simulated["p99"] == pytest.approx(float(np.mean(p99s)), rel=1e-12)
+    assert result.simulated["error_rate"] == pytest.approx(float(np.mean(errors)), rel=1e-12)

@@ -7,7 +7,9 @@ Jacobian - is submitted at once, so a process pool or a Dask cluster runs them s
 by side. Each replication draws from the streams of (seed, replication), so the
 executor cannot change a result: a fit gives the same parameters on any of them.
 A run that fails is an invalid trial, as is a point the model refuses: its
-metrics are missing and the fit penalises it.
+metrics are missing and the fit penalises it. A row's simulated metrics are the
+means of its replications' values (:func:`replication_means`), not the pooled
+quantiles and error rate of :func:`tarsim.metrics.aggregate`.
 """
 
 from __future__ import annotations
@@ -234,9 +236,26 @@ def summaries(requests: Sequence[Request]) -> list[dict[str, Any] | None]:
             p99_all = [run.pop("p99_all") for run in done]
             summary = metrics.aggregate(done)
             summary["p99_all"] = float(np.nanmean(p99_all))
+            summary["fitted"] = replication_means(done)
         sim.remember(key, summary, len(requests))
         for pos in positions:
             out[pos] = summary
+    return out
+
+
+def replication_means(runs: Sequence[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """Each fitted metric (:data:`METRICS`) as the mean of its replications' values,
+    with the t half-width of that mean: (mean, half-width).
+
+    Not :func:`tarsim.metrics.aggregate`'s pooled quantiles and error rate: the fit's
+    noise allowance (:func:`~tarsim.calibrate.fit._noise_covariance`) divides the
+    variance of one replication by the replications, which is the variance of a mean
+    of replications, and a row with ``p99_of: all`` is that mean too."""
+    out = {}
+    for name in METRICS:
+        values = np.array([_get(run, SUMMARY_PATH[name]) for run in runs], dtype=float)
+        mean = float(np.nanmean(values)) if not np.isnan(values).all() else math.nan
+        out[name] = (mean, metrics.t_halfwidth(values))
     return out
 
 
@@ -244,9 +263,8 @@ def _row_result(summary: dict[str, Any] | None, row: BaselineRow) -> RowResult:
     if summary is None:
         nan = dict.fromkeys(METRICS, math.nan)
         return RowResult(row.metrics(), nan, dict(nan))
-    simulated = {name: _get(summary, SUMMARY_PATH[name]) for name in METRICS}
-    half = {name: summary.get("ci95", {}).get(SUMMARY_PATH[name], math.nan)
-            for name in METRICS}
+    simulated = {name: mean for name, (mean, _) in summary["fitted"].items()}
+    half = {name: width for name, (_, width) in summary["fitted"].items()}
     if row.p99_of == "all":
         simulated["p99"] = summary["p99_all"]
         half["p99"] = math.nan
