@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import simpy
 
+from tarsim.components.curves import Curve
 from tarsim.components.providers import (
     ContextCache,
-    Curve,
     LLMClient,
     ProviderEndpoint,
 )

@@ -21,15 +21,15 @@ recorder's dead letters.
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
 
 from tarsim.components.cache import Lookup, build_cache
 from tarsim.components.circuit_breaker import Breaker
+from tarsim.components.curves import Curve
 from tarsim.components.rate_limits import RateLimiter, scoped_limits
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
@@ -54,24 +54,6 @@ than an enum member (about 20 ns against 150 ns on CPython 3.11)."""
 
 def _zero() -> float:
     return 0.0
-
-
-class Curve:
-    """A piecewise-linear function through (x, y) points, flat beyond the ends."""
-
-    def __init__(self, points: Sequence[tuple[float, float]]) -> None:
-        self.xs = [float(x) for x, _ in points]
-        self.ys = [float(y) for _, y in points]
-
-    def __call__(self, x: float) -> float:
-        xs, ys = self.xs, self.ys
-        k = bisect.bisect_right(xs, x)
-        if k == 0:
-            return ys[0]
-        if k == len(xs):
-            return ys[-1]
-        x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
-        return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
 
 class ProviderEndpoint:

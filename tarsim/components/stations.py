@@ -13,31 +13,20 @@ the load-dependent station of product-form queueing networks.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 from collections.abc import Callable
 
 import simpy
 
+from tarsim.components.curves import Curve
 from tarsim.config.deployment import Congestion
 
 
 def rate_function(spec: Congestion) -> Callable[[int], float]:
     """mu(n): the station's total service rate with n jobs present (n >= 1)."""
     if spec.rates is not None:
-        xs = [float(x) for x, _ in spec.rates]
-        ys = [float(y) for _, y in spec.rates]
-
-        def table(n: int) -> float:
-            k = bisect.bisect_right(xs, n)
-            if k == 0:
-                return ys[0]
-            if k == len(xs):
-                return ys[-1]
-            x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
-            return y0 + (y1 - y0) * (n - x0) / (x1 - x0)
-        return table
+        return Curve([(float(x), float(y)) for x, y in spec.rates])
     cores = math.inf if spec.cores is None else float(spec.cores)
     sigma, kappa = spec.contention, spec.coherence
 

@@ -15,14 +15,13 @@ from tarsim.sensitivity.runner import (
     Progress,
     StudyResult,
     failure_notes,
-    open_store,
     outputs_table,
     point_models,
     run_models,
     write_tables,
 )
 from tarsim.sensitivity.study import ENSEMBLE
-from tarsim.sweep.runner import SweepResult
+from tarsim.sweep.runner import SweepResult, open_store
 
 
 def run_study(study: Study, executor: Executor | None = None, *, out: Path | None = None,
@@ -38,7 +37,7 @@ def run_study(study: Study, executor: Executor | None = None, *, out: Path | Non
     started = time.perf_counter()
     design = make_design(study)
     runner = executor or make_executor(SERIAL)
-    store = open_store(out, resume)
+    store = open_store(out, resume, what="study")
     try:
         if study.experiment is not None:
             from tarsim.sensitivity.tiers import run_tier_ensembles, run_tier_studies
@@ -81,7 +80,7 @@ def run_and_store(study: Study, make_runner: Callable[[], Executor], *,
             return run_study(study, runner, progress=progress)
     folder = check_output_folder(out, "--out", ours=made_by_tarsim, reuse=resume)
     # refuses a folder holding runs before any work; forgets failed runs to retry them
-    open_store(folder, resume, retry_failed and resume).close()
+    open_store(folder, resume, retry_failed and resume, what="study").close()
     with folder_lock(folder), make_runner() as runner:
         swept = None
         if study.experiment is not None:

@@ -26,7 +26,6 @@ from tarsim.sensitivity.design import Design
 from tarsim.sensitivity.loader import Study
 from tarsim.sensitivity.study import OUTPUTS, SLO
 from tarsim.sweep.points import point_key, show_value
-from tarsim.sweep.runner import holds_runs
 from tarsim.sweep.stats import column, meets
 from tarsim.sweep.store import RunStore
 
@@ -49,22 +48,6 @@ class StudyResult:
     files: list[Path] = field(default_factory=list)
     failed: int = 0
     """Runs that raised or whose worker died (stored as failed; see ``notes``)."""
-
-
-def open_store(out: Path | None, resume: bool, retry_failed: bool = False) -> RunStore:
-    """The results store in *out* (a sweep's, so a study resumes as a sweep does),
-    or one in memory. Without *resume*, a folder whose store holds runs is refused,
-    so that no results are overwritten by accident; with *retry_failed*, the runs
-    that failed before are forgotten, so that they run again."""
-    if out is None:
-        return RunStore.memory()
-    if out.exists() and not out.is_dir():
-        raise ConfigError([Problem("--out", "is a file, not a folder", str(out))])
-    if not resume and holds_runs(out):
-        raise ConfigError([Problem(
-            "--out", "already holds the runs of a study: add --resume to continue them, "
-            "or choose another folder", str(out))])
-    return RunStore.open(out, fresh=not resume, retry_failed=retry_failed)
 
 
 def point_models(study: Study, design: Design, base: Model | None = None) -> list[Model]:

@@ -106,7 +106,7 @@ def run_sweep(
     (:func:`tarsim.sweep.stats.replications_needed`)."""
     started = time.perf_counter()
     spec = experiment.spec
-    store = _open_store(out, resume, retry_failed)
+    store = open_store(out, resume, retry_failed)
     runner = executor or make_executor(SERIAL)
     slo = experiment.slo.limits()
     screener = Screener(slo)
@@ -207,14 +207,19 @@ def with_capacity(experiment: Experiment, recommendations: pd.DataFrame,
     return recommendations.assign(capacity=found, capacity_failed_at=failed)
 
 
-def _open_store(out: Path | None, resume: bool, retry_failed: bool) -> RunStore:
+def open_store(out: Path | None, resume: bool, retry_failed: bool = False,
+               what: str = "sweep") -> RunStore:
+    """The results store in *out*, or one in memory. Without *resume*, a folder whose
+    store holds runs is refused, so that no results are overwritten by accident; with
+    *retry_failed*, the runs that failed before are forgotten, so that they run again.
+    *what* names the job in the message (a sweep, a study)."""
     if out is None:
         return RunStore.memory()
     if out.exists() and not out.is_dir():
         raise ConfigError([Problem("--out", "is a file, not a folder", str(out))])
     if not resume and holds_runs(out):
         raise ConfigError([Problem(
-            "--out", "already holds the runs of a sweep: add --resume to continue them, "
+            "--out", f"already holds the runs of a {what}: add --resume to continue them, "
             "or choose another folder", str(out))])
     return RunStore.open(out, fresh=not resume, retry_failed=retry_failed)
 
