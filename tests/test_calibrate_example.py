@@ -26,7 +26,8 @@ def test_calibrated_on_three_loads_predicts_the_others(tmp_path: Path) -> None:
     5 %, p99 10 % (both relative) and error rate 3 points."""
     out = tmp_path / "calibrated.yaml"
     runner = CliRunner()
-    args = ["calibrate", str(AGENT / "model.yaml"), "--no-holdout", "--write", str(out)]
+    args = ["calibrate", str(AGENT / "model.yaml"), "--no-holdout", "--write", str(out),
+            "--workers", "2"]  # the same fit as serially, on two processes
     for users in FITTED_ON:
         args += ["--baseline", str(AGENT / f"u{users}_stats.csv")]
     fitted = runner.invoke(main, args)

@@ -12,6 +12,7 @@ from conftest import Synthetic, simulated_baseline
 
 from tarsim.calibrate.fit import FitSettings, fit, resolve
 from tarsim.calibrate.params import values
+from tarsim.calibrate.simulator import calibration_runner
 from tarsim.config.loader import model_from_data
 
 LEVELS = [(2, 1), (6, 1), (8, 2), (16, 2), (24, 3), (30, 3)]
@@ -34,9 +35,12 @@ def test_known_parameters_are_recovered_within_their_intervals(synthetic: Synthe
     paths = ["roles.worker.work", "providers.p.errors.rate", "agents.concurrency",
              "memory.base", "memory.per_agent", "memory.per_request"]
     params = resolve(start, paths)
-    result = fit(start, baseline, params,
-                 FitSettings(duration_s=200, warmup_s=20, replications=2, seed=1,
-                             max_iterations=10))
+    # on two processes: the same result as serially (tests/test_calibrate_executors.py),
+    # in about half the time on two cores
+    with calibration_runner("local", workers=2) as runner:
+        result = fit(start, baseline, params,
+                     FitSettings(duration_s=200, warmup_s=20, replications=2, seed=1,
+                                 max_iterations=10), runner=runner)
     truth = {"roles.worker.work": 0.2 / 0.3,  # a scale factor on the perturbed mean
              "providers.p.errors.rate": 0.03, "agents.concurrency": 4,
              "memory.base": 2e6, "memory.per_agent": 1e6, "memory.per_request": 5e4}

@@ -14,6 +14,7 @@ from conftest import simulated_baseline
 from tarsim.calibrate.baseline import Baseline
 from tarsim.calibrate.fit import FitSettings, fit
 from tarsim.calibrate.params import resolve
+from tarsim.calibrate.simulator import calibration_runner
 from tarsim.config.loader import model_from_data
 
 LOADS = (1, 3, 6, 10)
@@ -61,10 +62,11 @@ def test_rate_first_token_and_errors_recovered_from_three_starts(start: dict[str
     model = model_from_data(service(**start), base_dir=Path("."))
     params = resolve(model, ["llms.m.first_token", "providers.p.errors.rate",
                              "providers.p.limits.requests"])
-    result = fit(model, measured(), params,
-                 FitSettings(duration_s=80, warmup_s=5, replications=2, seed=5,
-                             max_iterations=15, noise_replications=6, scan_points=12,
-                             starts=2))
+    with calibration_runner("local", workers=2) as runner:  # same result as serially
+        result = fit(model, measured(), params,
+                     FitSettings(duration_s=80, warmup_s=5, replications=2, seed=5,
+                                 max_iterations=15, noise_replications=6, scan_points=12,
+                                 starts=2), runner=runner)
     truth = {"llms.m.first_token.median": TRUE["median"],
              "llms.m.first_token.tail": TRUE["p99"] / TRUE["median"],
              "providers.p.errors.rate": TRUE["error"],
