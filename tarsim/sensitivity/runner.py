@@ -88,12 +88,7 @@ def run_models(models: list[Model], study: Study, runner: Executor, store: RunSt
         runner.submit(RunTask.of(key, r, wanted[(key, r)], study.horizon, study.warmup,
                                  study.spec.seed))
     while runner.pending():
-        outcome = runner.next_done()
-        task = outcome.task
-        if outcome.metrics is None:
-            store.add_failure(task.key, task.replication, outcome.error or "failed")
-        else:
-            store.add(task.key, task.replication, outcome.metrics)
+        store.keep(runner.next_done())
         executed += 1
         if progress is not None:
             progress(executed, len(missing))

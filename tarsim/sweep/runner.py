@@ -144,13 +144,9 @@ def run_sweep(
             submit_missing(point)
         while runner.pending():
             outcome = runner.next_done()
-            task = outcome.task
-            if outcome.metrics is None:
-                store.add_failure(task.key, task.replication, outcome.error or "failed")
-            else:
-                store.add(task.key, task.replication, outcome.metrics)
+            store.keep(outcome)
             executed += 1
-            submit_missing(by_key[task.key])
+            submit_missing(by_key[outcome.task.key])
             if progress is not None:
                 progress(executed, len(submitted))
         runs, summary = tables(experiment, store, screens if screen else

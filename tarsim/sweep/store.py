@@ -16,9 +16,12 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tarsim.config import ConfigError, Problem
+
+if TYPE_CHECKING:
+    from tarsim.executors import Outcome
 
 RUNS_FILE = "runs.sqlite"
 OLD_RUNS_FILE = "runs.jsonl"
@@ -118,6 +121,14 @@ class RunStore:
         """Record one failed run with its error."""
         self._write(key, replication, None, error)
         self.failures[(key, replication)] = error
+
+    def keep(self, outcome: Outcome) -> None:
+        """Record a run as the runner returned it: its metrics, or its failure."""
+        task = outcome.task
+        if outcome.metrics is None:
+            self.add_failure(task.key, task.replication, outcome.error or "failed")
+        else:
+            self.add(task.key, task.replication, outcome.metrics)
 
     def _write(self, key: str, replication: int, text: str | None, error: str | None) -> None:
         if self._db is not None:
