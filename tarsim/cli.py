@@ -17,7 +17,7 @@ import click
 
 from tarsim.cli_calibrate import calibrate
 from tarsim.cli_input import DURATION, problem, user_errors
-from tarsim.cli_options import executor_options
+from tarsim.cli_options import executor_options, resume_options
 from tarsim.cli_studies import hypotheses, run_ensemble, sensitivity
 from tarsim.config.errors import ConfigError, Problem
 from tarsim.metrics import json_safe
@@ -269,9 +269,7 @@ def schema() -> None:
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Folder for the results [default: results/<experiment name>].")
 @executor_options()
-@click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest.")
-@click.option("--retry-failed", is_flag=True,
-              help="With --resume: run the runs that failed before again.")
+@resume_options()
 @click.option("--force", is_flag=True, help="Write into a folder holding other files, and "
               "start even if the work looks far too large.")
 @click.option("--dry-run", is_flag=True, help="List the points and estimate the time; run nothing.")

@@ -1,5 +1,6 @@
 """Options that several commands of the command line share, declared once: where
-their runs go (``--workers``, ``--executor``, ``--scheduler``)."""
+their runs go (``--workers``, ``--executor``, ``--scheduler``) and how they pick up a
+results folder (``--resume``, ``--retry-failed``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,22 @@ def executor_options(default: str | None = "local") -> Callable[[F], F]:
                      help=None if default else "[default: local with --workers, else serial]"),
         click.option("--scheduler", metavar="ADDRESS", default=None,
                      help="Dask scheduler address (tcp://host:8786), with --executor dask."),
+    ]
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def resume_options() -> Callable[[F], F]:
+    """``--resume`` and ``--retry-failed``: continue the runs a results folder holds."""
+    options = [
+        click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest."),
+        click.option("--retry-failed", is_flag=True,
+                     help="With --resume: run the runs that failed before again."),
     ]
 
     def decorate(func: F) -> F:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from tarsim.cli_input import user_errors
-from tarsim.cli_options import executor_options
+from tarsim.cli_options import executor_options, resume_options
 
 
 @click.command()
@@ -18,9 +18,7 @@ from tarsim.cli_options import executor_options
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Folder for the results [default: results/<study name>].")
 @executor_options()
-@click.option("--resume", is_flag=True, help="Keep the runs already in --out; do the rest.")
-@click.option("--retry-failed", is_flag=True,
-              help="With --resume: run the runs that failed before again.")
+@resume_options()
 @click.option("--method", type=click.Choice(["oat", "morris", "sobol", "ensemble"]),
               default=None, help="Use this method instead of the file's.")
 @click.option("--samples", type=click.IntRange(min=1), default=None,
@@ -33,11 +31,12 @@ def sensitivity(study_file: str, out: str | None, workers: int | None, executor:
     from pathlib import Path
 
     from tarsim import api
+    from tarsim.config.outputs import safe_name
     from tarsim.report.sensitivity import table_text
 
     replace = {k: v for k, v in (("method", method), ("samples", samples)) if v is not None}
     study = api.load_study(study_file, replace)
-    folder = Path(out) if out else Path("results") / study.spec.name
+    folder = Path(out) if out else Path("results") / safe_name(study.spec.name)
     with click.progressbar(length=1, label="runs", show_eta=True, show_pos=True,
                            file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:

@@ -125,6 +125,23 @@ def test_cli_bad_study_exits_2(mmc_dir: Path) -> None:
     assert "method" in result.output and "Traceback" not in result.output
 
 
+def test_default_folder_of_a_study_stays_under_results(mmc_dir: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A study named ``../../x`` run without --out writes into results/ of the working
+    folder (its name made safe, as a sweep's is), never two folders above it."""
+    work = mmc_dir / "a" / "b"
+    work.mkdir(parents=True)
+    (mmc_dir / "s.yaml").write_text(yaml.safe_dump(mmc_study(
+        name="../../x", method="oat", model=str(mmc_dir / "mmc.yaml"), horizon="200s",
+        warmup="20s")))
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(main, ["sensitivity", str(mmc_dir / "s.yaml"),
+                                       "--executor", "serial"])
+    assert result.exit_code == 0, result.output
+    assert not (mmc_dir / "x").exists()
+    assert [p.name for p in (work / "results").iterdir()] == ["_.._x"]
+
+
 # ---------------------------------------------------------------- designs
 def test_oat_design_moves_one_parameter_at_a_time(mmc_dir: Path) -> None:
     """The one-at-a-time design is the base point, then each parameter at its low and
