@@ -23,6 +23,7 @@ from tarsim.sweep.stats import (
     FAILS,
     MEETS,
     SCREENED,
+    SKIPPED,
     UNCERTAIN,
     column,
     lower_bound,
@@ -145,9 +146,11 @@ def recommend(summary: pd.DataFrame, limits: Mapping[str, float],
             feasible = all(v == MEETS for v in verdicts)
             design = points.loc[points["load"].fillna(0).idxmax()] if points["load"].notna().any() \
                 else points.iloc[0]
+            # a skipped load (below a failing one) says nothing of how close it came
             worst = max((max(slo_ratios(row, limits).values(), default=0.0)
                          if v != SCREENED else math.inf
-                         for v, (_, row) in zip(verdicts, points.iterrows(), strict=True)),
+                         for v, (_, row) in zip(verdicts, points.iterrows(), strict=True)
+                         if v != SKIPPED),
                         default=0.0)
             cost = design["total_per_hour_usd"]
             undecided = sum(v == UNCERTAIN for v in verdicts)
