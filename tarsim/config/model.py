@@ -408,8 +408,9 @@ class Model(Frozen):
             parts += [f"workflow class {c.name}" for c in self.workload.classes
                       if not is_plain(c.steps)]
             if parts:
-                raise ValueError("deployment.autoscale is modelled without memory, "
-                                 f"degradation and workflows; remove it or {parts}")
+                raise ValueError(f"deployment.autoscale cannot be combined with "
+                                 f"{', '.join(parts)} (hosts are scaled without them): "
+                                 "remove one or the other")
         if self.degradation is not None and deployment.host_count > 1:
             raise ValueError("degradation is modelled for one host: give deployment.hosts 1 "
                              "or remove degradation")
