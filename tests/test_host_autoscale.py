@@ -173,7 +173,9 @@ def test_drained_host_goes_with_its_last_request() -> None:
     them nothing, and each goes (with its agents) exactly when its last request
     ends, or at once if it had none. Requests of 30 s arriving 2 a second, then 1
     from 150 s, swing the requests in flight between about 60 and 30, so hosts (12
-    in flight each wanted) are drained with requests in progress."""
+    in flight each wanted) are drained with requests in progress. Each host holds
+    10 MB from the moment it takes traffic until it goes, so the memory's time
+    average is 10 MB times the host-seconds from up to down over the window."""
     data = {
         "name": "drain",
         "workload": {"arrivals": {"kind": "steps", "steps": [{"at": 0, "rate": 2},
@@ -181,6 +183,7 @@ def test_drained_host_goes_with_its_last_request() -> None:
                      "classes": [{"name": "job", "steps": ["server"]}]},
         "agents": {"count": 1, "concurrency": 1000},
         "roles": {"server": {"work": 30.0}},
+        "memory": {"base": "10MB"},
         "deployment": {"hosts": 5, "autoscale": {
             "metric": "queue_per_host", "target": 12, "max": 8, "start": "5s",
             "stabilization": "30s"}},
@@ -201,11 +204,14 @@ def test_drained_host_goes_with_its_last_request() -> None:
                             & (agents["event"] == "down")]
         assert list(downs) == [gone]
     assert waited >= 2
+    up_seconds = sum(min(h.get(HostEvent.DOWN, 300.0), 300.0) - h[HostEvent.UP]
+                     for h in host_log(rec).values() if HostEvent.UP in h)
+    summary = run_summary(rec)
+    assert summary.memory.mean_mb == pytest.approx(10.0 * up_seconds / 300.0)
 
 
 # ---------------------------------------------------------------- validation
 RULE = {"metric": "queue_per_host", "target": 5, "max": 4, "start": "30s"}
-NO_MEMORY = {"memory": None}
 
 CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("min above max", {"deployment": {"autoscale": {**RULE, "min": 3, "max": 2}}},
@@ -237,24 +243,24 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
 def test_rule(tmp_path: Path, overrides: dict[str, Any], path: str, rule: str) -> None:
     """The broken rule is reported at its path, with words that explain it."""
     with pytest.raises(ConfigError) as info:
-        load(tmp_path, {**NO_MEMORY, **overrides})
+        load(tmp_path, overrides)
     found = [(p.path or "(top level)", str(p)) for p in info.value.problems]
     assert any(p == path and rule in text for p, text in found), found
 
 
-def test_memory_is_not_scaled_with_hosts(tmp_path: Path) -> None:
-    """Memory (per host, summed over hosts) is not modelled with hosts coming and
-    going: the model is refused, naming both."""
+def test_degradation_is_not_scaled_with_hosts(tmp_path: Path) -> None:
+    """Degraded modes are modelled for one host's queue and memory, not for hosts
+    coming and going: the model is refused, naming both."""
     with pytest.raises(ConfigError) as info:
-        load(tmp_path, {"deployment": {"autoscale": RULE}})
-    assert "deployment.autoscale cannot be combined with memory" in str(info.value)
+        load(tmp_path, {"deployment": {"autoscale": RULE},
+                        "degradation": {"interval": "1s", "high_load": {"enter": {"queue": 5}}}})
+    assert "deployment.autoscale cannot be combined with degradation" in str(info.value)
 
 
 def test_misspelt_key_gets_did_you_mean(tmp_path: Path) -> None:
     """A misspelt key under deployment.autoscale is answered with the closest known one."""
     with pytest.raises(ConfigError) as info:
-        load(tmp_path, {**NO_MEMORY, "deployment": {"autoscale": {**RULE,
-                                                                  "stabilisation": "60s"}}})
+        load(tmp_path, {"deployment": {"autoscale": {**RULE, "stabilisation": "60s"}}})
     assert "did you mean 'stabilization'?" in str(info.value)
 
 

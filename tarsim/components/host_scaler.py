@@ -179,4 +179,6 @@ class HostScaler:
         pool = host.pool
         assert isinstance(pool, ManagedAgentPool)
         pool.scale_to(0)
+        if host.memory is not None:
+            host.memory.recorder.gone(self.env.now)
         self.recorder.host(self.env.now, host.index, HostEvent.DOWN)

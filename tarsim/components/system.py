@@ -239,6 +239,7 @@ class System:
                 shed_policy=shed.policy if shed else "reject", **pool_args)
             pool = managed
             if model.memory is not None:
+                levels.extend([0.0] * (i + 1 - len(levels)))  # hosts added as the run goes
                 sink: Any = (recorder if deployment is None
                              else HostMemory(recorder, levels, i))
                 memory = MemoryTracker(env, model.memory, managed, sink)

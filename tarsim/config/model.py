@@ -404,7 +404,7 @@ class Model(Frozen):
         if deployment is None:
             return self
         if deployment.autoscale is not None:
-            parts = [name for name in ("memory", "degradation") if getattr(self, name) is not None]
+            parts = ["degradation"] if self.degradation is not None else []
             parts += [f"workflow class {c.name}" for c in self.workload.classes
                       if not is_plain(c.steps)]
             if parts:
