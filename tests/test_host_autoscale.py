@@ -9,6 +9,7 @@ input per validation rule.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from tarsim.api import run
 from tarsim.cli import main
 from tarsim.components.hosts import AGENT_ID_STRIDE
 from tarsim.config import ConfigError, model_from_data
-from tarsim.metrics import run_summary, timeseries
+from tarsim.metrics import json_safe, run_summary, timeseries
 from tarsim.run import RunRecords, simulate
 from tarsim.vocabulary import HostEvent
 
@@ -273,3 +274,33 @@ def test_cli_exits_2_on_a_bad_autoscale(write_model: Any) -> None:
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 2
         assert "deployment.autoscale" in result.output and "Traceback" not in result.output
+
+
+def test_a_host_goes_with_its_agent_autoscaler() -> None:
+    """Hosts and agents both autoscaled: once a host has gone, its agent autoscaler
+    decides nothing more, so none of its agents starts or runs after it (every
+    agent event of a gone host is at or before its ``down``), and the run is
+    reproducible from its seed."""
+    data = {
+        "name": "both",
+        "workload": {"arrivals": {"kind": "steps", "steps": [
+            {"at": 0, "rate": 5}, {"at": 100, "rate": 40}, {"at": 400, "rate": 5}]},
+            "classes": [{"name": "job", "steps": ["server"]}]},
+        "agents": {"count": 10, "concurrency": 4, "spawn": "3s", "autoscale": {
+            "metric": "utilization", "target": 0.6}},
+        "roles": {"server": {"work": {"dist": "exponential", "mean": 0.5}}},
+        "deployment": {"hosts": 1, "balancer": "least_connections", "autoscale": {
+            "metric": "utilization", "target": 0.6, "max": 6, "start": "20s",
+            "stabilization": "60s"}},
+    }
+    model = model_from_data(data, base_dir=ROOT)
+    rec = simulate(model, duration=700.0, warmup=0.0, seed=4)
+    gone = {i: h[HostEvent.DOWN] for i, h in host_log(rec).items() if HostEvent.DOWN in h}
+    assert gone
+    agents = rec.agent_columns
+    host_of = agents["agent"] // AGENT_ID_STRIDE
+    for index, down in gone.items():
+        assert agents["t"][host_of == index].max() == down
+    again = simulate(model, duration=700.0, warmup=0.0, seed=4)
+    assert json.dumps(json_safe(run_summary(again).tree())) == json.dumps(
+        json_safe(run_summary(rec).tree()))
