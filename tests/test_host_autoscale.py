@@ -304,3 +304,19 @@ def test_a_host_goes_with_its_agent_autoscaler() -> None:
     again = simulate(model, duration=700.0, warmup=0.0, seed=4)
     assert json.dumps(json_safe(run_summary(again).tree())) == json.dumps(
         json_safe(run_summary(rec).tree()))
+
+
+def test_per_host_limits_count_for_the_most_hosts() -> None:
+    """What a deployment can admit under a limit declared per host: 1/s on each of at
+    most 4 autoscaled hosts is 4/s (screening must not refuse a load that the
+    scaled-up hosts admit); an organisation-wide limit stays as given."""
+    from tarsim.demand import model_limits
+
+    data = mmc_data(1.0, 2.0, 1)
+    data["roles"]["server"]["llm"] = "m"
+    data["llms"] = {"m": {"provider": "p", "limits": {"requests": "2/s"}}}
+    data["providers"] = {"p": {"limits": {"requests": "1/s", "scope": "host"}}}
+    data["deployment"] = {"hosts": 2, "autoscale": {**RULE, "min": 1, "max": 4}}
+    limits = model_limits(model_from_data(data, base_dir=ROOT))
+    assert limits[("provider", "p")]["requests"] == pytest.approx(4.0)
+    assert limits[("llm", "m")]["requests"] == pytest.approx(2.0)
