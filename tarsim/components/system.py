@@ -104,9 +104,7 @@ class System:
         self.memory = self.hosts[0].memory
         self.only_host = self.hosts[0] if len(self.hosts) == 1 and not scaled else None
         """The host when there is one: no balancer call on the request path."""
-        if scaled:
-            self._serve(self.hosts)
-        else:
+        if not scaled:  # (autoscaled: the host scaler sets the balancer, see _serve)
             self.pick = balancer(
                 Balancer.ROUND_ROBIN if deployment is None else deployment.balancer,
                 self.hosts, streams("deployment.balancer") if len(self.hosts) > 1 else None)
