@@ -131,6 +131,22 @@ def _busiest(row: Mapping[str, Any]) -> tuple[str, float]:
     return f"{name} (utilization {levels[name]:.2f})", levels[name]
 
 
+SCREENED_RANK = 1e9
+"""Added to a screened point's excess, so that any simulated configuration ranks as
+closer to the SLOs than a screened one."""
+
+
+def screened_excess(row: Mapping[str, Any], limits: Mapping[str, float]) -> float:
+    """How far screening put a point beyond what it could carry: the largest of its
+    zero-load p99 over the p99 SLO and each limit's demand over the limit."""
+    levels = [float(v) for k, v in row.items() if str(k).startswith("demand_")
+              and isinstance(v, int | float) and math.isfinite(v)]
+    floor, p99 = row.get("floor_p99"), limits.get(Metric.LATENCY_P99)
+    if isinstance(floor, int | float) and math.isfinite(floor) and p99:
+        levels.append(float(floor) / p99)
+    return max(levels, default=0.0)
+
+
 def recommend(summary: pd.DataFrame, limits: Mapping[str, float],
               agent_per_hour_usd: float = 0.0) -> pd.DataFrame:
     """One row per tier (see the module docstring). A tier where no configuration
@@ -148,7 +164,7 @@ def recommend(summary: pd.DataFrame, limits: Mapping[str, float],
                 else points.iloc[0]
             # a skipped load (below a failing one) says nothing of how close it came
             worst = max((max(slo_ratios(row, limits).values(), default=0.0)
-                         if v != SCREENED else math.inf
+                         if v != SCREENED else SCREENED_RANK + screened_excess(row, limits)
                          for v, (_, row) in zip(verdicts, points.iterrows(), strict=True)
                          if v != SKIPPED),
                         default=0.0)

@@ -198,7 +198,8 @@ def run_sweep(
         recommendations = paired(recommend(summary, experiment.slo.limits(),
                                            spec.costs.agent_per_hour_usd), runs)
         if spec.capacity:
-            recommendations = with_capacity(experiment, recommendations, runner, screens)
+            recommendations = with_capacity(experiment, recommendations, runner, screens,
+                                            store)
     finally:
         store.close()
         if executor is None:
@@ -216,9 +217,15 @@ def _failures(experiment: Experiment, store: RunStore) -> list[Failure]:
             for r, error in sorted(store.failures_of(point.key).items())]
 
 
+CAPACITY_TOLERANCE = 0.05
+"""How closely a sweep brackets each recommendation's capacity (relative): enough to
+say how far it stretches, with fewer probes than ``tarsim capacity``'s 2 %."""
+
+
 def with_capacity(experiment: Experiment, recommendations: pd.DataFrame,
                   executor: Executor | None = None,
-                  screens: Mapping[str, Screen] | None = None) -> pd.DataFrame:
+                  screens: Mapping[str, Screen] | None = None,
+                  store: RunStore | None = None) -> pd.DataFrame:
     """The recommendations with the capacity of each tier's recommended configuration:
     ``capacity`` (the highest load found to meet the SLOs) and ``capacity_failed_at``
     (the lowest found not to), searched from the tier's highest load on *executor*
@@ -242,10 +249,12 @@ def with_capacity(experiment: Experiment, recommendations: pd.DataFrame,
             screened.rate if screened is not None else 0.0)
         timing = timing_for(spec.horizon, spec.warmup,
                             screened.floor_p99 if screened is not None else math.nan,
-                            rate / 2, point.model)
+                            rate / 2, point.model,
+                            screened.floor_mean if screened is not None else math.nan)
         result = search(point.model, experiment.slo.limits(), duration=timing.horizon,
                         warmup=timing.warmup, seed=spec.seed, replications=replications,
-                        start=float(row["load"]), executor=executor)
+                        start=float(row["load"]), executor=executor, store=store,
+                        tolerance=CAPACITY_TOLERANCE)
         found.append(result.load)
         failed.append(result.failed_at)
     return recommendations.assign(capacity=found, capacity_failed_at=failed)

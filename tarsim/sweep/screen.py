@@ -58,6 +58,8 @@ class Screen:
     reason: str = ""
     drained: tuple[str, ...] = ()
     """Limits (``tools.search.limits``) demanded beyond their rate: they start empty."""
+    floor_mean: float = math.nan
+    """Mean zero-load latency of the successful requests."""
 
     @property
     def screened(self) -> bool:
@@ -113,7 +115,9 @@ class Screener:
                                 for section in [dict(SECTIONS)[kind]]
                                 for limit in limits
                                 if demand.get(scope_name(kind, name, limit), 0.0) > 1.0}))
-        return Screen(found.quantile(0.99), throughput, demand, "; ".join(reasons), drained)
+        mean = float(found.latency.mean()) if len(found.latency) else math.nan
+        return Screen(found.quantile(0.99), throughput, demand, "; ".join(reasons), drained,
+                      mean)
 
     def _floor_reasons(self, found: ZeroLoad) -> list[str]:
         error = self.slo.get("error_rate")
