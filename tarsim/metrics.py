@@ -240,7 +240,7 @@ def run_summary(rec: RunRecords) -> RunSummary:
             sojourn_mean=float(np.nanmean(sojourn)) if len(sojourn) else math.nan,
         ),
         utilization={"agents": busy_mean / (agents_mean * concurrency) if agents_mean
-                     else 0.0, **demand.utilization(rec)},
+                     else 0.0, **demand.utilization(rec), **rec.pool_utilization},
         unfinished=unfinished,
         events=rec.events,
         samples=intervals.sketch(latency, arrival[ok]),

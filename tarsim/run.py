@@ -85,6 +85,8 @@ class RunRecords:
     """Workflow classes: seconds by phase per request (see recorder.FLOW_PHASES)."""
     subagent_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """Sub-agents working for parallel steps after each change (t, in_flight)."""
+    pool_utilization: dict[str, float] = field(default_factory=dict)
+    """Each connection pool's mean connections in use over its size, in the window."""
 
     # frames built on first use and kept
     requests = frame_of("request_columns")
@@ -135,6 +137,7 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         dead_letter_columns=recorder.dead_letter_columns(),
         demand_columns=recorder.demand_columns(),
         limit_columns=recorder.limit_columns(),
+        pool_utilization=system.pool_utilization(),
         span_columns=recorder.span_columns(), branch_columns=recorder.branch_columns(),
         flow_columns=recorder.flow_columns(), subagent_columns=recorder.subagent_columns(),
     )

@@ -31,6 +31,7 @@ from tarsim.components.degradation import DegradationController
 from tarsim.components.host_scaler import HostScaler, ScaledHost
 from tarsim.components.hosts import AGENT_ID_STRIDE, Host, HostMemory, balancer
 from tarsim.components.memory import MemoryTracker
+from tarsim.components.pools import MeteredPool
 from tarsim.components.providers import (
     NO_PROVIDER,
     ContextCache,
@@ -82,6 +83,7 @@ class System:
         self.model = model
         self.recorder = recorder
         self.horizon = horizon
+        self.warmup = warmup
         base_dir = model.base_dir
         self.timeout = model.workload.timeout if model.workload.timeout is not None else math.inf
         self.closed_loop = model.workload.arrivals.kind not in OPEN_KINDS
@@ -142,6 +144,8 @@ class System:
             client.measure_from = warmup
         for provider in providers.values():
             provider.measure_from = warmup
+            if provider.pool is not None:
+                provider.pool.start, provider.pool.end = warmup, horizon
         self.limit_owners = (*providers.values(), *self.billed)
         context = (None if context_spec is None
                    else ContextCache(context_spec, streams, base_dir, on_cache_change))
@@ -257,7 +261,8 @@ class System:
             calls=(None if deployment is None or deployment.congestion is None
                    else Station(env, deployment.congestion, f"host{i}.calls")),
             connections=(None if deployment is None or deployment.connections is None
-                         else simpy.Resource(env, deployment.connections)),
+                         else MeteredPool(env, deployment.connections, self.warmup,
+                                          self.horizon)),
             network=network)
         host.memory = memory
         if isinstance(host, ScaledHost):
@@ -461,6 +466,21 @@ class System:
             for index in limiter.kinds():
                 self.recorder.limit(limiter.label, KINDS[index], limiter.refused[index],
                                     limiter.failed[index])
+
+    def pool_utilization(self) -> dict[str, float]:
+        """Each connection pool's time-average connections in use over its size, in
+        the measured window: ``provider_NAME_connections`` per provider, and
+        ``host_connections`` for the hosts' pools together."""
+        found = {f"provider_{name}_connections": provider.pool.utilization()
+                 for name, provider in self.providers.items() if provider.pool is not None}
+        pools = [host.connections for host in self.hosts if host.connections is not None]
+        for pool in pools:
+            pool.utilization()  # brings busy_seconds up to now
+        if pools:
+            found["host_connections"] = (sum(p.busy_seconds for p in pools)
+                                         / sum(p.capacity for p in pools)
+                                         / max(self.horizon - self.warmup, 1e-12))
+        return found
 
     def _limiters(self) -> list[RateLimiter]:
         """Every rate limiter of the run: organisation-wide ones, and those a limit

@@ -54,6 +54,9 @@ def total_costs(summary: pd.DataFrame, agent_per_hour_usd: float) -> pd.DataFram
         if column(name) not in frame:  # every point screened: nothing was simulated
             frame[column(name)] = math.nan
     frame["total_per_hour_usd"] = frame[column(Metric.COST_PER_HOUR_USD)].fillna(0.0)
+    if "verdict" in frame:  # nothing was simulated there: no cost to show
+        unsimulated = frame["verdict"].isin([SCREENED, SKIPPED])
+        frame.loc[unsimulated, "total_per_hour_usd"] = math.nan
     frame["total_per_request_usd"] = frame[column(Metric.COST_PER_REQUEST_USD)]
     return frame
 
@@ -126,7 +129,7 @@ def _busiest(row: Mapping[str, Any]) -> tuple[str, float]:
     if not levels:
         return "none measured", math.nan
     name = max(levels, key=lambda k: levels[k])
-    if name.startswith(("provider ", "llm ", "tool ")):
+    if name.startswith(("provider ", "llm ", "tool ")) and not name.endswith(" connections"):
         return f"{name} (demand {levels[name]:.0%} of limit)", levels[name]
     return f"{name} (utilization {levels[name]:.2f})", levels[name]
 
