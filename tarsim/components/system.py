@@ -473,7 +473,8 @@ class System:
         ``host_connections`` for the hosts' pools together."""
         found = {f"provider_{name}_connections": provider.pool.utilization()
                  for name, provider in self.providers.items() if provider.pool is not None}
-        pools = [host.connections for host in self.hosts if host.connections is not None]
+        pools = [host.connections for host in self.hosts
+                 if isinstance(host.connections, MeteredPool)]
         for pool in pools:
             pool.utilization()  # brings busy_seconds up to now
         if pools:

@@ -116,9 +116,9 @@ def settle_time(model: Model, floor_p99: float, rate: float = 0.0,
     if agents.autoscale is not None:
         scale = agents.autoscale
         constants.append(4 * scale.period + scale.stabilization)
-    hosts = model.deployment.autoscale if model.deployment is not None else None
-    if hosts is not None:
-        constants.append(4 * hosts.period + hosts.stabilization + _mean(hosts.start))
+    scaler = model.deployment.autoscale if model.deployment is not None else None
+    if scaler is not None:
+        constants.append(4 * scaler.period + scaler.stabilization + _mean(scaler.start))
     if model.degradation is not None:
         constants.append(4 * model.degradation.interval)
     if model.memory is not None and model.memory.gc is not None:
