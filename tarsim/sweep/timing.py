@@ -9,9 +9,9 @@ timing follows from its own model instead:
   :data:`MIN_WARMUP_S`: :data:`FILL_TIMES` times the zero-load p99 of its request
   path (from the point's screening), which is how long the requests in flight take
   to reach their level from an empty start; the relaxation time of the agent slots
-  as a queue, 1 / (μ(1 − √ρ)²) (Morse's for M/M/1, longer than a pool of c slots
-  needs) with 1/μ the zero-load mean latency and ρ the offered load over the slots
-  (at most :data:`MAX_RHO`); the agents' spawn time when some start
+  as a queue of c servers, 1 / (cμ(1 − √ρ)²) and at least 1/μ (Morse's M/M/1 time
+  at the pool's rate cμ) with 1/μ the zero-load mean latency and ρ the offered load
+  over the slots (at most :data:`MAX_RHO`); the agents' spawn time when some start
   cold; the agent and host autoscalers' periods, windows and pod start time, the
   degradation controller's period; the agents' idle timeout; the
   garbage collector's interval. Rate limits need no time: every limit a point
@@ -44,8 +44,9 @@ MIN_WARMUP_S = 5.0
 FILL_TIMES = 2.0
 """Zero-load p99 sojourns the requests in flight take to reach their level: after
 one, only the requests slower than the p99 are still short of it."""
-MAX_RHO = 0.95
-"""Slot loads above this (overload: no steady state to wait for) count as this."""
+MAX_RHO = 0.9
+"""Slot loads above this (near or past overload, where no warm-up reaches a steady
+state: the steady-state check flags such points) count as this."""
 MIN_WINDOW_S = 10.0
 """The shortest window measured: a few sojourn times, so that the halves compared
 by the steady-state check each hold whole requests' lives."""
@@ -107,8 +108,9 @@ def settle_time(model: Model, floor_p99: float, rate: float = 0.0,
     agents = model.agents
     if rate > 0 and math.isfinite(floor_mean) and floor_mean > 0:
         hosts = model.deployment.host_count if model.deployment is not None else 1
-        rho = min(MAX_RHO, rate * floor_mean / (agents.count * agents.concurrency * hosts))
-        constants.append(floor_mean / (1 - math.sqrt(rho)) ** 2)
+        slots = agents.count * agents.concurrency * hosts
+        rho = min(MAX_RHO, rate * floor_mean / slots)
+        constants.append(max(floor_mean, floor_mean / (slots * (1 - math.sqrt(rho)) ** 2)))
     if agents.warm is not None and agents.warm < agents.count:
         constants.append(FILL_TIMES * _mean(agents.spawn))
     if agents.idle_timeout is not None:
