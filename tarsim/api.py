@@ -224,7 +224,8 @@ def sweep(
     a folder another sweep is writing is refused. *screen* False simulates the
     points screening would leave out."""
     from tarsim.sweep.budget import check_experiment_work
-    from tarsim.sweep.runner import made_by_tarsim, run_sweep, write_tables
+    from tarsim.sweep.runner import run_sweep, write_tables
+    from tarsim.sweep.store import made_by_tarsim
 
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
@@ -248,20 +249,22 @@ def sweep(
 
 def dry_run(experiment: Experiment | str | Path, *, workers: int = 1) -> pd.DataFrame:
     """The points of *experiment* with an estimate of their wall time on *workers*
-    processes. Two pilot runs of the first point (a tenth of the horizon, and all
-    of it) fit wall time = start-up + cost per arrival x arrivals."""
+    processes. Two pilot runs of the busiest point (about 1,000 and 10,000
+    arrivals) fit wall time = start-up + cost per arrival x arrivals."""
     import time
 
+    from tarsim.sweep.budget import offered_rate
     from tarsim.sweep.runner import estimate
 
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
     spec = experiment.spec
-    first = experiment.points[0]
+    busiest = max(experiment.points, key=lambda p: offered_rate(p.model))
+    rate = max(offered_rate(busiest.model), 1e-9)
     measured = []
-    for horizon in (spec.horizon / 10, spec.horizon):
+    for arrivals in (1_000, 10_000):
         started = time.perf_counter()
-        rec = simulate(first.model, duration=horizon, warmup=0.0, seed=spec.seed)
+        rec = simulate(busiest.model, duration=arrivals / rate, warmup=0.0, seed=spec.seed)
         measured.append((len(rec.requests), time.perf_counter() - started))
     (n1, t1), (n2, t2) = measured
     per_arrival = max(0.0, (t2 - t1) / (n2 - n1)) if n2 > n1 else t2 / max(1, n2)
@@ -298,14 +301,24 @@ def report(out: str | Path, result: SweepResult | None = None) -> list[Path]:
     facts = {
         "experiment": f"{info['experiment']} ({info['experiment_file']})",
         "model": f"{info['model']} ({info['model_file']})",
-        "seed": info["seed"], "horizon": f"{info['horizon_s']:g} s "
-        f"(warm-up {info['warmup_s']:g} s)",
+        "seed": info["seed"], "horizon": _timing_fact(info["horizon_s"], info["warmup_s"]),
         "replications": info["replications"],
         "points / runs": f"{info['points']:,} / {info['runs']:,}",
     }
     return write_report(folder, summary, recs, info["slo_metrics"], facts,
                         f"tarsim sweep: {info['experiment']}",
                         calibrated_up_to=info.get("calibrated_up_to"))
+
+
+def _timing_fact(horizon: Any, warmup: Any) -> str:
+    from tarsim.sweep.timing import AUTO, MIN_WINDOW_S, SAMPLES_PER_RUN
+
+    if horizon == AUTO:
+        warm = "from its time constants" if warmup is None else f"{warmup:g} s"
+        return (f"per point: a window of at least {SAMPLES_PER_RUN} requests and "
+                f"{MIN_WINDOW_S:g} s, after a warm-up {warm} (summary columns horizon_s, "
+                "warmup_s)")
+    return f"{horizon:g} s (warm-up {warmup:g} s)"
 
 
 def capacity(

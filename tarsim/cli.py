@@ -180,8 +180,12 @@ def compare(model_file: str | None, variants: tuple[str, ...], experiment_file: 
         experiment = api.load_experiment(experiment_file)
         model = api.point(experiment, tier, point_number).model
         spec = experiment.spec
-        duration = spec.horizon if duration is None else duration
-        warmup = spec.warmup_s if warmup is None and duration == spec.horizon else warmup
+        if duration is None:
+            from tarsim.sweep.screen import Screener
+            from tarsim.sweep.timing import point_timing
+
+            timing = point_timing(spec, Screener(experiment.slo.limits()).screen(model), model)
+            duration, warmup = timing.horizon, timing.warmup if warmup is None else warmup
         seed = spec.seed if seed is None else seed
     elif model_file is None:
         raise ConfigError([Problem("MODEL", "is required (or --experiment EXP --tier NAME)",

@@ -37,11 +37,14 @@ def scope_name(kind: str, name: str, limit: str) -> str:
 
 def model_limits(model: Model) -> dict[tuple[str, str], dict[str, float]]:
     """Per-second limits the model sets, by (``provider``/``llm``/``tool``, name); a
-    limit declared per host or per region counts once for each host or region."""
+    limit declared per host or per region counts once for each host or region (for
+    autoscaled hosts, once for each of the most hosts: what the deployment can admit)."""
     limits: dict[tuple[str, str], dict[str, float]] = {}
     deployment = model.deployment
+    hosts = (1 if deployment is None else deployment.host_count if deployment.autoscale is None
+             else deployment.autoscale.max)
     copies = {Scope.ORGANISATION: 1,
-              Scope.HOST: 1 if deployment is None else deployment.host_count,
+              Scope.HOST: hosts,
               Scope.REGION: 1 if deployment is None or deployment.regions is None
               else len(deployment.regions)}
     for kind, section in SECTIONS:

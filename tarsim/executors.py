@@ -24,7 +24,7 @@ import concurrent.futures as cf
 import os
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,6 +168,15 @@ class Runner:
 
     def pending(self) -> int:
         return len(self._futures) + len(self._ready) + len(self._suspects) + len(self._held)
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """*fn* (a module-level function, so that it pickles) of each item, on the
+        executor's workers, in the order of *items*; a failure raises. Used for work
+        that is not a run, such as screening, before any run is submitted."""
+        if isinstance(self.executor, SerialExecutor) or len(items) < 2:
+            return [fn(item) for item in items]
+        futures = [self.executor.submit(fn, item) for item in items]
+        return [future.result() for future in futures]
 
     def next_done(self) -> Outcome:
         """Block until a submitted task finishes; its outcome."""

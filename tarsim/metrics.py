@@ -18,6 +18,7 @@ import numpy as np
 
 from tarsim import demand, intervals, steady
 from tarsim.components.recorder import FLOW_PHASES
+from tarsim.levels import Level, host_levels
 from tarsim.run import RunRecords
 from tarsim.summary import (
     IDENTITY_KEYS,
@@ -26,6 +27,7 @@ from tarsim.summary import (
     Autoscale,
     Cache,
     Cost,
+    Hosts,
     InSystem,
     Latency,
     Memory,
@@ -43,71 +45,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MB = 1e6
-
-
-# ---------------------------------------------------------------- step functions
-class Level:
-    """A piecewise-constant level built from +/- changes at times: the number of
-    requests queued, slots busy, agents up, bytes in use."""
-
-    def __init__(self, times: np.ndarray, deltas: np.ndarray, start: float = 0.0) -> None:
-        order = np.argsort(times, kind="stable")
-        self.times = times[order]
-        self.levels = start + np.cumsum(deltas[order])
-        self.start = start
-        widths = np.diff(self.times, append=self.times[-1] if len(self.times) else 0.0)
-        self._area = np.concatenate([[0.0], np.cumsum(self.levels * widths)])
-
-    @classmethod
-    def of_intervals(cls, begin: np.ndarray, end: np.ndarray, weight: float | np.ndarray = 1.0,
-                     start: float = 0.0) -> Level:
-        """The count of open intervals [begin, end) (end NaN: still open), times *weight*."""
-        begin = np.asarray(begin, dtype=float)
-        end = np.asarray(end, dtype=float)
-        w = np.broadcast_to(np.asarray(weight, dtype=float), begin.shape)
-        # an interval of no length (a request turned away, or served at once) adds
-        # nothing to the area, and would show as a spurious +1 in ``max``
-        keep = ~np.isnan(begin) & (begin != end)
-        closes = keep & ~np.isnan(end)
-        times = np.concatenate([begin[keep], end[closes]])
-        deltas = np.concatenate([w[keep], -w[closes]])
-        return cls(times, deltas, start)
-
-    @classmethod
-    def combine(cls, *parts: tuple[np.ndarray, np.ndarray], start: float = 0.0) -> Level:
-        times = np.concatenate([p[0] for p in parts]) if parts else np.array([])
-        deltas = np.concatenate([p[1] for p in parts]) if parts else np.array([])
-        return cls(times, deltas, start)
-
-    def area(self, t: np.ndarray | float) -> np.ndarray:
-        """The integral of the level from 0 to *t*."""
-        t = np.asarray(t, dtype=float)
-        k = np.searchsorted(self.times, t, side="right") - 1
-        inside = k >= 0
-        kk = np.where(inside, k, 0)
-        before = self.start * np.minimum(t, self.times[0]) if len(self.times) else self.start * t
-        if not len(self.times):
-            return np.asarray(before)
-        after = self._area[kk] + self.levels[kk] * (t - self.times[kk])
-        first = self.start * self.times[0]
-        return np.where(inside, first + after, before)
-
-    def mean(self, a: float, b: float) -> float:
-        return float((self.area(b) - self.area(a)) / (b - a))
-
-    def value_at(self, t: float) -> float:
-        k = np.searchsorted(self.times, t, side="right") - 1
-        return float(self.levels[k]) if k >= 0 else self.start
-
-    def max(self, a: float, b: float) -> float:
-        inside = (self.times >= a) & (self.times < b)
-        peak = self.value_at(a)
-        return float(max(peak, self.levels[inside].max())) if inside.any() else peak
-
-    def bins(self, edges: np.ndarray) -> np.ndarray:
-        """Time averages over consecutive bins."""
-        areas = self.area(edges)
-        return np.diff(areas) / np.diff(edges)
 
 
 def _levels(rec: RunRecords) -> dict[str, Level]:
@@ -231,7 +168,11 @@ def run_summary(rec: RunRecords) -> RunSummary:
     agent_seconds = (agents_mean + levels["starting"].mean(a, b)) * window
     infra_usd = agent_seconds / 3600.0 * rec.model.agents.price_per_hour
     deployment = rec.model.deployment
-    if deployment is not None:  # hosts are paid for whether busy or not
+    hosts = None
+    if deployment is not None and deployment.autoscale is not None:
+        hosts = _hosts(rec)  # paid for from the decision to add each until it goes
+        infra_usd += hosts.host_seconds * deployment.price_per_hour / 3600.0
+    elif deployment is not None:  # hosts are paid for whether busy or not
         infra_usd += deployment.host_count * deployment.price_per_hour * window / 3600.0
     total_usd = tokens_usd + infra_usd
     scaling = rec.scaling_columns
@@ -299,7 +240,7 @@ def run_summary(rec: RunRecords) -> RunSummary:
             sojourn_mean=float(np.nanmean(sojourn)) if len(sojourn) else math.nan,
         ),
         utilization={"agents": busy_mean / (agents_mean * concurrency) if agents_mean
-                     else 0.0, **demand.utilization(rec)},
+                     else 0.0, **demand.utilization(rec), **rec.pool_utilization},
         unfinished=unfinished,
         events=rec.events,
         samples=intervals.sketch(latency, arrival[ok]),
@@ -307,7 +248,22 @@ def run_summary(rec: RunRecords) -> RunSummary:
                              levels["in_system"].bins(np.arange(0.0, b + 0.5, 1.0))),
         workflow=(_workflow(rec, req["id"][in_window])
                   if len(rec.flow_columns.get("id", ())) else None),
+        hosts=hosts,
     )
+
+
+def _hosts(rec: RunRecords) -> Hosts:
+    """An autoscaled deployment's hosts over the window: taking traffic (mean, max),
+    paid for (host-seconds), and the host autoscaler's decisions."""
+    a, b = rec.warmup_s, rec.duration_s
+    serving, paid = host_levels(rec.host_columns)
+    decisions = rec.host_scaling_columns
+    decided = (decisions["t"] >= a) & (decisions["t"] < b)
+    return Hosts(mean=serving.mean(a, b), max=serving.max(a, b),
+                 host_seconds=paid.mean(a, b) * (b - a),
+                 scale_ups=int((decided & (decisions["desired"] > decisions["current"])).sum()),
+                 scale_downs=int((decided & (decisions["desired"] < decisions["current"])
+                                  ).sum()))
 
 
 def _workflow(rec: RunRecords, window_ids: np.ndarray) -> dict[str, Any]:
@@ -385,7 +341,8 @@ TIMESERIES_COLUMNS = ["t", "arrivals", "completions", "errors", "queue", "busy",
 def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
     """Per-*step* seconds from 0 to the horizon: counts of arrivals, successful
     completions and errors (by the time they happened), and time-averaged levels
-    (with ``subagents`` in flight when a workflow ran parallel steps)."""
+    (with ``hosts`` taking traffic under ``deployment.autoscale``, and ``subagents``
+    in flight when a workflow ran parallel steps)."""
     import pandas as pd
 
     edges = np.arange(0.0, rec.duration_s + step / 2, step)
@@ -408,6 +365,8 @@ def timeseries(rec: RunRecords, step: float = 1.0) -> pd.DataFrame:
         "memory_mb": levels["memory"].bins(edges) / MB if "memory" in levels else np.nan,
         "mode": _mode_bins(rec, edges),
     })
+    if len(rec.host_columns.get("t", ())):  # an autoscaled deployment: hosts taking traffic
+        frame["hosts"] = host_levels(rec.host_columns)[0].bins(edges)
     series = rec.subagent_columns
     if len(series.get("t", ())):  # a workflow ran parallel steps: sub-agents in flight
         in_flight = series["in_flight"]

@@ -52,19 +52,20 @@ def run_point(experiment: Experiment | str | Path, tier: str | None = None,
 
     if not isinstance(experiment, Experiment):
         experiment = _load_experiment(experiment)
-    from tarsim.sweep.screen import Screener, drained_model, horizon_for
+    from tarsim.sweep.screen import Screener, drained_model
+    from tarsim.sweep.timing import point_timing
 
     model = adjusted(_select.find_point(experiment, tier, number).model, rate=rate,
                      agents=agents, overrides=overrides)
     spec = experiment.spec
     # as the sweep prepares a point: limits demanded past their rate start drained, and
-    # the horizon holds enough requests for p99's interval
+    # the point runs for its own timing (sweep.timing)
     found = Screener(experiment.slo.limits()).screen(model)
+    timing = point_timing(spec, found, model)
     model = drained_model(model, found)
-    horizon = horizon_for(spec.horizon, spec.warmup_s, found)
-    if warmup is None and duration in (None, spec.horizon, horizon):
-        warmup = spec.warmup_s
-    return run(model, duration=horizon if duration is None else duration, warmup=warmup,
+    if warmup is None and duration in (None, spec.horizon, timing.horizon):
+        warmup = timing.warmup
+    return run(model, duration=timing.horizon if duration is None else duration, warmup=warmup,
                seed=spec.seed if seed is None else seed, keep_records=keep_records,
                replications=replications or _select.replications_of(experiment), force=force,
                executor="local" if workers else "serial", workers=workers)

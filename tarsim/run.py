@@ -65,6 +65,10 @@ class RunRecords:
     """Degradation mode changes (t, mode)."""
     scaling_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """Autoscaler decisions (t, metric, current, recommended, desired)."""
+    host_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Host events of an autoscaled deployment (t, host, event)."""
+    host_scaling_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    """Host autoscaler decisions (t, metric, current, recommended, desired)."""
     cost_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """USD billed per model or tool for requests arriving after the warm-up."""
     limit_columns: dict[str, np.ndarray] = field(default_factory=dict)
@@ -81,6 +85,8 @@ class RunRecords:
     """Workflow classes: seconds by phase per request (see recorder.FLOW_PHASES)."""
     subagent_columns: dict[str, np.ndarray] = field(default_factory=dict)
     """Sub-agents working for parallel steps after each change (t, in_flight)."""
+    pool_utilization: dict[str, float] = field(default_factory=dict)
+    """Each connection pool's mean connections in use over its size, in the window."""
 
     # frames built on first use and kept
     requests = frame_of("request_columns")
@@ -88,6 +94,8 @@ class RunRecords:
     memory = frame_of("memory_columns")
     modes = frame_of("mode_columns")
     scaling = frame_of("scaling_columns")
+    hosts = frame_of("host_columns")
+    host_scaling = frame_of("host_scaling_columns")
     costs = frame_of("cost_columns")
     dead_letters = frame_of("dead_letter_columns")
     spans = frame_of("span_columns")
@@ -124,9 +132,12 @@ def simulate(model: Model, *, duration: float, warmup: float, seed: int,
         events=next(env._eid),  # type: ignore[attr-defined]
         memory_columns=recorder.memory_columns(), mode_columns=recorder.mode_columns(),
         scaling_columns=recorder.scaling_columns(), cost_columns=recorder.cost_columns(),
+        host_columns=recorder.host_columns(),
+        host_scaling_columns=recorder.host_scaling_columns(),
         dead_letter_columns=recorder.dead_letter_columns(),
         demand_columns=recorder.demand_columns(),
         limit_columns=recorder.limit_columns(),
+        pool_utilization=system.pool_utilization(),
         span_columns=recorder.span_columns(), branch_columns=recorder.branch_columns(),
         flow_columns=recorder.flow_columns(), subagent_columns=recorder.subagent_columns(),
     )

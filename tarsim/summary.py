@@ -39,7 +39,9 @@ class Cost:
     per_hour_usd: float
     tokens_usd: float
     infra_usd: float
-    """Agents, from the start of each cold start until it stops, at ``agents.price_per_hour``."""
+    """Agents, from the start of each cold start until it stops, at ``agents.price_per_hour``,
+    and hosts at ``deployment.price_per_hour`` (autoscaled: from each scale-up decision
+    until the host goes)."""
     input_tokens: int
     output_tokens: int
     by_model: dict[str, float]
@@ -67,6 +69,21 @@ class Agents:
 class Autoscale:
     scale_ups: int
     scale_downs: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hosts:
+    """An autoscaled deployment's hosts (``deployment.autoscale``)."""
+
+    mean: float
+    """Hosts taking traffic, time-averaged over the window."""
+    max: float
+    host_seconds: float
+    """Seconds hosts were starting, taking traffic or draining: what the host-hour
+    price is paid for."""
+    scale_ups: int
+    scale_downs: int
+    """Host autoscaler decisions in the window that added or removed hosts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +183,16 @@ class RunSummary:
     ``seconds`` by phase (agent-seconds per request: routing, queueing, spawning,
     llm, tools, work, join) and ``branches`` taken; and ``subagents`` in flight
     (``mean``, ``max``). Absent from the JSON otherwise."""
+    hosts: Hosts | None = None
+    """Only with ``deployment.autoscale``: the hosts over the window. Absent from
+    the JSON otherwise."""
 
     def tree(self) -> dict[str, Any]:
         """The ``tarsim run`` JSON object."""
         tree = asdict(self)
-        if tree["workflow"] is None:
-            del tree["workflow"]
+        for optional in ("workflow", "hosts"):
+            if tree[optional] is None:
+                del tree[optional]
         return tree
 
     def flat(self) -> dict[str, Any]:

@@ -81,6 +81,21 @@ class AgentEvent(StrEnum):
     """A cold start called off by the autoscaler."""
 
 
+class HostEvent(StrEnum):
+    """What the recorder logs about a host of an autoscaled deployment."""
+
+    START = "start"
+    """The autoscaler decided to add it: its pod starts (paid from here)."""
+    UP = "up"
+    """Taking traffic from the balancer."""
+    DRAIN = "drain"
+    """Scaled down: no new requests; it goes when its last one ends."""
+    DOWN = "down"
+    """Gone (no longer paid)."""
+    CANCEL = "cancel"
+    """A start called off by the autoscaler before the host took traffic."""
+
+
 class AgentState(StrEnum):
     """Where a managed agent is in its life."""
 

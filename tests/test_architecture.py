@@ -10,8 +10,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tarsim"
 
-LAYERS = ["vocabulary", "config", "components", "run", "summary", "metrics", "executors", "sweep",
-          "replications", "calibrate", "sensitivity", "scenarios", "report", "questions",
+LAYERS = ["vocabulary", "config", "components", "run", "summary", "levels", "metrics",
+          "executors", "sweep", "replications", "calibrate", "sensitivity", "scenarios",
+          "report", "questions",
           "api_studies", "api", "cli_options", "cli_input", "cli_studies", "cli_calibrate",
           "cli"]
 """Lowest first. `tarsim/__init__.py` and `__main__.py` stand outside the layers."""

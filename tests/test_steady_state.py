@@ -30,14 +30,16 @@ def _draining(rate: float = 20.0) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_a_bucket_draining_after_two_minutes_is_judged_at_its_steady_state(tmp_path) -> None:
-    """A 40 s sweep (8 s warm-up, 3 replications) of a tier whose bucket drains after
+    """A sweep timed as the main job is (``horizon: auto``: here a 40 s window of 800
+    requests after a 5 s warm-up, 3 replications) of a tier whose bucket drains after
     140 s reports the error rate a long run does once the bucket is empty (warm-up
     300 s, 600 s measured): the long run's rate lies in the sweep's 95% interval. By
-    hand both are near 1 − 14/20 = 0.30. A plain 40 s run from a full bucket
-    (840 calls of room for 640 arrivals) sees no error at all: the bias this removes."""
+    hand both are near 1 − 14/20 = 0.30. A plain run of the same length from a full
+    bucket (840 calls of room and 14/s of refill, 1,470 in 45 s, for 900 arrivals)
+    sees no error at all: the bias this removes."""
     data = _draining()
     (tmp_path / "m.yaml").write_text(yaml.safe_dump(data))
-    exp = {"name": "drain", "model": "m.yaml", "horizon": "40s", "warmup": "8s", "seed": 5,
+    exp = {"name": "drain", "model": "m.yaml", "horizon": "auto", "seed": 5,
            "replications": 3, "slo": {"error_rate": 0.5, "p99": "5s"}}
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(exp))
     result = api.sweep(tmp_path / "e.yaml", executor="serial")
@@ -48,7 +50,8 @@ def test_a_bucket_draining_after_two_minutes_is_judged_at_its_steady_state(tmp_p
     assert row["error_rate_lo"] <= long["error_rate"] <= row["error_rate_hi"], (
         row["error_rate_lo"], long["error_rate"], row["error_rate_hi"])
     assert long["error_rate"] == pytest.approx(0.30, abs=0.03)
-    fresh = api.run(model, duration=40.0, warmup=8.0, seed=5, keep_records=False).summary
+    assert (row["horizon_s"], row["warmup_s"]) == (45.0, 5.0)
+    fresh = api.run(model, duration=45.0, warmup=5.0, seed=5, keep_records=False).summary
     assert fresh["error_rate"] == 0.0
     assert row["utilization_tool_t_requests"] == pytest.approx(20 / 14, rel=0.1)
 

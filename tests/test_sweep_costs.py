@@ -10,7 +10,7 @@ import yaml
 from conftest import mmc_data
 
 from tarsim import api
-from tarsim.sweep.screen import SAMPLES_PER_RUN
+from tarsim.sweep.timing import SAMPLES_PER_RUN
 
 HORIZON_S, WARMUP_S = 60.0, 10.0
 

@@ -1,5 +1,6 @@
 """Autoscaling: the Kubernetes HPA rule (and KEDA's queue rule) deciding how many
-agents to run, every period.
+agents to run, every period; the host autoscaler
+(:mod:`tarsim.components.host_scaler`) decides by the same rule and policy.
 
 The arithmetic follows the HPA controller (docs/sources.md §6): a raw
 recommendation from the metric (:func:`recommend`), no change while the ratio to
@@ -21,7 +22,7 @@ import simpy
 
 from tarsim.components.agent_pool import ManagedAgentPool
 from tarsim.components.recorder import Recorder
-from tarsim.config.model import Autoscale
+from tarsim.config.scaling import Autoscale, ScalingRule
 
 
 def recommend(metric: str, *, target: float, tolerance: float, current: int, ready: int,
@@ -64,7 +65,7 @@ def recommend(metric: str, *, target: float, tolerance: float, current: int, rea
 class ScalingPolicy:
     """Stabilisation, rate limit and bounds over a sequence of recommendations."""
 
-    def __init__(self, spec: Autoscale, maximum: int) -> None:
+    def __init__(self, spec: ScalingRule, maximum: int) -> None:
         self.spec = spec
         self.maximum = maximum
         self.recommendations: deque[tuple[float, int]] = deque()
@@ -108,13 +109,20 @@ class Autoscaler:
         self.pool = pool
         self.recorder = recorder
         self.policy = ScalingPolicy(spec, maximum)
+        self.stopped = False
         env.process(self._run())
+
+    def stop(self) -> None:
+        """Decide no more (the host the pool runs on is gone)."""
+        self.stopped = True
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
         env, pool, spec = self.env, self.pool, self.spec
         last = pool.areas()
         while True:
             yield env.timeout(spec.period)
+            if self.stopped:
+                return
             now_areas = pool.areas()
             busy, capacity, waiting = (
                 (b - a) / spec.period for a, b in zip(last, now_areas, strict=True))

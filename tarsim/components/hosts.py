@@ -64,6 +64,17 @@ class HostMemory:
         levels[self.index] = total_bytes
         self.recorder.memory_level(t, sum(levels))
 
+    def gone(self, t: float) -> None:
+        """The host is gone (scaled down): its memory leaves the total, and whatever
+        its tracker reports from now on (a collector still running) is ignored."""
+        self.memory_level(t, 0.0)
+        # shadows the method for this instance only: other hosts pay nothing for it
+        self.memory_level = _ignore  # type: ignore[method-assign]
+
+
+def _ignore(t: float, total_bytes: float) -> None:
+    """What a gone host's memory reports go to."""
+
 
 def balancer(policy: str, hosts: list[Host],
              rng: np.random.Generator | None) -> Callable[[], Host]:

@@ -30,6 +30,7 @@ import simpy
 from tarsim.components.cache import Lookup, build_cache
 from tarsim.components.circuit_breaker import Breaker
 from tarsim.components.curves import Curve
+from tarsim.components.pools import MeteredPool
 from tarsim.components.rate_limits import RateLimiter, scoped_limits
 from tarsim.components.recorder import Recorder
 from tarsim.components.requests import Request
@@ -86,7 +87,8 @@ class ProviderEndpoint:
             self.limits = NO_LIMITS
         self.measure_from = 0.0
         """Refusals are counted for requests arriving from here on (the warm-up's end)."""
-        self.pool = None if spec.connections is None else simpy.Resource(env, spec.connections)
+        self.pool = (None if spec.connections is None
+                     else MeteredPool(env, spec.connections, 0.0, math.inf))
         congestion = spec.congestion
         self.station = (None if congestion is None or congestion.scope == Scope.MODEL
                         else Station(env, congestion, f"provider.{name}"))

@@ -34,6 +34,10 @@ SCALING_FIELDS: list[tuple[str, str]] = [("t", "f8"), ("metric", "f8"), ("curren
                                          ("recommended", "i8"), ("desired", "i8")]
 """Autoscaler decisions: the metric seen, agents before, the rule's raw
 recommendation, and the count after stabilisation, limits and bounds."""
+HOST_FIELDS: list[tuple[str, str]] = [("t", "f8"), ("host", "i8"), ("event", "i2")]
+"""Host events of an autoscaled deployment (:class:`tarsim.vocabulary.HostEvent`):
+``start``, ``up``, ``drain``, ``down``, ``cancel``; hosts up at t = 0 log ``start``
+and ``up`` at 0."""
 COST_FIELDS: list[tuple[str, str]] = [("item", "i2"), ("usd", "f8")]
 """USD billed per model or tool, for requests that arrived after the warm-up."""
 DEMAND_FIELDS: list[tuple[str, str]] = [("scope", "i2"), ("provider", "i2"), ("calls", "f8"),
@@ -128,6 +132,8 @@ class Recorder:
         self._memory = _Table(MEMORY_FIELDS)
         self._modes = _Table(MODE_FIELDS, coded=("mode",))
         self._scaling = _Table(SCALING_FIELDS)
+        self._hosts = _Table(HOST_FIELDS, coded=("event",))
+        self._host_scaling = _Table(SCALING_FIELDS)
         self._costs = _Table(COST_FIELDS, coded=("item",))
         self._limits = _Table(LIMIT_FIELDS, coded=("limit", "kind"))
         self._dead_letters = _Table(DEAD_LETTER_FIELDS, coded=("target", "provider", "status"))
@@ -186,6 +192,14 @@ class Recorder:
               desired: int) -> None:
         self._scaling.rows.append((t, metric, current, recommended, desired))
 
+    def host(self, t: float, host: int, event: str) -> None:
+        self._hosts.rows.append((t, host, self._hosts.code(event, "event")))
+
+    def host_scale(self, t: float, metric: float, current: int, recommended: int,
+                   desired: int) -> None:
+        """A host autoscaler decision (the fields of an agent autoscaler's)."""
+        self._host_scaling.rows.append((t, metric, current, recommended, desired))
+
     def span(self, req_id: int, cls: int, role: str, start: float, end: float, agent: int,
              kind: str, branch: str, ok: bool) -> None:
         table = self._spans
@@ -239,6 +253,12 @@ class Recorder:
 
     def scaling_columns(self) -> dict[str, np.ndarray]:
         return self._scaling.columns()
+
+    def host_columns(self) -> dict[str, np.ndarray]:
+        return self._hosts.columns()
+
+    def host_scaling_columns(self) -> dict[str, np.ndarray]:
+        return self._host_scaling.columns()
 
     def cost_columns(self) -> dict[str, np.ndarray]:
         return self._costs.columns()

@@ -28,8 +28,10 @@ from tarsim.components.agent_pool import (
 )
 from tarsim.components.autoscaler import Autoscaler
 from tarsim.components.degradation import DegradationController
+from tarsim.components.host_scaler import HostScaler, ScaledHost
 from tarsim.components.hosts import AGENT_ID_STRIDE, Host, HostMemory, balancer
 from tarsim.components.memory import MemoryTracker
+from tarsim.components.pools import MeteredPool
 from tarsim.components.providers import (
     NO_PROVIDER,
     ContextCache,
@@ -43,7 +45,7 @@ from tarsim.components.requests import Request
 from tarsim.components.roles import RoleRunner, role_mixer
 from tarsim.components.routing import Controls
 from tarsim.components.sampling import sampler
-from tarsim.components.stations import Station
+from tarsim.components.stations import MeteredStation, Station
 from tarsim.components.streams import Streams
 from tarsim.components.workflow import Compiler, Engine
 from tarsim.components.workload import LoadGenerator
@@ -64,7 +66,8 @@ def needs_managed_pool(model: Model) -> bool:
     agents = model.agents
     return (agents.idle_timeout is not None or agents.autoscale is not None
             or model.memory is not None or model.degradation is not None
-            or model.router.queue.shed is not None)
+            or model.router.queue.shed is not None
+            or (model.deployment is not None and model.deployment.autoscale is not None))
 
 
 class System:
@@ -80,6 +83,7 @@ class System:
         self.model = model
         self.recorder = recorder
         self.horizon = horizon
+        self.warmup = warmup
         base_dir = model.base_dir
         self.timeout = model.workload.timeout if model.workload.timeout is not None else math.inf
         self.closed_loop = model.workload.arrivals.kind not in OPEN_KINDS
@@ -92,16 +96,20 @@ class System:
         self.managed = needs_managed_pool(model)
         self.memory: MemoryTracker | None = None
         self.degradation: DegradationController | None = None
+        self.streams = streams
+        self.balancer_rng: Any = None
+        deployment = model.deployment
+        scaled = deployment is not None and deployment.autoscale is not None
         self.hosts = self._build_hosts(streams, base_dir)
         self.pool: AgentPool = self.hosts[0].pool
         """The first host's pool (the only one without a deployment section)."""
         self.memory = self.hosts[0].memory
-        deployment = model.deployment
-        self.only_host = self.hosts[0] if len(self.hosts) == 1 else None
+        self.only_host = self.hosts[0] if len(self.hosts) == 1 and not scaled else None
         """The host when there is one: no balancer call on the request path."""
-        self.pick = balancer(
-            Balancer.ROUND_ROBIN if deployment is None else deployment.balancer, self.hosts,
-            streams("deployment.balancer") if len(self.hosts) > 1 else None)
+        if not scaled:  # (autoscaled: the host scaler sets the balancer, see _serve)
+            self.pick = balancer(
+                Balancer.ROUND_ROBIN if deployment is None else deployment.balancer,
+                self.hosts, streams("deployment.balancer") if len(self.hosts) > 1 else None)
         deployed = deployment is not None and (
             deployment.connections is not None or deployment.congestion is not None
             or any(r.network for r in deployment.regions or ()))
@@ -136,6 +144,8 @@ class System:
             client.measure_from = warmup
         for provider in providers.values():
             provider.measure_from = warmup
+            if provider.pool is not None:
+                provider.pool.start, provider.pool.end = warmup, horizon
         self.limit_owners = (*providers.values(), *self.billed)
         context = (None if context_spec is None
                    else ContextCache(context_spec, streams, base_dir, on_cache_change))
@@ -171,61 +181,93 @@ class System:
 
     def _build_hosts(self, streams: Streams, base_dir: Any) -> list[Host]:
         """One host per replica of the deployment (one without a deployment section),
-        each with its own pool, memory tracker, autoscaler and stations."""
-        env, model, recorder = self.env, self.model, self.recorder
-        agents = model.agents
-        deployment = model.deployment
+        each with its own pool, memory tracker, autoscaler and stations; with
+        ``deployment.autoscale``, the hosts up at t = 0, and the host scaler that
+        adds and removes them."""
+        deployment = self.model.deployment
         regions: list[tuple[str, dict[str, Any]]] = (
             [("", {})] if deployment is None
             else [("", {})] * deployment.host_count if deployment.regions is None
             else [(r.name, r.network) for r in deployment.regions for _ in range(r.hosts)])
         levels = [0.0] * len(regions)
-        hosts = []
-        for i, (region, networks) in enumerate(regions):
-            # host 0 keeps the streams a model without hosts uses: same seed, same run
-            prefix = "" if i == 0 else f"host{i}."
-            pool_args: dict[str, Any] = dict(
-                count=agents.count, concurrency=agents.concurrency, warm=agents.warm_agents,
-                spawn_latency=sampler(agents.spawn, streams(f"{prefix}agents.spawn"), base_dir),
-                queue_capacity=model.router.queue.capacity,
-                priority=model.router.queue.discipline == "priority",
-                recorder=recorder, max_spawning=agents.max_spawning,
-                first_id=i * AGENT_ID_STRIDE,
-            )
-            memory = None
-            pool: AgentPool
-            if self.managed:
-                shed = model.router.queue.shed
-                managed = ManagedAgentPool(
-                    env, idle_timeout=agents.idle_timeout,
-                    autoscaled=agents.autoscale is not None,
-                    shed_depth=shed.depth if shed else None,
-                    shed_wait=shed.wait if shed else None,
-                    shed_policy=shed.policy if shed else "reject", **pool_args)
-                pool = managed
-                if model.memory is not None:
-                    sink: Any = (recorder if deployment is None
-                                 else HostMemory(recorder, levels, i))
-                    memory = MemoryTracker(env, model.memory, managed, sink)
-                if agents.autoscale is not None:
-                    Autoscaler(env, agents.autoscale, managed, agents.count, recorder)
-            else:
-                pool = AgentPool(env, **pool_args)
-            network = {
-                name: sampler(dist, streams(f"{prefix}region.{region}.network.{name}"), base_dir)
-                for name, dist in networks.items()}
-            host = Host(
-                i, region, pool,
-                cpu=(None if deployment is None or deployment.cpu is None
-                     else Station(env, deployment.cpu, f"host{i}.cpu")),
-                calls=(None if deployment is None or deployment.congestion is None
-                       else Station(env, deployment.congestion, f"host{i}.calls")),
-                connections=(None if deployment is None or deployment.connections is None
-                             else simpy.Resource(env, deployment.connections)),
-                network=network)
-            host.memory = memory
-            hosts.append(host)
-        return hosts
+        if deployment is None or deployment.autoscale is None:
+            return [self._build_host(Host, i, region, networks, levels, streams, base_dir)
+                    for i, (region, networks) in enumerate(regions)]
+        spec = deployment.autoscale
+        scaler = HostScaler(
+            self.env, spec, initial=deployment.host_count,
+            build=lambda i: cast(ScaledHost, self._build_host(
+                ScaledHost, i, "", {}, levels, streams, base_dir)),
+            serve=self._serve, recorder=self.recorder,
+            start_time=sampler(spec.start, streams("deployment.autoscale.start"), base_dir))
+        return list(scaler.serving)
+
+    def _serve(self, hosts: list[Host]) -> None:
+        """The balancer sends new requests to *hosts* from now on (an autoscaled
+        deployment's hosts taking traffic; picks in turn start again at the first)."""
+        deployment = self.model.deployment
+        assert deployment is not None
+        if self.balancer_rng is None:
+            self.balancer_rng = self.streams("deployment.balancer")
+        self.pick = balancer(deployment.balancer, hosts, self.balancer_rng)
+
+    def _build_host(self, kind: type[Host], i: int, region: str, networks: dict[str, Any],
+                    levels: list[float], streams: Streams, base_dir: Any) -> Host:
+        """Host *i*: its agent pool (with its memory tracker and agent autoscaler when
+        the model has them), CPU and call stations, connection pool and network."""
+        env, model, recorder = self.env, self.model, self.recorder
+        agents = model.agents
+        deployment = model.deployment
+        # host 0 keeps the streams a model without hosts uses: same seed, same run
+        prefix = "" if i == 0 else f"host{i}."
+        pool_args: dict[str, Any] = dict(
+            count=agents.count, concurrency=agents.concurrency, warm=agents.warm_agents,
+            spawn_latency=sampler(agents.spawn, streams(f"{prefix}agents.spawn"), base_dir),
+            queue_capacity=model.router.queue.capacity,
+            priority=model.router.queue.discipline == "priority",
+            recorder=recorder, max_spawning=agents.max_spawning,
+            first_id=i * AGENT_ID_STRIDE,
+        )
+        memory = None
+        autoscaler = None
+        pool: AgentPool
+        if self.managed:
+            shed = model.router.queue.shed
+            managed = ManagedAgentPool(
+                env, idle_timeout=agents.idle_timeout,
+                autoscaled=agents.autoscale is not None,
+                shed_depth=shed.depth if shed else None,
+                shed_wait=shed.wait if shed else None,
+                shed_policy=shed.policy if shed else "reject", **pool_args)
+            pool = managed
+            if model.memory is not None:
+                levels.extend([0.0] * (i + 1 - len(levels)))  # hosts added as the run goes
+                sink: Any = (recorder if deployment is None
+                             else HostMemory(recorder, levels, i))
+                memory = MemoryTracker(env, model.memory, managed, sink)
+            if agents.autoscale is not None:
+                autoscaler = Autoscaler(env, agents.autoscale, managed, agents.count, recorder)
+        else:
+            pool = AgentPool(env, **pool_args)
+        network = {
+            name: sampler(dist, streams(f"{prefix}region.{region}.network.{name}"), base_dir)
+            for name, dist in networks.items()}
+        metered = deployment is not None and deployment.autoscale is not None
+        host = kind(
+            i, region, pool,
+            cpu=(None if deployment is None or deployment.cpu is None
+                 else (MeteredStation if metered and deployment.cpu.cores else Station)(
+                     env, deployment.cpu, f"host{i}.cpu")),
+            calls=(None if deployment is None or deployment.congestion is None
+                   else Station(env, deployment.congestion, f"host{i}.calls")),
+            connections=(None if deployment is None or deployment.connections is None
+                         else MeteredPool(env, deployment.connections, self.warmup,
+                                          self.horizon)),
+            network=network)
+        host.memory = memory
+        if isinstance(host, ScaledHost):
+            host.autoscaler = autoscaler
+        return host
 
     def _class_steps(self, model: Model, runners: dict[str, RoleRunner], streams: Streams,
                      recorder: Recorder) -> list[list[Any]]:
@@ -424,6 +466,22 @@ class System:
             for index in limiter.kinds():
                 self.recorder.limit(limiter.label, KINDS[index], limiter.refused[index],
                                     limiter.failed[index])
+
+    def pool_utilization(self) -> dict[str, float]:
+        """Each connection pool's time-average connections in use over its size, in
+        the measured window: ``provider_NAME_connections`` per provider, and
+        ``host_connections`` for the hosts' pools together."""
+        found = {f"provider_{name}_connections": provider.pool.utilization()
+                 for name, provider in self.providers.items() if provider.pool is not None}
+        pools = [host.connections for host in self.hosts
+                 if isinstance(host.connections, MeteredPool)]
+        for pool in pools:
+            pool.utilization()  # brings busy_seconds up to now
+        if pools:
+            found["host_connections"] = (sum(p.busy_seconds for p in pools)
+                                         / sum(p.capacity for p in pools)
+                                         / max(self.horizon - self.warmup, 1e-12))
+        return found
 
     def _limiters(self) -> list[RateLimiter]:
         """Every rate limiter of the run: organisation-wide ones, and those a limit

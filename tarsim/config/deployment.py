@@ -27,6 +27,7 @@ from pydantic import Field, model_validator
 from tarsim.config.base import Frozen
 from tarsim.config.distributions import DurationDist
 from tarsim.config.providers import increasing_loads
+from tarsim.config.scaling import HostAutoscale
 from tarsim.vocabulary import Balancer, Scope
 
 RatePoint = Annotated[
@@ -88,7 +89,8 @@ class Deployment(Frozen):
     """Hosts (replicas, pods) behind a load balancer."""
 
     hosts: Annotated[int, Field(ge=1)] | None = None
-    """Number of hosts; with ``regions``, their sum (give one or the other)."""
+    """Number of hosts; with ``regions``, their sum (give one or the other); with
+    ``autoscale``, the hosts at t = 0 (default ``autoscale.min``)."""
     balancer: Balancer = Balancer.ROUND_ROBIN
     """How the balancer picks a host for each request: in turn, at random, the host with
     fewest requests in progress, or the less busy of two drawn at random."""
@@ -106,10 +108,24 @@ class Deployment(Frozen):
     connection. Absent: unbounded."""
     price_per_hour: Annotated[float, Field(ge=0)] = 0.0
     """USD per host-hour, added to the cost per hour."""
+    autoscale: HostAutoscale | None = None
+    """Scale the hosts by the HPA's rule (``hosts``, default ``autoscale.min``, run
+    at t = 0)."""
 
     @model_validator(mode="after")
     def _hosts_or_regions(self) -> Deployment:
-        if self.regions is None and self.hosts is None:
+        scale = self.autoscale
+        if scale is not None:
+            if self.regions is not None:
+                raise ValueError("autoscale cannot be combined with regions (hosts are "
+                                 "scaled in one region): remove regions or autoscale")
+            if self.hosts is not None and not scale.min <= self.hosts <= scale.max:
+                raise ValueError(f"hosts (the count at t = 0) must be between autoscale.min "
+                                 f"({scale.min}) and autoscale.max ({scale.max}), "
+                                 f"got {self.hosts}")
+            if scale.metric == "cpu" and (self.cpu is None or self.cpu.cores is None):
+                raise ValueError("autoscale.metric cpu reads the hosts' CPU: give cpu.cores")
+        elif self.regions is None and self.hosts is None:
             raise ValueError("give hosts or regions")
         if self.regions is not None:
             total = sum(r.hosts for r in self.regions)
@@ -128,7 +144,10 @@ class Deployment(Frozen):
 
     @property
     def host_count(self) -> int:
+        """Hosts at t = 0 (all of them, without autoscaling)."""
         if self.regions is not None:
             return sum(r.hosts for r in self.regions)
-        assert self.hosts is not None
+        if self.hosts is None:
+            assert self.autoscale is not None
+            return self.autoscale.min
         return self.hosts

@@ -18,7 +18,6 @@ from tarsim.config.base import (
     Bytes,
     Frozen,
     NonNegBytes,
-    NonNegSeconds,
     PosRate,
     PosSeconds,
     Probability,
@@ -38,6 +37,7 @@ from tarsim.config.providers import (
     check_shares,
     increasing_loads,
 )
+from tarsim.config.scaling import Autoscale
 from tarsim.config.workflow import is_plain
 from tarsim.config.workload import Workload
 
@@ -84,50 +84,6 @@ class Router(Frozen):
 
     work: DurationDist = 0.0  # type: ignore[assignment]
     queue: Queue = Queue()
-
-
-class ScaleUpLimit(Frozen):
-    """How fast the autoscaler may add agents: at most the larger of *percent* %
-    more and *pods* more than the count ``period`` ago (Kubernetes' default
-    scale-up behaviour: 100 %, 4 pods, 15 s, select Max)."""
-
-    percent: Annotated[float, Field(ge=0)] = 100.0
-    pods: Annotated[int, Field(ge=0)] = 4
-    period: PosSeconds = 15.0
-
-    @model_validator(mode="after")
-    def _allows_growth(self) -> ScaleUpLimit:
-        if self.percent == 0 and self.pods == 0:
-            raise ValueError("percent and pods cannot both be 0 (no scale-up allowed)")
-        return self
-
-
-class Autoscale(Frozen):
-    """Scale the number of agents between ``min`` and ``agents.count``.
-
-    ``metric: utilization`` and ``metric: queue`` follow the Kubernetes HPA rule,
-    desired = ceil(ready agents x metric / target), on the busy share of agent
-    slots or on the number of requests waiting; ``metric: queue_per_agent`` is
-    KEDA's rule, desired = ceil(queue length / target), where the queue length
-    counts requests waiting and in service (as KEDA's queue scalers count
-    messages visible and in flight). Metrics are time averages over the last
-    ``period``. No change while the ratio is within ``tolerance`` of 1; scale-down
-    takes the highest recommendation of the last ``stabilization`` seconds;
-    scale-up is limited by ``scale_up``."""
-
-    metric: Literal["utilization", "queue", "queue_per_agent"]
-    target: Annotated[float, Field(gt=0)]
-    min: Annotated[int, Field(ge=1)] = 1
-    period: PosSeconds = 15.0
-    tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    stabilization: NonNegSeconds = 300.0
-    scale_up: ScaleUpLimit = ScaleUpLimit()
-
-    @model_validator(mode="after")
-    def _utilization_share(self) -> Autoscale:
-        if self.metric == "utilization" and self.target > 1:
-            raise ValueError(f"a utilization target must be <= 1, got {self.target}")
-        return self
 
 
 class Agents(Frozen):
@@ -447,6 +403,14 @@ class Model(Frozen):
         deployment = self.deployment
         if deployment is None:
             return self
+        if deployment.autoscale is not None:
+            parts = ["degradation"] if self.degradation is not None else []
+            parts += [f"workflow class {c.name}" for c in self.workload.classes
+                      if not is_plain(c.steps)]
+            if parts:
+                raise ValueError(f"deployment.autoscale cannot be combined with "
+                                 f"{', '.join(parts)} (hosts are scaled without them): "
+                                 "remove one or the other")
         if self.degradation is not None and deployment.host_count > 1:
             raise ValueError("degradation is modelled for one host: give deployment.hosts 1 "
                              "or remove degradation")

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tarsim.sweep.stats import column, slo_ratios, upper_bound
+from tarsim.sweep.stats import SCREENED, SKIPPED, column, slo_ratios, upper_bound
 
 if TYPE_CHECKING:
     import pandas as pd  # the tables arrive as frames; labels alone need no pandas
@@ -275,11 +275,17 @@ def _verdict(rec: Mapping[str, Any], tier_rows: pd.DataFrame, limits: Mapping[st
         elif "capacity" not in rec:
             text += "; capacity not searched (capacity: true would)"
         return text
-    failing = [(x, slo_ratios(x, limits)) for _, x in mine.iterrows()]
+    unsimulated = (mine["verdict"].isin([SCREENED, SKIPPED]).to_numpy() if "verdict" in mine
+                   else mine.index.isin([]))
+    failing = [(x, slo_ratios(x, limits)) for _, x in mine[~unsimulated].iterrows()]
     passing = [_num(x["load"]) for x, ratios in failing
                if max(ratios.values(), default=0.0) <= 1.0]
     failing = [(x, r) for x, r in failing if max(r.values(), default=0.0) > 1.0]
     if not failing:
+        if unsimulated.any():
+            out = [load_text(kind, x) for x in mine[unsimulated]["load"]]
+            return (f"cannot meet {slo_text(limits)}: screened, not simulated, at "
+                    f"{_listing(out)}")
         return f"misses {slo_text(limits)}"
     shown, ratios = failing[-1]  # the highest load that fails
     misses = [_miss(p, upper_bound(shown, column(p)), limits[p]) for p in limits
@@ -302,6 +308,13 @@ def _miss(path: str, bound: float, limit: float) -> str:
             f"{name} {percent(bound)} vs {percent(limit)} (+{percent(bound - limit)} pts)"
     return (f"{name} {slo_value(path, bound)} vs {_limit(path, limit)} "
             f"(+{bound - limit:.2f} s, +{100 * (bound / limit - 1):.0f} %)")
+
+
+def short_reason(row: Mapping[str, Any]) -> str:
+    """The first clause of a point's screening reason (``tool search requests: demand
+    140% of the limit``)."""
+    reason = str(row.get("screen_reason", "") or "")
+    return reason.split(";")[0].split(", so ")[0].split(" > the ")[0].strip()
 
 
 def _listing(items: Sequence[str]) -> str:
@@ -482,7 +495,10 @@ def _assumptions(row: Mapping[str, Any], tier_rows: pd.DataFrame, axes: Sequence
         highest = len(group) == 1 and _num(mine[group[0]]) == max(
             (_num(v) for v in tier_rows[group[0]].dropna()), default=math.nan)
         text = f"assumes {what}" + (", the highest tried" if highest else "")
-        if len(twin) and limits:
+        if len(twin) and limits and twin.iloc[0].get("verdict") in (SCREENED, SKIPPED):
+            without = ", ".join(phrase(a, plain[a]) for a in group if mine[a] != plain[a])
+            text += f" (with {without}: screened, {short_reason(twin.iloc[0])})"
+        elif len(twin) and limits:
             other = twin.iloc[0]
             path = max(limits, key=lambda p: slo_ratios(other, limits)[p])
             without = ", ".join(phrase(a, plain[a]) for a in group if mine[a] != plain[a])

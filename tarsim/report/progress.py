@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from tarsim.sweep.loader import Experiment
 from tarsim.sweep.runner import offered_rate
 from tarsim.sweep.select import replications_of
+from tarsim.sweep.timing import nominal_horizon
 
 STARTUP_REQUESTS = 200.0
 """A run's fixed cost (building the model, starting the processes), counted as this
@@ -29,7 +30,7 @@ def run_weights(experiment: Experiment) -> list[float]:
         if point.key in seen:
             continue
         seen.add(point.key)
-        weight = offered_rate(point.model) * spec.horizon + STARTUP_REQUESTS
+        weight = offered_rate(point.model) * nominal_horizon(spec) + STARTUP_REQUESTS
         weights += [weight] * replications_of(experiment)
     return weights
 

@@ -79,6 +79,9 @@ def run_table(summary: dict[str, Any], model: Model | None = None) -> str:
                f"{_cell(summary, 'queue.mean', '', 2)} / {_num(summary['queue']['max'], '', 0)}")
     rows.insert(0, ("requests arrived / ok",
                     f"{_num(summary['arrived'], '', 0)} / {_num(summary['completed'], '', 0)}"))
+    if "hosts" in summary:  # an autoscaled deployment
+        rows.insert(8, ("hosts mean / max", f"{_cell(summary, 'hosts.mean', '', 2)} / "
+                                            f"{_num(summary['hosts']['max'], '', 0)}"))
     width = max(len(label) for label, _ in rows)
     lines += [f"  {label:<{width}}  {value}" for label, value in rows]
     errors = {k: v for k, v in summary.get("errors", {}).items() if v}

@@ -21,7 +21,8 @@ from tarsim.sensitivity.runner import (
     write_tables,
 )
 from tarsim.sensitivity.study import ENSEMBLE
-from tarsim.sweep.runner import SweepResult, open_store
+from tarsim.sweep.runner import SweepResult
+from tarsim.sweep.store import open_store
 
 
 def run_study(study: Study, executor: Executor | None = None, *, out: Path | None = None,
@@ -72,8 +73,9 @@ def run_and_store(study: Study, make_runner: Callable[[], Executor], *,
     locked as a sweep's), its runs in *out*'s store (a study of several tiers' sweep
     in ``out/sweep``), its tables and manifest written there."""
     from tarsim.config.outputs import check_output_folder, folder_lock
-    from tarsim.sweep.runner import made_by_tarsim, run_sweep
+    from tarsim.sweep.runner import run_sweep
     from tarsim.sweep.runner import write_tables as write_sweep_tables
+    from tarsim.sweep.store import made_by_tarsim
 
     if out is None:
         with make_runner() as runner:

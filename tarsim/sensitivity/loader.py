@@ -213,9 +213,11 @@ def _target(spec: StudySpec, where: Path, lines: Mapping[tuple[Any, ...], int],
                                        tier.think_time)
             model = _with_overrides(model, fixed)
         slo: SLOSpec | None = experiment.slo
-        horizon = spec.horizon or experiment.spec.horizon
+        # an experiment's automatic timing is per point: a study then runs 60 s
+        inherited = spec.horizon is None and not experiment.spec.auto_timing
+        horizon = spec.horizon or (experiment.spec.horizon_s if inherited else 60.0)
         warmup = spec.warmup if spec.warmup is not None else (
-            experiment.spec.warmup_s if spec.horizon is None else 0.1 * horizon)
+            experiment.spec.warmup_s if inherited else 0.1 * horizon)
     else:
         model_file = spec.file_of(where, str(spec.model))
         if not model_file.is_file():

@@ -60,7 +60,9 @@ def check_experiment_work(experiment: Any, workers: int) -> None:
     counted at their minimum)."""
     spec = experiment.spec
     reps = spec.replications if isinstance(spec.replications, int) else spec.replications.min
-    check_work([p.model for p in experiment.points], spec.horizon, reps, workers,
+    from tarsim.sweep.timing import nominal_horizon
+
+    check_work([p.model for p in experiment.points], nominal_horizon(spec), reps, workers,
                what="horizon")
 
 

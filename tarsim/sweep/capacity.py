@@ -80,12 +80,15 @@ def search(
     start: float | None = None,
     executor: Executor | None = None,
     progress: Callable[[Probe], None] | None = None,
+    store: Any = None,
 ) -> Capacity:
     """The highest load *model* sustains within *limits* (metric path -> limit,
     as :meth:`SLOSpec.limits` gives them), to within *tolerance* (relative).
 
     The probes run on *executor*, which is left open for its owner (a serial one
-    is made, and closed, when None)."""
+    is made, and closed, when None). With a sweep's *store*
+    (:class:`tarsim.sweep.store.RunStore`), each probe's runs are kept there and
+    taken from there when a resumed sweep searches again."""
     _check(limits, tolerance, replications)
     kind, own = model_load(model)
     if kind not in (RATE, USERS):
@@ -105,12 +108,17 @@ def search(
                 return done
         point = with_overrides(model, load_overrides(model, kind, load))
         key = point_key(point, duration, warmup, seed)
+        kept = store.runs_of(key) if store is not None else {}
+        rows: dict[int, dict[str, float]] = {r: flat_row(kept[r]) for r in range(replications)
+                                             if r in kept}
         for r in range(replications):
-            runner.submit(RunTask.of(key, r, point, duration, warmup, seed))
-        rows: dict[int, dict[str, float]] = {}
+            if r not in rows:
+                runner.submit(RunTask.of(key, r, point, duration, warmup, seed))
         errors: list[str] = []
         while len(rows) + len(errors) < replications:
             outcome = runner.next_done()
+            if store is not None:
+                store.keep(outcome)
             if outcome.metrics is None:
                 errors.append(f"replication {outcome.task.replication}: {outcome.error}")
             else:

@@ -13,7 +13,7 @@ applying each value to it, so a wrong path or value names the axis.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -136,9 +136,11 @@ class ExperimentSpec(Frozen):
     description: str | None = None
     model: Annotated[str, Field(min_length=1)]
     """The model file, relative to the experiment file."""
-    horizon: PosSeconds = 300.0
+    horizon: PosSeconds | Literal["auto"] = 300.0
+    """Simulated seconds per run, or ``auto``: each point's warm-up and window follow
+    from its own time constants and rate (:mod:`tarsim.sweep.timing`)."""
     warmup: NonNegSeconds | None = None
-    """Default: 10% of the horizon."""
+    """Default: 10% of a fixed horizon; an automatic horizon's time constants."""
     overrides: dict[str, Any] = Field(default={}, alias="set")
     """Fixed changes to the model (dotted paths, as ``tarsim run --set``), before the axes."""
     seed: Annotated[int, Field(ge=0)] = 1
@@ -160,7 +162,8 @@ class ExperimentSpec(Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentSpec:
-        if self.warmup is not None and self.warmup >= self.horizon:
+        if (self.warmup is not None and self.horizon != "auto"
+                and self.warmup >= self.horizon):
             raise ValueError(f"warmup must be < the horizon ({self.horizon:g}s), "
                              f"got {self.warmup:g}s")
         names = [t.name for t in self.tiers]
@@ -170,8 +173,21 @@ class ExperimentSpec(Frozen):
         return self
 
     @property
+    def auto_timing(self) -> bool:
+        """Whether each point's timing follows from its own model (``horizon: auto``)."""
+        return self.horizon == "auto"
+
+    @property
+    def horizon_s(self) -> float:
+        """The fixed horizon in seconds (NaN when it is automatic)."""
+        return float("nan") if self.horizon == "auto" else float(self.horizon)
+
+    @property
     def warmup_s(self) -> float:
-        return self.horizon * 0.1 if self.warmup is None else self.warmup
+        """The fixed warm-up in seconds (NaN when it follows from each point)."""
+        if self.warmup is not None:
+            return float(self.warmup)
+        return float("nan") if self.horizon == "auto" else float(self.horizon) * 0.1
 
     def model_path(self, experiment_file: Path) -> Path:
         return (experiment_file.parent / self.model).resolve()

@@ -116,7 +116,7 @@ def is_open_loop(model: Model) -> bool:
 
 
 # ---------------------------------------------------------------- keys
-def point_key(model: Model, duration: float, warmup: float, seed: int) -> str:
+def point_key(model: Model, duration: float | str, warmup: float | None, seed: int) -> str:
     """A hash of everything that decides a point's runs: the model, the horizon, the
     warm-up, the seed, the contents of the data files the model reads (not only
     their names) and the tarsim version."""
@@ -299,7 +299,8 @@ def expand(spec: ExperimentSpec, model: Model) -> list[Point]:
                 points.append(Point(
                     index=len(points), tier=tier.name, load_kind=kind, load=load,
                     params=tuple(params.items()), model=point_model,
-                    key=point_key(point_model, spec.horizon, warmup, spec.seed),
+                    key=point_key(point_model, spec.horizon,
+                                  spec.warmup if spec.auto_timing else warmup, spec.seed),
                 ))
     if problems:
         raise ConfigError(problems[:20] + ([Problem("", f"... and {len(problems) - 20} more",

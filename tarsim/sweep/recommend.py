@@ -23,6 +23,7 @@ from tarsim.sweep.stats import (
     FAILS,
     MEETS,
     SCREENED,
+    SKIPPED,
     UNCERTAIN,
     column,
     lower_bound,
@@ -53,6 +54,9 @@ def total_costs(summary: pd.DataFrame, agent_per_hour_usd: float) -> pd.DataFram
         if column(name) not in frame:  # every point screened: nothing was simulated
             frame[column(name)] = math.nan
     frame["total_per_hour_usd"] = frame[column(Metric.COST_PER_HOUR_USD)].fillna(0.0)
+    if "verdict" in frame:  # nothing was simulated there: no cost to show
+        unsimulated = frame["verdict"].isin([SCREENED, SKIPPED])
+        frame.loc[unsimulated, "total_per_hour_usd"] = math.nan
     frame["total_per_request_usd"] = frame[column(Metric.COST_PER_REQUEST_USD)]
     return frame
 
@@ -125,9 +129,25 @@ def _busiest(row: Mapping[str, Any]) -> tuple[str, float]:
     if not levels:
         return "none measured", math.nan
     name = max(levels, key=lambda k: levels[k])
-    if name.startswith(("provider ", "llm ", "tool ")):
+    if name.startswith(("provider ", "llm ", "tool ")) and not name.endswith(" connections"):
         return f"{name} (demand {levels[name]:.0%} of limit)", levels[name]
     return f"{name} (utilization {levels[name]:.2f})", levels[name]
+
+
+SCREENED_RANK = 1e9
+"""Added to a screened point's excess, so that any simulated configuration ranks as
+closer to the SLOs than a screened one."""
+
+
+def screened_excess(row: Mapping[str, Any], limits: Mapping[str, float]) -> float:
+    """How far screening put a point beyond what it could carry: the largest of its
+    zero-load p99 over the p99 SLO and each limit's demand over the limit."""
+    levels = [float(v) for k, v in row.items() if str(k).startswith("demand_")
+              and isinstance(v, int | float) and math.isfinite(v)]
+    floor, p99 = row.get("floor_p99"), limits.get(Metric.LATENCY_P99)
+    if isinstance(floor, int | float) and math.isfinite(floor) and p99:
+        levels.append(float(floor) / p99)
+    return max(levels, default=0.0)
 
 
 def recommend(summary: pd.DataFrame, limits: Mapping[str, float],
@@ -145,9 +165,11 @@ def recommend(summary: pd.DataFrame, limits: Mapping[str, float],
             feasible = all(v == MEETS for v in verdicts)
             design = points.loc[points["load"].fillna(0).idxmax()] if points["load"].notna().any() \
                 else points.iloc[0]
+            # a skipped load (below a failing one) says nothing of how close it came
             worst = max((max(slo_ratios(row, limits).values(), default=0.0)
-                         if v != SCREENED else math.inf
-                         for v, (_, row) in zip(verdicts, points.iterrows(), strict=True)),
+                         if v != SCREENED else SCREENED_RANK + screened_excess(row, limits)
+                         for v, (_, row) in zip(verdicts, points.iterrows(), strict=True)
+                         if v != SKIPPED),
                         default=0.0)
             cost = design["total_per_hour_usd"]
             undecided = sum(v == UNCERTAIN for v in verdicts)

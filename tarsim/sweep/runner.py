@@ -10,7 +10,6 @@ the runs were scheduled, interrupted and resumed.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import math
@@ -25,24 +24,27 @@ from typing import Any
 import pandas as pd
 
 from tarsim.config import ConfigError, Model, Problem
-from tarsim.config.outputs import LOCK_FILE, atomic_write, atomic_write_text
+from tarsim.config.outputs import atomic_write, atomic_write_text
 from tarsim.executors import SERIAL, Executor, RunTask, make_executor
 from tarsim.intervals import SKETCH
 from tarsim.metrics import json_safe
 from tarsim.steady import reason as steady_reason
 from tarsim.sweep.budget import offered_rate
+from tarsim.sweep.ladders import ladders, next_needed, skip_reasons
 from tarsim.sweep.loader import Experiment
 from tarsim.sweep.points import RATE, USERS, Point, point_key, show_value
 from tarsim.sweep.recommend import paired, recommend, total_costs
-from tarsim.sweep.screen import (
-    SAMPLES_PER_RUN,
-    Screen,
-    Screener,
-    drained_model,
-    horizon_for,
+from tarsim.sweep.screen import Screen, Screener, drained_model
+from tarsim.sweep.stats import (
+    SCREENED,
+    SKIPPED,
+    aggregate,
+    flat_row,
+    replications_needed,
+    verdict,
 )
-from tarsim.sweep.stats import SCREENED, aggregate, flat_row, replications_needed, verdict
-from tarsim.sweep.store import OLD_RUNS_FILE, RUNS_FILE, RunStore
+from tarsim.sweep.store import RunStore, open_store
+from tarsim.sweep.timing import Timing, nominal_horizon, point_timing, timing_for
 
 Progress = Callable[[int, int], None]
 """Called with (runs done, runs known to be needed) after each run."""
@@ -100,9 +102,12 @@ def run_sweep(
     is left open for its owner to close (a serial one is made when None).
 
     Each point is screened first (:mod:`tarsim.sweep.screen`): with *screen*, a
-    point that cannot meet the SLOs is not simulated; either way every limit a
-    point demands beyond its rate starts empty. Replications are added to a point
-    until its SLO verdict is decided or the experiment's maximum is reached
+    point that cannot meet the SLOs is not simulated, and each configuration's
+    loads are taken from the highest down, its lower loads skipped once it fails
+    at one (:mod:`tarsim.sweep.ladders`); either way every limit a point demands
+    beyond its rate starts empty, and each point runs for its own timing
+    (:mod:`tarsim.sweep.timing`). Replications are added to a point until its SLO
+    verdict is decided or the experiment's maximum is reached
     (:func:`tarsim.sweep.stats.replications_needed`)."""
     started = time.perf_counter()
     spec = experiment.spec
@@ -113,19 +118,36 @@ def run_sweep(
     screens: dict[str, Screen] = {}
     by_key: dict[str, Point] = {}
     models: dict[str, Model] = {}
-    horizons: dict[str, float] = {}
+    timings: dict[str, Timing] = {}
+    screener.prepare((p.model for p in experiment.points), runner)
     for point in experiment.points:
-        if point.key in by_key:
+        if point.key in screens:
             continue
         found = screens[point.key] = screener.screen(point.model)
+        timings[point.key] = point_timing(spec, found, point.model)
         if screen and found.screened:
             continue
         by_key[point.key] = point
         models[point.key] = drained_model(point.model, found)
-        horizons[point.key] = horizon_for(spec.horizon, spec.warmup_s, found)
     submitted: set[tuple[str, int]] = set()
     executed = 0
     reused = sum(len(store.runs_of(k)) for k in by_key)
+
+    verdicts: dict[str, str] = {}
+
+    def decided(key: str) -> str | None:
+        """The point's verdict once its replications are final, else None. A run that
+        raised says nothing of the SLOs: the configuration's lower loads still run."""
+        if key in verdicts:  # a final verdict does not change
+            return verdicts[key]
+        if store.failures_of(key):
+            return "error"
+        have = {r: flat_row(m) for r, m in store.runs_of(key).items()}
+        needed, final = replications_needed(have, spec.replications, slo)
+        if not final or any(r not in have for r in range(needed)):
+            return None
+        verdicts[key] = verdict(aggregate([have[r] for r in range(needed)]), slo)
+        return verdicts[key]
 
     def submit_missing(point: Point) -> None:
         if store.failures_of(point.key):
@@ -133,29 +155,51 @@ def run_sweep(
         have = store.runs_of(point.key)
         needed, _final = replications_needed(
             {r: flat_row(m) for r, m in have.items()}, spec.replications, slo)
+        timing = timings[point.key]
         for r in range(needed):
             if r not in have and (point.key, r) not in submitted:
                 submitted.add((point.key, r))
                 runner.submit(RunTask.of(point.key, r, models[point.key],
-                                         horizons[point.key], spec.warmup_s, spec.seed))
+                                         timing.horizon, timing.warmup, spec.seed))
+
+    # with screening, each configuration's loads from the highest down; without it,
+    # every point at once
+    steps = ladders(experiment.points) if screen else []
+    on_ladders: dict[str, list[Any]] = {}
+    for step in steps:
+        for key in step.keys:
+            on_ladders.setdefault(key, []).append(step)
+
+    def advance(key: str | None = None) -> None:
+        for step in on_ladders.get(key, []) if key is not None else steps:
+            needed = next_needed(step, by_key, decided)
+            if needed is not None:
+                submit_missing(by_key[needed])
 
     try:
-        for point in by_key.values():
-            submit_missing(point)
+        if screen:
+            advance()
+        else:
+            for point in by_key.values():
+                submit_missing(point)
         while runner.pending():
             outcome = runner.next_done()
             store.keep(outcome)
             executed += 1
             submit_missing(by_key[outcome.task.key])
+            advance(outcome.task.key)
             if progress is not None:
                 progress(executed, len(submitted))
+        skips = skip_reasons(steps, by_key, decided)
         runs, summary = tables(experiment, store, screens if screen else
-                               {k: s for k, s in screens.items() if not s.screened})
+                               {k: s for k, s in screens.items() if not s.screened},
+                               timings=timings, skipped=skips)
         summary = total_costs(summary, spec.costs.agent_per_hour_usd)
         recommendations = paired(recommend(summary, experiment.slo.limits(),
                                            spec.costs.agent_per_hour_usd), runs)
         if spec.capacity:
-            recommendations = with_capacity(experiment, recommendations, runner)
+            recommendations = with_capacity(experiment, recommendations, runner, screens,
+                                            store)
     finally:
         store.close()
         if executor is None:
@@ -173,8 +217,15 @@ def _failures(experiment: Experiment, store: RunStore) -> list[Failure]:
             for r, error in sorted(store.failures_of(point.key).items())]
 
 
+CAPACITY_TOLERANCE = 0.05
+"""How closely a sweep brackets each recommendation's capacity (relative): enough to
+say how far it stretches, with fewer probes than ``tarsim capacity``'s 2 %."""
+
+
 def with_capacity(experiment: Experiment, recommendations: pd.DataFrame,
-                  executor: Executor | None = None) -> pd.DataFrame:
+                  executor: Executor | None = None,
+                  screens: Mapping[str, Screen] | None = None,
+                  store: RunStore | None = None) -> pd.DataFrame:
     """The recommendations with the capacity of each tier's recommended configuration:
     ``capacity`` (the highest load found to meet the SLOs) and ``capacity_failed_at``
     (the lowest found not to), searched from the tier's highest load on *executor*
@@ -192,52 +243,21 @@ def with_capacity(experiment: Experiment, recommendations: pd.DataFrame,
             failed.append(math.nan)
             continue
         point = experiment.points[int(row["point"])]
-        # long enough for p99's interval down to half the tier's load (screen.horizon_for)
-        duration = max(spec.horizon, spec.warmup_s + 2 * SAMPLES_PER_RUN / float(row["load"])) \
-            if row["load_kind"] == RATE and float(row["load"]) > 0 else spec.horizon
-        result = search(point.model, experiment.slo.limits(), duration=duration,
-                        warmup=spec.warmup_s, seed=spec.seed, replications=replications,
-                        start=float(row["load"]), executor=executor)
+        # long enough for p99's interval down to half the tier's load
+        screened = (screens or {}).get(point.key)
+        rate = float(row["load"]) if row["load_kind"] == RATE else (
+            screened.rate if screened is not None else 0.0)
+        timing = timing_for(spec.horizon, spec.warmup,
+                            screened.floor_p99 if screened is not None else math.nan,
+                            rate / 2, point.model,
+                            screened.floor_mean if screened is not None else math.nan)
+        result = search(point.model, experiment.slo.limits(), duration=timing.horizon,
+                        warmup=timing.warmup, seed=spec.seed, replications=replications,
+                        start=float(row["load"]), executor=executor, store=store,
+                        tolerance=CAPACITY_TOLERANCE)
         found.append(result.load)
         failed.append(result.failed_at)
     return recommendations.assign(capacity=found, capacity_failed_at=failed)
-
-
-def open_store(out: Path | None, resume: bool, retry_failed: bool = False,
-               what: str = "sweep") -> RunStore:
-    """The results store in *out*, or one in memory. Without *resume*, a folder whose
-    store holds runs is refused, so that no results are overwritten by accident; with
-    *retry_failed*, the runs that failed before are forgotten, so that they run again.
-    *what* names the job in the message (a sweep, a study)."""
-    if out is None:
-        return RunStore.memory()
-    if out.exists() and not out.is_dir():
-        raise ConfigError([Problem("--out", "is a file, not a folder", str(out))])
-    if not resume and holds_runs(out):
-        raise ConfigError([Problem(
-            "--out", f"already holds the runs of a {what}: add --resume to continue them, "
-            "or choose another folder", str(out))])
-    return RunStore.open(out, fresh=not resume, retry_failed=retry_failed)
-
-
-def made_by_tarsim(folder: Path) -> bool:
-    """Whether *folder* holds a sweep's results (so a new sweep may refuse or resume)."""
-    return any((folder / name).exists()
-               for name in (RUNS_FILE, OLD_RUNS_FILE, "manifest.json", LOCK_FILE))
-
-
-def holds_runs(folder: Path) -> bool:
-    """Whether *folder* holds a results store with runs in it."""
-    path = folder / RUNS_FILE
-    if not path.is_file():
-        return False
-    import sqlite3
-
-    try:
-        with contextlib.closing(sqlite3.connect(path)) as db:
-            return bool(db.execute("SELECT 1 FROM runs LIMIT 1").fetchone())
-    except sqlite3.Error:
-        return path.stat().st_size > 0
 
 
 # ---------------------------------------------------------------- tables
@@ -277,15 +297,20 @@ def _point_columns(points: Sequence[Point]) -> pd.DataFrame:
 
 
 def tables(experiment: Experiment, store: RunStore,
-           screens: Mapping[str, Screen] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+           screens: Mapping[str, Screen] | None = None, *,
+           timings: Mapping[str, Timing] | None = None,
+           skipped: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs, summary) from the stored runs of *experiment*'s points: one row per
     point and replication; one row per point with each metric's mean and CI, its
-    verdict (``meets``, ``fails``, ``uncertain`` or ``screened``) and its screening
-    (demand on each limit, zero-load p99, the reason when screened). A point with a
-    failed run keeps its row, with the run's ``error`` and NaN metrics (the
-    ``error`` column is there only when some run failed)."""
+    verdict (``meets``, ``fails``, ``uncertain``, ``screened`` or ``skipped``: the
+    reason is in ``screen_reason``), its screening (demand on each limit, zero-load
+    p99, the reason when screened) and its timing (``horizon_s``, ``warmup_s``). A
+    point with a failed run keeps its row, with the run's ``error`` and NaN metrics
+    (the ``error`` column is there only when some run failed)."""
     points = experiment.points
     screens = screens or {}
+    timings = timings or {}
+    skipped = skipped or {}
     slo = experiment.slo.limits()
     base = _point_columns(points)
     run_rows, summary_rows, missing = [], [], []
@@ -294,9 +319,16 @@ def tables(experiment: Experiment, store: RunStore,
         screened = {} if found is None else {
             "floor_p99": found.floor_p99, "screen_reason": found.reason,
             **{f"demand_{k}": v for k, v in found.demand.items()}}
+        timing = timings.get(point.key)
+        if timing is not None:
+            screened.update(horizon_s=timing.horizon, warmup_s=timing.warmup)
         if found is not None and found.screened:
             summary_rows.append({"_row": i, "replications": 0, "verdict": SCREENED,
                                  **screened})
+            continue
+        if point.key in skipped:
+            summary_rows.append({"_row": i, "replications": 0, "verdict": SKIPPED,
+                                 **screened, "screen_reason": skipped[point.key]})
             continue
         failed = store.failures_of(point.key)
         have = {r: flat_row(m) for r, m in store.runs_of(point.key).items()}
@@ -319,7 +351,8 @@ def tables(experiment: Experiment, store: RunStore,
             run_rows.append({"_row": i, "replication": r,
                              **{k: v for k, v in row.items() if not k.startswith(SKETCH)}})
         row = aggregate(chosen)
-        unsteady = steady_reason(row, experiment.spec.warmup_s)
+        unsteady = steady_reason(row, timing.warmup if timing is not None
+                                 else experiment.spec.warmup_s)
         summary_rows.append({"_row": i, "replications": n, **row,
                              "verdict": verdict(row, slo), "steady": not unsteady,
                              "steady_reason": unsteady, **screened})
@@ -369,7 +402,7 @@ def manifest(result: SweepResult, command: Sequence[str] | None = None) -> dict[
         "model_hash": model_hash(exp.model),
         "seed": spec.seed,
         "horizon_s": spec.horizon,
-        "warmup_s": spec.warmup_s,
+        "warmup_s": spec.warmup if spec.auto_timing else spec.warmup_s,
         "replications": replications,
         "slo": {k: v for k, v in spec.model_dump().get("slo", {}).items() if v is not None}
         if spec.slo is not None else {k: v for k, v in exp.slo.model_dump().items()
@@ -435,7 +468,7 @@ def estimate(experiment: Experiment, seconds_per_arrival: float,
     rows = []
     for point in experiment.points:
         rate = offered_rate(point.model)
-        arrivals = rate * spec.horizon
+        arrivals = rate * nominal_horizon(spec)
         rows.append({"point": point.index, "tier": point.tier, "config": point.config,
                      "load": point.load, "load_kind": point.load_kind, "replications": reps,
                      "arrivals_per_run": arrivals,

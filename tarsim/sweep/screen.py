@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,8 @@ class Screen:
     reason: str = ""
     drained: tuple[str, ...] = ()
     """Limits (``tools.search.limits``) demanded beyond their rate: they start empty."""
+    floor_mean: float = math.nan
+    """Mean zero-load latency of the successful requests."""
 
     @property
     def screened(self) -> bool:
@@ -71,16 +73,30 @@ class Screener:
     def __init__(self, slo: Mapping[str, float]) -> None:
         self.slo = dict(slo)
         self._runs: dict[str, ZeroLoad] = {}
+        self._keys: dict[int, tuple[Model, str]] = {}
+
+    def _path_key(self, model: Model) -> str:
+        known = self._keys.get(id(model))
+        if known is None or known[0] is not model:
+            known = self._keys[id(model)] = (model, _path_key(model))
+        return known[1]
 
     def zero_load(self, model: Model) -> ZeroLoad:
-        from tarsim.demand import zero_load_model
-
-        quiet = zero_load_model(model)
-        text = json.dumps(quiet.model_dump(mode="json", by_alias=True), sort_keys=True)
-        key = hashlib.sha256(text.encode()).hexdigest()
+        key = self._path_key(model)
         if key not in self._runs:
             self._runs[key] = measure_zero_load(model, requests=ZERO_LOAD_REQUESTS)
         return self._runs[key]
+
+    def prepare(self, models: Iterable[Model], runner: Any) -> None:
+        """Run the zero-load Monte Carlo of every distinct request path among
+        *models* at once, on *runner*'s workers (:meth:`tarsim.executors.Runner.map`)."""
+        todo: dict[str, Model] = {}
+        for model in models:
+            key = self._path_key(model)
+            if key not in self._runs and key not in todo:
+                todo[key] = model
+        for key, found in zip(todo, runner.map(_zero_load, list(todo.values())), strict=True):
+            self._runs[key] = found
 
     def screen(self, model: Model) -> Screen:
         found = self.zero_load(model)
@@ -99,7 +115,9 @@ class Screener:
                                 for section in [dict(SECTIONS)[kind]]
                                 for limit in limits
                                 if demand.get(scope_name(kind, name, limit), 0.0) > 1.0}))
-        return Screen(found.quantile(0.99), throughput, demand, "; ".join(reasons), drained)
+        mean = float(found.latency.mean()) if len(found.latency) else math.nan
+        return Screen(found.quantile(0.99), throughput, demand, "; ".join(reasons), drained,
+                      mean)
 
     def _floor_reasons(self, found: ZeroLoad) -> list[str]:
         error = self.slo.get("error_rate")
@@ -146,6 +164,20 @@ class Screener:
         return reasons
 
 
+def _path_key(model: Model) -> str:
+    """A hash of *model*'s request path (its zero-load model): points that differ
+    only in load, agents or limits share it."""
+    from tarsim.demand import zero_load_model
+
+    quiet = zero_load_model(model)
+    text = json.dumps(quiet.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _zero_load(model: Model) -> ZeroLoad:
+    return measure_zero_load(model, requests=ZERO_LOAD_REQUESTS)
+
+
 def offered(model: Model) -> float:
     """The constant open-loop arrival rate (per second) the model offers; 0 for
     closed loops, ramps, steps and traces (no single steady rate)."""
@@ -153,20 +185,6 @@ def offered(model: Model) -> float:
     if arrivals.kind in OPEN:
         return float(arrivals.rate)
     return 0.0
-
-
-SAMPLES_PER_RUN = 800
-"""Requests a replication's window should hold: its own p99 interval needs 500
-successful ones (intervals.MIN_BEYOND beyond the 0.99-quantile), with room for
-Poisson variation and errors."""
-
-
-def horizon_for(horizon: float, warmup: float, screen: Screen) -> float:
-    """The experiment's horizon, lengthened where the point's rate would leave a
-    replication fewer than ``SAMPLES_PER_RUN`` requests in its window."""
-    if screen.rate <= 0:
-        return horizon
-    return max(horizon, warmup + SAMPLES_PER_RUN / screen.rate)
 
 
 def drained_model(model: Model, screen: Screen) -> Model:

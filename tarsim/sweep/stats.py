@@ -149,6 +149,9 @@ MEETS, FAILS, UNCERTAIN, SCREENED = "meets", "fails", "uncertain", "screened"
 """A point's verdict: every SLO's upper bound within its limit; one SLO's lower
 bound above its limit; neither (more replications could decide it); or not
 simulated, since screening showed it cannot meet the SLOs."""
+SKIPPED = "skipped"
+"""Not simulated: its configuration is screened or fails at a higher load of the
+tier (:mod:`tarsim.sweep.ladders`)."""
 
 
 def lower_bound(row: Mapping[str, Any], name: str) -> float:

@@ -11,6 +11,7 @@ run is reused only by the exact point that made it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections import defaultdict
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tarsim.config import ConfigError, Problem
+from tarsim.config.outputs import LOCK_FILE
 
 if TYPE_CHECKING:
     from tarsim.executors import Outcome
@@ -143,3 +145,38 @@ class RunStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def open_store(out: Path | None, resume: bool, retry_failed: bool = False,
+               what: str = "sweep") -> RunStore:
+    """The results store in *out*, or one in memory. Without *resume*, a folder whose
+    store holds runs is refused, so that no results are overwritten by accident; with
+    *retry_failed*, the runs that failed before are forgotten, so that they run again.
+    *what* names the job in the message (a sweep, a study)."""
+    if out is None:
+        return RunStore.memory()
+    if out.exists() and not out.is_dir():
+        raise ConfigError([Problem("--out", "is a file, not a folder", str(out))])
+    if not resume and holds_runs(out):
+        raise ConfigError([Problem(
+            "--out", f"already holds the runs of a {what}: add --resume to continue them, "
+            "or choose another folder", str(out))])
+    return RunStore.open(out, fresh=not resume, retry_failed=retry_failed)
+
+
+def made_by_tarsim(folder: Path) -> bool:
+    """Whether *folder* holds a sweep's results (so a new sweep may refuse or resume)."""
+    return any((folder / name).exists()
+               for name in (RUNS_FILE, OLD_RUNS_FILE, "manifest.json", LOCK_FILE))
+
+
+def holds_runs(folder: Path) -> bool:
+    """Whether *folder* holds a results store with runs in it."""
+    path = folder / RUNS_FILE
+    if not path.is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            return bool(db.execute("SELECT 1 FROM runs LIMIT 1").fetchone())
+    except sqlite3.Error:
+        return path.stat().st_size > 0
