@@ -19,7 +19,8 @@ from tarsim.metrics import json_safe
                    "run's *_stats.csv / *_stats_history.csv / *_failures.csv (read together), "
                    "a raw per-request CSV (timestamp,latency,ok,name), or a k6 summary JSON.")
 @click.option("--fit", "paths", multiple=True, metavar="PATH",
-              help="A model path to fit (a number, a distribution, or with *); repeatable. "
+              help="A model path to fit (a number, a distribution, or with *; a list item "
+                   "by its index, as workload.classes.0.weight); repeatable. "
                    "Default: role work, first-token time, output rate, provider error "
                    "rates and memory where the baseline measures them, and the rate of "
                    "every limit that binds; agents and slots stay fixed (the output says "

@@ -67,8 +67,9 @@ class Calibration:
                 "kind": h.kind,
                 "rows": [{"row": i + 1, "measured": p.measured,
                           "predicted": {k: p.simulated[k] for k in p.measured},
-                          "error": e} for i, p, e in zip(h.rows, h.predictions, h.errors,
-                                                          strict=True)],
+                          "error": e, "refitted": fitted}
+                         for i, p, e, fitted in zip(h.rows, h.predictions, h.errors,
+                                                    h.refitted, strict=True)],
                 "mean_abs_error": h.mean_abs(),
             }
         return out

@@ -29,6 +29,8 @@ class Holdout:
     rows: list[int]
     predictions: list[RowResult]
     errors: list[dict[str, float]]
+    refitted: list[dict[str, float]]
+    """The values each row's refit gave every fitted leaf (the fit set refitted whole)."""
 
     def mean_abs(self) -> dict[str, float]:
         out = {}
@@ -48,7 +50,7 @@ def holdout(model: Model, baseline: Baseline, params: Sequence[Parameter],
     as :func:`~tarsim.calibrate.fit.fit`)."""
     groups = [[i] for i in range(len(baseline.rows))] if rows is None else [list(rows)]
     kind = "leave-one-out" if rows is None else "holdout"
-    seen, predictions, errors = [], [], []
+    seen, predictions, errors, refitted = [], [], [], []
     for group in groups:
         rest = baseline.without(group)
         if not rest.rows:
@@ -59,6 +61,7 @@ def holdout(model: Model, baseline: Baseline, params: Sequence[Parameter],
             seen.append(i)
             predictions.append(res)
             errors.append(relative_errors(res))
+            refitted.append(refit.fitted())
         if progress is not None:
             progress(f"hold-out rows {[g + 1 for g in group]} done")
-    return Holdout(kind, seen, predictions, errors)
+    return Holdout(kind, seen, predictions, errors, refitted)

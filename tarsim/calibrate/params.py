@@ -95,9 +95,13 @@ def expand(node: Any, parts: list[str], prefix: str = "") -> list[tuple[str, Any
     if not parts:
         return [(prefix, node)]
     head, rest = parts[0], parts[1:]
-    if not isinstance(node, dict):
+    if isinstance(node, list):  # a list's items by index (workload.classes.0.weight)
+        keys: list[Any] = list(range(len(node))) if head == "*" else \
+            [int(head)] if head.isdigit() and int(head) < len(node) else []
+    elif isinstance(node, dict):
+        keys = list(node) if head == "*" else [head] if head in node else []
+    else:
         return []
-    keys = list(node) if head == "*" else [head] if head in node else []
     found = []
     for key in keys:
         found += expand(node[key], rest, f"{prefix}.{key}" if prefix else str(key))
@@ -109,7 +113,10 @@ def _field_bounds(model: Model, leaf: str) -> tuple[float, float, bool]:
     node: Any = model
     parts = leaf.split(".")
     for part in parts[:-1]:
-        node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+        if isinstance(node, list | tuple):
+            node = node[int(part)] if part.isdigit() and int(part) < len(node) else None
+        else:
+            node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
     lower, upper, integer = 0.0, math.inf, False
     if isinstance(node, BaseModel):
         fields = type(node).model_fields

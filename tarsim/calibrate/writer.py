@@ -47,9 +47,12 @@ def header(cal: Calibration, baseline_name: str) -> list[str]:
 
 def _node(data: Any, path: tuple[Any, ...]) -> Any:
     for part in path:
-        if not isinstance(data, dict) or part not in data:
+        if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]  # a list's item (workload.classes.0.weight)
+        elif isinstance(data, dict) and part in data:
+            data = data[part]
+        else:
             return None
-        data = data[part]
     return data
 
 
