@@ -245,7 +245,8 @@ def run_summary(rec: RunRecords) -> RunSummary:
         events=rec.events,
         samples=intervals.sketch(latency, arrival[ok]),
         steady=steady.halves(arrival, end, ok, failed, a, b,
-                             levels["in_system"].bins(np.arange(0.0, b + 0.5, 1.0))),
+                             levels["in_system"].bins(np.arange(0.0, b + 0.5, 1.0)),
+                             succeeded=is_ok),
         workflow=(_workflow(rec, req["id"][in_window])
                   if len(rec.flow_columns.get("id", ())) else None),
         hosts=hosts,
