@@ -187,8 +187,13 @@ def _article(kind: str) -> str:
     return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate an experiment file, its model and every point."""
+def load_experiment(path: str | Path, model: str | Path | None = None) -> Experiment:
+    """Read and validate an experiment file, its model (or *model*, a model file in
+    its place, relative to the current folder) and every point."""
+    if model is not None:
+        from tarsim.sweep.loader import experiment_with_model
+
+        return experiment_with_model(path, model)
     return _load_experiment(path)
 
 

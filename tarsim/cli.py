@@ -278,14 +278,18 @@ def schema() -> None:
               "start even if the work looks far too large.")
 @click.option("--dry-run", is_flag=True, help="List the points and estimate the time; run nothing.")
 @click.option("--no-screen", is_flag=True,
-              help="Simulate the points screening shows cannot meet the SLOs.")
+              help="Simulate the points screening shows cannot meet the SLOs, and the lower "
+                   "loads of configurations that fail at a higher one.")
+@click.option("--model", "model_file", type=click.Path(dir_okay=False), default=None,
+              metavar="MODEL", help="Sweep this model file in place of the experiment's own "
+                                    "(another hypothesis, say).")
 @click.option("--ensemble", type=click.Path(dir_okay=False), default=None, metavar="STUDY",
               help="Then run an ensemble (the parameters of this study file) on each "
                    "tier's recommendation: P(it meets the SLOs) and prediction bands.")
 @user_errors
 def sweep(experiment_file: str, out: str | None, workers: int | None, executor: str,
           scheduler: str | None, resume: bool, retry_failed: bool, force: bool,
-          dry_run: bool, no_screen: bool, ensemble: str | None) -> None:
+          dry_run: bool, no_screen: bool, model_file: str | None, ensemble: str | None) -> None:
     """Run an experiment: points x replications, recommendations per tier, report."""
     import os
     from pathlib import Path
@@ -302,7 +306,7 @@ def sweep(experiment_file: str, out: str | None, workers: int | None, executor: 
                      scheduler, resume)
         return
 
-    experiment = api.load_experiment(experiment_file)
+    experiment = api.load_experiment(experiment_file, model_file)
     if dry_run:
         cores = workers or (os.cpu_count() or 1) if executor == "local" else (workers or 1)
         table = api.dry_run(experiment, workers=cores)

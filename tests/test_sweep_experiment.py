@@ -197,3 +197,26 @@ def test_a_missed_latency_slo_with_idle_agents_is_blamed_on_service_time() -> No
         "latency.p99", "agents (utilization 0.95)")
     assert bottleneck({**row, "api_calls": 1000, "api_rate_limited": 150}, limits) == (
         "latency.p99", "rate limits: 429s on 15% of calls, retried")
+
+
+def test_sweep_model_option_swaps_the_model(tmp_path):
+    """``tarsim sweep EXP --model OTHER`` sweeps OTHER with the experiment's grid and
+    tiers: every point's model is the other one (3 servers, not the file's 2), and a
+    missing file is a problem naming MODEL (exit 2)."""
+    from click.testing import CliRunner
+
+    from tarsim import api
+    from tarsim.cli import main
+
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(mmc_data(1.0, 1.0, 2)))
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump({**mmc_data(1.0, 1.0, 3),
+                                                         "name": "other"}))
+    exp = {"name": "e", "model": "m.yaml", "horizon": "auto", "slo": {"p99": "9s"},
+           "tiers": [{"name": "t", "rate": ["1/s"]}]}
+    (tmp_path / "e.yaml").write_text(yaml.safe_dump(exp))
+    swapped = api.load_experiment(tmp_path / "e.yaml", tmp_path / "other.yaml")
+    assert [p.model.name for p in swapped.points] == ["other"]
+    assert swapped.points[0].model.agents.concurrency == 3
+    result = CliRunner().invoke(main, ["sweep", str(tmp_path / "e.yaml"), "--model",
+                                       str(tmp_path / "nope.yaml"), "--dry-run"])
+    assert result.exit_code == 2 and "MODEL" in result.output

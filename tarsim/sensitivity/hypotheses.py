@@ -23,9 +23,9 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
-from tarsim.config import ConfigError, Problem, load_data
+from tarsim.config import ConfigError, Problem
 from tarsim.executors import SERIAL, make_executor
-from tarsim.sweep.loader import Experiment, experiment_from_data
+from tarsim.sweep.loader import experiment_with_model
 from tarsim.sweep.runner import SweepResult, run_sweep
 from tarsim.sweep.stats import column
 from tarsim.vocabulary import Metric
@@ -54,20 +54,6 @@ class Hypotheses:
         if self.separation.empty:
             return {}
         return dict(self.separation.iloc[0])
-
-
-def experiment_with_model(experiment_file: str | Path, model_file: str | Path) -> Experiment:
-    """The experiment at *experiment_file* with its ``model`` replaced by
-    *model_file* (as given, relative to the current folder)."""
-    path = Path(experiment_file)
-    data, lines = load_data(path)
-    if not isinstance(data, dict):
-        raise ConfigError([Problem("", "the file must hold a mapping of sections",
-                                   type(data).__name__)], str(path))
-    model = Path(model_file).resolve()
-    if not model.is_file():
-        raise ConfigError([Problem("MODEL", "no such file", str(model_file))])
-    return experiment_from_data({**data, "model": str(model)}, path.parent, str(path), lines)
 
 
 def compare(experiment_file: str | Path, model_files: Sequence[str | Path],

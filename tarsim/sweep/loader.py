@@ -84,3 +84,17 @@ def experiment_from_data(data: Any, base_dir: str | Path = ".", source: str = "<
     except ConfigError as exc:
         raise ConfigError(exc.problems, source) from None
     return Experiment(spec, model, points, source, model_file)
+
+
+def experiment_with_model(experiment_file: str | Path, model_file: str | Path) -> Experiment:
+    """The experiment at *experiment_file* with its ``model`` replaced by
+    *model_file* (as given, relative to the current folder)."""
+    path = Path(experiment_file)
+    data, lines = load_data(path)
+    if not isinstance(data, dict):
+        raise ConfigError([Problem("", "the file must hold a mapping of sections",
+                                   type(data).__name__)], str(path))
+    model = Path(model_file).resolve()
+    if not model.is_file():
+        raise ConfigError([Problem("MODEL", "no such file", str(model_file))])
+    return experiment_from_data({**data, "model": str(model)}, path.parent, str(path), lines)
