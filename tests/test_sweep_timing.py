@@ -6,6 +6,7 @@ highest down (tarsim.sweep.ladders) recommend what simulating every point does."
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -127,3 +128,29 @@ def test_point_timing_reads_the_experiment(tmp_path: Path) -> None:
     point = experiment.points[0]
     found = Screener(experiment.slo.limits()).screen(point.model)
     assert point_timing(experiment.spec, found, point.model) == Timing(900.0, 30.0)
+
+
+def test_a_tier_screened_at_its_top_load_names_the_limit(tmp_path: Path) -> None:
+    """One configuration whose tool limit (2/s) is demanded at 150 % at the top load
+    (3/s, no retries: at least a third of requests must fail) is screened there, and
+    its lower load (1/s) is not simulated: the decision says where it was screened
+    and what was skipped, names the limit, and shows no cost."""
+    from tarsim.report.decision import decide
+
+    data = mmc_data(1.0, 10.0, 4)
+    data["roles"]["server"]["tools"] = {"t": 1}
+    data["tools"] = {"t": {"work": 0.01, "limits": {"requests": "2/s"}}}
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(data))
+    exp = {"name": "s", "model": "m.yaml", "horizon": "auto",
+           "slo": {"p99": "5s", "error_rate": 0.01},
+           "tiers": [{"name": "t", "rate": ["1/s", "3/s"]}]}
+    (tmp_path / "e.yaml").write_text(yaml.safe_dump(exp))
+    experiment = api.load_experiment(tmp_path / "e.yaml")
+    result = api.sweep(experiment, executor="serial", write_report=False)
+    assert result.summary["verdict"].tolist() == [SKIPPED, SCREENED]
+    assert result.executed == 0
+    (decision,) = decide(result.summary, result.recommendations, experiment.slo.limits())
+    assert not decision.meets
+    assert "screened at 3 req/s (so not simulated at 1 req/s)" in decision.verdict
+    assert "tool t requests: demand 150%" in decision.binding
+    assert not math.isfinite(decision.cost_per_hour)

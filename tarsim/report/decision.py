@@ -283,9 +283,10 @@ def _verdict(rec: Mapping[str, Any], tier_rows: pd.DataFrame, limits: Mapping[st
     failing = [(x, r) for x, r in failing if max(r.values(), default=0.0) > 1.0]
     if not failing:
         if unsimulated.any():
-            out = [load_text(kind, x) for x in mine[unsimulated]["load"]]
-            return (f"cannot meet {slo_text(limits)}: screened, not simulated, at "
-                    f"{_listing(out)}")
+            screened = [load_text(kind, x) for x in mine[mine["verdict"] == SCREENED]["load"]]
+            skipped = [load_text(kind, x) for x in mine[mine["verdict"] == SKIPPED]["load"]]
+            text = f"cannot meet {slo_text(limits)}: screened at {_listing(screened)}"
+            return text + (f" (so not simulated at {_listing(skipped)})" if skipped else "")
         return f"misses {slo_text(limits)}"
     shown, ratios = failing[-1]  # the highest load that fails
     misses = [_miss(p, upper_bound(shown, column(p)), limits[p]) for p in limits
