@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,16 @@ def key_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         for index, value in enumerate(node):
             found += key_paths(value, (*prefix, index))
     return found
+
+
+def on_two_cores(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+    """*fn* of each item, in order, on two processes (CI has two cores): for the
+    coverage tests, whose instances are independent and each seeded on its own, so
+    the results are those of a serial loop."""
+    import concurrent.futures as cf
+
+    with cf.ProcessPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(fn, items))
 
 
 def mmc_data(lam: float, mu: float, c: int, **extra: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import mmc_data
+from conftest import mmc_data, on_two_cores
 from oracles import mmc, mmc_relaxation_time
 
 from tarsim.api import run
@@ -58,25 +58,28 @@ def test_ci95_of_mean_sojourn_covers_erlang_c() -> None:
     rng = np.random.default_rng(SEED)
     servers = rng.integers(1, 9, size=INSTANCES)
     rhos = rng.uniform(0.3, 0.9, size=INSTANCES)
-    mu = 1.0
-    covered = 0
-    misses = []
-    for i, (c, rho) in enumerate(zip(servers.tolist(), rhos.tolist(), strict=True)):
-        lam = rho * c * mu
-        warmup, window = horizon(lam, mu, c)
-        model = model_from_data(mmc_data(lam, mu, c), base_dir=ROOT)
-        result = run(model, duration=warmup + window, warmup=warmup, seed=SEED + i,
-                     replications=REPLICATIONS, keep_records=False)
-        summary = result.summary
-        assert summary["unfinished"] == 0 and summary["error_rate"] == 0
-        exact = mmc(lam, mu, c).mean_sojourn
-        mean, half = summary["latency"]["mean"], summary["ci95"]["latency.mean"]
-        if abs(mean - exact) <= half:
-            covered += 1
-        else:
-            misses.append(f"c={c} ρ={rho:.3f}: W={exact:.4f}, CI {mean:.4f} ± {half:.4f}")
+    cases = list(enumerate(zip(servers.tolist(), rhos.tolist(), strict=True)))
+    results = on_two_cores(_mean_sojourn_covered, cases)
+    covered = sum(hit for hit, _ in results)
+    misses = [text for hit, text in results if not hit]
     rate = covered / INSTANCES
     message = (f"95% CIs covered Erlang C's W in {covered}/{INSTANCES} = {rate:.1%} of M/M/c "
                f"instances (R = {REPLICATIONS}); misses: {misses}")
     print(message)
     assert 0.90 <= rate <= 0.99, message
+
+
+def _mean_sojourn_covered(case: tuple[int, tuple[int, float]]) -> tuple[bool, str]:
+    """Whether instance *case* (index, (c, ρ)) has Erlang C's W inside its 95% CI."""
+    i, (c, rho) = case
+    mu = 1.0
+    lam = rho * c * mu
+    warmup, window = horizon(lam, mu, c)
+    model = model_from_data(mmc_data(lam, mu, c), base_dir=ROOT)
+    summary = run(model, duration=warmup + window, warmup=warmup, seed=SEED + i,
+                  replications=REPLICATIONS, keep_records=False).summary
+    assert summary["unfinished"] == 0 and summary["error_rate"] == 0
+    exact = mmc(lam, mu, c).mean_sojourn
+    mean, half = summary["latency"]["mean"], summary["ci95"]["latency.mean"]
+    text = f"c={c} ρ={rho:.3f}: W={exact:.4f}, CI {mean:.4f} ± {half:.4f}"
+    return abs(mean - exact) <= half, text

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import mmc_data
+from conftest import mmc_data, on_two_cores
 from oracles import mmc_relaxation_time, mmc_sojourn_quantile, mmck
 
 from tarsim.api import run
@@ -37,14 +37,16 @@ Case = tuple[str, dict, float, float, int, str, float]
 
 
 def _coverage(cases: list[Case]) -> tuple[int, list[str]]:
-    """How many of the *cases*' intervals contain their exact value, and the misses."""
-    covered, misses = 0, []
-    for label, *run_args in cases:
-        hit, text = _covered(*run_args)
-        covered += hit
-        if not hit:
-            misses.append(f"{label} {text}")
-    return covered, misses
+    """How many of the *cases*' intervals contain their exact value, and the misses
+    (the cases run on two processes)."""
+    results = on_two_cores(_case_covered, cases)
+    misses = [f"{case[0]} {text}" for case, (hit, text) in zip(cases, results, strict=True)
+              if not hit]
+    return sum(hit for hit, _ in results), misses
+
+
+def _case_covered(case: Case) -> tuple[bool, str]:
+    return _covered(*case[1:])
 
 
 @pytest.mark.slow

@@ -13,16 +13,11 @@ import simpy
 from tarsim.components.providers import CallGen, ContextCache, LLMClient, ToolClient
 from tarsim.components.requests import Request
 from tarsim.components.routing import Controls, Mixer
-from tarsim.components.sampling import Draw, sampler
+from tarsim.components.sampling import Draw, draw_of, sampler
 from tarsim.components.streams import Streams
 from tarsim.config.distributions import is_zero
 from tarsim.config.model import Role
 from tarsim.vocabulary import Outcome
-
-
-def _zero() -> float:
-    return 0.0
-
 
 PHASE_LLM, PHASE_TOOLS, PHASE_WORK = 3, 4, 5
 """Where a workflow step's time goes in ``req.flow`` (see ``workflow.PHASES``)."""
@@ -40,10 +35,7 @@ class RoleRunner:
                  controls: Controls | None = None) -> None:
         self.env = env
         self.name = name
-        self.work: Draw = (
-            _zero if is_zero(spec.work)
-            else sampler(spec.work, streams(f"role.{name}.work"), base_dir)
-        )
+        self.work: Draw = draw_of(spec.work, streams, f"role.{name}.work", base_dir)
         self.llm = llm
         self.mixer = mixer
         self.clients = clients or ({} if llm is None else {llm.name: llm})

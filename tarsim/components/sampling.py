@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tarsim.config.distributions import load_empirical
+from tarsim.config.distributions import is_zero, load_empirical
 
 BATCH = 512
 """Draws fetched from numpy per refill: large enough to amortise the call, small
@@ -93,5 +93,17 @@ for _name, _builder in {
 def sampler(spec: Any, rng: np.random.Generator, base_dir: Path = Path(".")) -> Draw:
     """A zero-argument function returning one draw of *spec* per call."""
     return REGISTRY.lookup(spec.dist)(spec, rng, base_dir)
+
+
+def zero() -> float:
+    """The draw of a time or count that is zero."""
+    return 0.0
+
+
+def draw_of(spec: Any, streams: Callable[[str], np.random.Generator], name: str,
+            base_dir: Path = Path(".")) -> Draw:
+    """A sampler of *spec* on the stream *name*, or :func:`zero` when *spec* is zero
+    (no stream is drawn from, so a zero time changes no other draw)."""
+    return zero if is_zero(spec) else sampler(spec, streams(name), base_dir)
 
 

@@ -33,9 +33,8 @@ from tarsim.components.agent_pool import (
 from tarsim.components.recorder import FLOW_PHASES, Recorder
 from tarsim.components.requests import OK, Request
 from tarsim.components.roles import RoleRunner
-from tarsim.components.sampling import Draw, sampler
+from tarsim.components.sampling import Draw, draw_of, sampler
 from tarsim.components.streams import Streams
-from tarsim.config.distributions import is_zero
 from tarsim.config.workflow import Branch, Parallel, Repeat, RoleStep, Sequence
 from tarsim.config.workflow import Context as ContextSpec
 from tarsim.vocabulary import Outcome
@@ -404,10 +403,5 @@ class Compiler:
     def _parallel(self, path: str, spec: Parallel | RoleStep, nodes: list[Any]) -> ParallelNode:
         spawn = self.engine.spawn
         if spec.spawn is not None:
-            spawn = (_zero if is_zero(spec.spawn)
-                     else sampler(spec.spawn, self.streams(f"{path}.spawn"), self.base_dir))
+            spawn = draw_of(spec.spawn, self.streams, f"{path}.spawn", self.base_dir)
         return ParallelNode(self.engine, spec, nodes, spawn)
-
-
-def _zero() -> float:
-    return 0.0

@@ -17,7 +17,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tarsim.config.base import Frozen, NonNegSeconds, PerSecond, PosSeconds, Probability
+from tarsim.config.base import (
+    Frozen,
+    NonNegSeconds,
+    PerSecond,
+    PosSeconds,
+    Probability,
+    repeated,
+)
 from tarsim.config.distributions import DurationDist
 from tarsim.vocabulary import Metric
 
@@ -166,8 +173,7 @@ class ExperimentSpec(Frozen):
                 and self.warmup >= self.horizon):
             raise ValueError(f"warmup must be < the horizon ({self.horizon:g}s), "
                              f"got {self.warmup:g}s")
-        names = [t.name for t in self.tiers]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = repeated([t.name for t in self.tiers])
         if duplicates:
             raise ValueError(f"tier names must be unique, got duplicates {duplicates}")
         return self
