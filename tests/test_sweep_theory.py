@@ -102,3 +102,25 @@ def test_capacity_search_brackets_the_erlang_c_capacity(tmp_path):
     assert result.load <= highest
     # and the answer is close to Erlang C's, not merely consistent with it
     assert abs(result.load - rate_for(slo)) <= 0.1 * rate_for(slo)
+
+
+def test_capacity_search_sees_a_rate_limit_a_short_probe_cannot_drain() -> None:
+    """One call to a tool limited to 10/s, no retries, SLO errors <= 1 %: past 10/s
+    the share (λ − 10)/λ of requests must fail, so the capacity is at most 10/0.99 =
+    10.1/s (5 % search tolerance on top). Probes of 5 s warm-up and a 320 s window
+    start each limit they demand past its rate drained, as a sweep does; from a full
+    bucket, which holds more than the excess a probe sends, a probe at 11.6/s passed
+    (capacity 11.56/s before the fix), the flaw this guards against."""
+    from pathlib import Path
+
+    from tarsim.config import model_from_data
+    from tarsim.sweep.capacity import search
+
+    data = mmc_data(5.0, 10.0, 50)
+    data["roles"]["server"]["tools"] = {"t": 1}
+    data["tools"] = {"t": {"work": 0.01, "limits": {"requests": 10}}}
+    model = model_from_data(data, base_dir=Path("."))
+    found = search(model, {"error_rate": 0.01}, duration=325.0, warmup=5.0, seed=1,
+                   replications=3, tolerance=0.05, start=5.0)
+    assert found.load <= 10.0 / 0.99 * 1.05, found.probes
+    assert found.load >= 8.0, found.probes

@@ -2,7 +2,9 @@
 
 The load is the open-loop arrival rate (or the number of closed-loop users).
 Each probe runs R replications at one load and decides on the 95% CIs: the load
-is sustained when every SLO's CI upper bound is within its limit. The search
+is sustained when every SLO's CI upper bound is within its limit. Every rate limit a
+probe's load demands beyond its rate starts drained (as in a sweep), so a probe
+shorter than the time a full bucket takes to empty still sees the limit. The search
 brackets the answer (doubling up, or halving down, from the model's own load)
 and then bisects until the bracket is narrower than the tolerance. Every probe
 uses the same seeds, so neighbouring loads share random numbers.
@@ -18,6 +20,7 @@ from typing import Any
 from tarsim.config import ConfigError, Model, Problem, with_overrides
 from tarsim.executors import SERIAL, Executor, RunTask, make_executor
 from tarsim.sweep.points import RATE, USERS, load_overrides, model_load, point_key
+from tarsim.sweep.screen import Screener, drained_model
 from tarsim.sweep.stats import aggregate, column, flat_row, meets, slo_ratios, upper_bound
 
 MAX_PROBES = 60
@@ -99,6 +102,7 @@ def search(
                                    "workload is not a constant rate or users)", start)])
     runner = executor or make_executor(SERIAL)
     probes: list[Probe] = []
+    screener = Screener(limits)
 
     def probe(load: float) -> Probe:
         if kind == USERS:
@@ -107,6 +111,9 @@ def search(
             if done.load == load:
                 return done
         point = with_overrides(model, load_overrides(model, kind, load))
+        # as a sweep prepares its points: a limit this load demands past its rate
+        # starts drained, so that a short probe sees its steady 429s, not a full bucket
+        point = drained_model(point, screener.screen(point))
         key = point_key(point, duration, warmup, seed)
         kept = store.runs_of(key) if store is not None else {}
         rows: dict[int, dict[str, float]] = {r: flat_row(kept[r]) for r in range(replications)
