@@ -35,7 +35,9 @@ def test_time_left_weighs_runs_by_their_work():
 
 def test_a_resumed_sweep_counts_its_tail_and_weights_follow_the_load(tmp_path):
     """A resumed sweep with 2 runs left has the last two runs of the order to do;
-    each run of an experiment weighs its rate x horizon requests plus the start-up."""
+    each run of an experiment weighs its rate x horizon requests plus the start-up,
+    the horizon lengthened as the sweep lengthens it to hold 800 requests after the
+    10 s warm-up: 1/s x 810 s and 4/s x 210 s."""
     clock = Clock()
     left = TimeLeft([5.0, 5.0, 1.0, 3.0], clock)
     clock.now += 1.0
@@ -46,4 +48,4 @@ def test_a_resumed_sweep_counts_its_tail_and_weights_follow_the_load(tmp_path):
            "tiers": [{"name": "t", "rate": [1.0, 4.0], "grid": {"agents.count": [1]}}]}
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(exp))
     weights = run_weights(api.load_experiment(tmp_path / "e.yaml"))
-    assert weights == [100 + STARTUP_REQUESTS] * 2 + [400 + STARTUP_REQUESTS] * 2
+    assert weights == [810 + STARTUP_REQUESTS] * 2 + [840 + STARTUP_REQUESTS] * 2

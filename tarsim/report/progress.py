@@ -30,7 +30,8 @@ def run_weights(experiment: Experiment) -> list[float]:
         if point.key in seen:
             continue
         seen.add(point.key)
-        weight = offered_rate(point.model) * nominal_horizon(spec) + STARTUP_REQUESTS
+        rate = offered_rate(point.model)
+        weight = rate * nominal_horizon(spec, rate) + STARTUP_REQUESTS
         weights += [weight] * replications_of(experiment)
     return weights
 

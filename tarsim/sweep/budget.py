@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tarsim.config import ConfigError, Model, Problem
@@ -62,17 +62,21 @@ def check_experiment_work(experiment: Any, workers: int) -> None:
     reps = spec.replications if isinstance(spec.replications, int) else spec.replications.min
     from tarsim.sweep.timing import nominal_horizon
 
-    check_work([p.model for p in experiment.points], nominal_horizon(spec), reps, workers,
+    models = [p.model for p in experiment.points]
+    horizons = [nominal_horizon(spec, offered_rate(m)) for m in models]
+    check_work(models, horizons, reps, workers,
                what="horizon")
 
 
-def check_work(models: Iterable[Model], horizon: float, replications: int, workers: int = 1,
-               *, what: str = "--duration") -> None:
+def check_work(models: Iterable[Model], horizon: float | Sequence[float], replications: int,
+               workers: int = 1, *, what: str = "--duration") -> None:
     """Raise a ConfigError saying how large the work is, when one run needs more
     memory than the machine has or the whole needs more than :data:`MAX_WALL_S`."""
     biggest, total = 0.0, 0.0
-    for model in models:
-        arrivals = offered_rate(model) * horizon
+    models = list(models)
+    horizons = [horizon] * len(models) if isinstance(horizon, int | float) else list(horizon)
+    for model, each in zip(models, horizons, strict=True):
+        arrivals = offered_rate(model) * each
         biggest = max(biggest, arrivals)
         total += arrivals * replications
     memory = biggest * BYTES_PER_ARRIVAL
@@ -88,4 +92,5 @@ def check_work(models: Iterable[Model], horizon: float, replications: int, worke
         raise ConfigError([Problem(what, "asks for far more work than this machine can do: "
                                    + "; ".join(reasons)
                                    + "; shorten it, or add --force to start anyway",
-                                   horizon)])
+                                   horizon if isinstance(horizon, int | float)
+                                   else max(horizons, default=0.0))])

@@ -468,7 +468,7 @@ def estimate(experiment: Experiment, seconds_per_arrival: float,
     rows = []
     for point in experiment.points:
         rate = offered_rate(point.model)
-        arrivals = rate * nominal_horizon(spec)
+        arrivals = rate * nominal_horizon(spec, rate)
         rows.append({"point": point.index, "tier": point.tier, "config": point.config,
                      "load": point.load, "load_kind": point.load_kind, "replications": reps,
                      "arrivals_per_run": arrivals,

@@ -75,15 +75,22 @@ def timing_for(horizon: float | str, warmup: float | None, floor_p99: float,
     *warmup* (None: 10 % of a fixed horizon, the time constants of an automatic
     one)."""
     if horizon != AUTO:
-        fixed = float(horizon)
-        start = fixed * 0.1 if warmup is None else float(warmup)
-        if rate > 0:
-            fixed = max(fixed, start + SAMPLES_PER_RUN / rate)
-        return Timing(fixed, start)
+        return _fixed(float(horizon), warmup, rate)
     start = settle_time(model, floor_p99, rate, floor_mean) if warmup is None \
         else float(warmup)
-    window = max(MIN_WINDOW_S, SAMPLES_PER_RUN / rate) if rate > 0 else FALLBACK_WINDOW_S
-    return Timing(start + window, start)
+    return Timing(start + _window(rate), start)
+
+
+def _fixed(horizon: float, warmup: float | None, rate: float) -> Timing:
+    """A fixed horizon (warm-up 10 % of it by default), lengthened where *rate* would
+    leave fewer than SAMPLES_PER_RUN requests in the window."""
+    start = horizon * 0.1 if warmup is None else float(warmup)
+    return Timing(max(horizon, start + SAMPLES_PER_RUN / rate) if rate > 0 else horizon, start)
+
+
+def _window(rate: float) -> float:
+    """An automatic window: SAMPLES_PER_RUN requests at *rate*, at least MIN_WINDOW_S."""
+    return max(MIN_WINDOW_S, SAMPLES_PER_RUN / rate) if rate > 0 else FALLBACK_WINDOW_S
 
 
 def point_timing(spec: Any, screen: Any, model: Model) -> Timing:
@@ -93,10 +100,13 @@ def point_timing(spec: Any, screen: Any, model: Model) -> Timing:
                       screen.floor_mean)
 
 
-def nominal_horizon(spec: Any) -> float:
-    """A horizon for estimating an experiment's work before its points are screened:
-    the fixed one, or an automatic timing's shortest."""
-    return spec.horizon_s if spec.horizon != AUTO else MIN_WARMUP_S + MIN_WINDOW_S
+def nominal_horizon(spec: Any, rate: float) -> float:
+    """A horizon for estimating a point's work before it is screened, at its offered
+    *rate*: the fixed one (lengthened as :func:`timing_for` does), or an automatic
+    timing with the shortest warm-up."""
+    if spec.horizon != AUTO:
+        return _fixed(float(spec.horizon), spec.warmup, rate).horizon
+    return MIN_WARMUP_S + _window(rate)
 
 
 def settle_time(model: Model, floor_p99: float, rate: float = 0.0,
