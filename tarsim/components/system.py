@@ -100,6 +100,8 @@ class System:
         self.balancer_rng: Any = None
         deployment = model.deployment
         scaled = deployment is not None and deployment.autoscale is not None
+        self.built: list[Host] = []
+        """Every host built, those an autoscaler added later included."""
         self.hosts = self._build_hosts(streams, base_dir)
         self.pool: AgentPool = self.hosts[0].pool
         """The first host's pool (the only one without a deployment section)."""
@@ -261,12 +263,13 @@ class System:
             calls=(None if deployment is None or deployment.congestion is None
                    else Station(env, deployment.congestion, f"host{i}.calls")),
             connections=(None if deployment is None or deployment.connections is None
-                         else MeteredPool(env, deployment.connections, self.warmup,
-                                          self.horizon)),
+                         else MeteredPool(env, deployment.connections,
+                                          max(self.warmup, env.now), self.horizon)),
             network=network)
         host.memory = memory
         if isinstance(host, ScaledHost):
             host.autoscaler = autoscaler
+        self.built.append(host)
         return host
 
     def _class_steps(self, model: Model, runners: dict[str, RoleRunner], streams: Streams,
@@ -470,17 +473,17 @@ class System:
     def pool_utilization(self) -> dict[str, float]:
         """Each connection pool's time-average connections in use over its size, in
         the measured window: ``provider_NAME_connections`` per provider, and
-        ``host_connections`` for the hosts' pools together."""
+        ``host_connections`` for the hosts' pools together (a host an autoscaler added
+        counts from when it was built; one it removed, to the window's end)."""
         found = {f"provider_{name}_connections": provider.pool.utilization()
                  for name, provider in self.providers.items() if provider.pool is not None}
-        pools = [host.connections for host in self.hosts
+        pools = [host.connections for host in self.built
                  if isinstance(host.connections, MeteredPool)]
         for pool in pools:
             pool.utilization()  # brings busy_seconds up to now
-        if pools:
-            found["host_connections"] = (sum(p.busy_seconds for p in pools)
-                                         / sum(p.capacity for p in pools)
-                                         / max(self.horizon - self.warmup, 1e-12))
+        offered = sum(p.capacity * max(0.0, p.end - p.start) for p in pools)
+        if offered > 0:
+            found["host_connections"] = sum(p.busy_seconds for p in pools) / offered
         return found
 
     def _limiters(self) -> list[RateLimiter]:
