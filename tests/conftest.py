@@ -26,6 +26,16 @@ def key_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
+def reported_problems(call: Callable[[], Any]) -> list[tuple[str, str]]:
+    """(path, message) of each problem the ConfigError *call* raises (the top level's
+    path shown as ``(top level)``); fails the test when it raises none."""
+    from tarsim.config import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        call()
+    return [(p.path or "(top level)", str(p)) for p in info.value.problems]
+
+
 def on_two_cores(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
     """*fn* of each item, in order, on two processes (CI has two cores): for the
     coverage tests, whose instances are independent and each seeded on its own, so

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import mmc_data, traced_model
+from conftest import mmc_data, reported_problems, traced_model
 from test_validation import load
 
 from tarsim.api import run
@@ -64,9 +64,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
                          [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_rule(tmp_path: Path, overrides: dict[str, Any], path: str, rule: str) -> None:
     """The broken rule is reported at its path, with words that explain it."""
-    with pytest.raises(ConfigError) as info:
-        load(tmp_path, overrides)
-    found = [(p.path or "(top level)", str(p)) for p in info.value.problems]
+    found = reported_problems(lambda: load(tmp_path, overrides))
     assert any(p == path and rule in text for p, text in found), found
 
 
