@@ -123,6 +123,7 @@ def test_load_axis_is_refused_when_tiers_set_the_load(tmp_path):
 @pytest.mark.parametrize("change, expected", [
     ({"warmup": "100s"}, "warmup must be < the horizon (100s), got 100s"),
     ({"horizon": 0}, "horizon (line 2): must be > 0, got 0"),
+    ({"horizon": "automatic"}, "horizon (line 2): must be 'auto', got 'automatic'"),
     ({"seed": -1}, "seed (line 6): must be >= 0, got -1"),
     ({"replications": 0}, "must be >= 1"),
     ({"replications": {"target": 0.1, "min": 5, "max": 3}}, "max must be >= min (5), got 3"),
